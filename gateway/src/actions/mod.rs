@@ -1,0 +1,121 @@
+//! Actions: what plugins asked for, in the shape the store keeps and the worker executes.
+//!
+//! [`NewAction`] is validated when it is built (URL scheme, header syntax), so nothing invalid
+//! is ever stored; [`worker`] executes stored HTTP actions with retries, [`retry`] decides what
+//! happens after each attempt.
+
+pub mod retry;
+pub mod worker;
+
+use axum::http::{HeaderName, HeaderValue, Method};
+use reqwest::Url;
+
+/// An action as planned from a plugin's answer, before it is stored.
+#[derive(Debug, Clone, PartialEq)]
+pub enum NewAction {
+    /// An HTTP request the worker sends after the event is stored.
+    Http(Request),
+    /// A link answered to Soda in the HTTP response (`200 {"link": ...}`).
+    LinkAnswer { url: String, text: String },
+}
+
+/// A validated outbound HTTP request.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Request {
+    pub method: String,
+    pub url: String,
+    pub headers: Vec<(String, String)>,
+    pub body: Vec<u8>,
+}
+
+impl Request {
+    /// Validates the parts of a request; the error says which part is wrong.
+    pub fn new(
+        method: &str,
+        url: String,
+        headers: Vec<(String, String)>,
+        body: Vec<u8>,
+    ) -> Result<Self, String> {
+        Method::from_bytes(method.as_bytes()).map_err(|_| format!("invalid method {method:?}"))?;
+        let parsed = Url::parse(&url).map_err(|e| format!("invalid URL {url:?}: {e}"))?;
+        if !matches!(parsed.scheme(), "http" | "https") {
+            return Err(format!("URL {url:?} must use http or https"));
+        }
+        for (name, value) in &headers {
+            HeaderName::from_bytes(name.as_bytes())
+                .map_err(|_| format!("invalid header name {name:?}"))?;
+            HeaderValue::from_str(value)
+                .map_err(|_| format!("invalid value for header {name:?}"))?;
+        }
+        Ok(Self {
+            method: method.to_owned(),
+            url,
+            headers,
+            body,
+        })
+    }
+
+    /// The POST of `{"url", "text"}` that links a Soda incident, sent to its callback URL.
+    pub fn link_callback(callback_url: &str, url: &str, text: &str) -> Result<Self, String> {
+        let body = serde_json::json!({ "url": url, "text": text }).to_string();
+        Self::new(
+            "POST",
+            callback_url.to_owned(),
+            vec![("content-type".into(), "application/json".into())],
+            body.into_bytes(),
+        )
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_valid_request_is_kept_as_given() {
+        let request = Request::new(
+            "PATCH",
+            "https://example.test/x".into(),
+            vec![("x-a".into(), "1".into())],
+            b"{}".to_vec(),
+        )
+        .unwrap();
+        assert_eq!(request.method, "PATCH");
+        assert_eq!(request.headers, vec![("x-a".to_string(), "1".to_string())]);
+    }
+
+    #[test]
+    fn invalid_parts_are_named() {
+        let bad_url = Request::new("GET", "not a url".into(), vec![], vec![]).unwrap_err();
+        assert!(bad_url.contains("invalid URL"), "{bad_url}");
+        let bad_scheme = Request::new("GET", "file:///etc/passwd".into(), vec![], vec![]);
+        assert!(bad_scheme.unwrap_err().contains("http or https"));
+        let bad_header = Request::new(
+            "GET",
+            "http://a.test/".into(),
+            vec![("bad header".into(), "v".into())],
+            vec![],
+        );
+        assert!(bad_header.unwrap_err().contains("header name"));
+        let bad_value = Request::new(
+            "GET",
+            "http://a.test/".into(),
+            vec![("x".into(), "line\nbreak".into())],
+            vec![],
+        );
+        assert!(bad_value.unwrap_err().contains("value for header"));
+    }
+
+    #[test]
+    fn a_link_callback_posts_url_and_text_as_json() {
+        let request =
+            Request::link_callback("https://cloud.soda.test/cb", "https://jira.test/X-1", "X-1")
+                .unwrap();
+        assert_eq!(request.method, "POST");
+        let body: serde_json::Value = serde_json::from_slice(&request.body).unwrap();
+        assert_eq!(
+            body,
+            serde_json::json!({"url": "https://jira.test/X-1", "text": "X-1"})
+        );
+    }
+}

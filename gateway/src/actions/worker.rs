@@ -1,0 +1,155 @@
+//! The delivery worker: sends stored HTTP actions off the request path and records every attempt.
+//!
+//! It wakes when an event was stored (a [`Notify`]) or every `poll_interval`, leases due
+//! actions up to its free concurrency, and sends each with the action id as the
+//! `idempotency-key` header. A restart resumes whatever is still pending.
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use reqwest::redirect::Policy;
+use tokio::sync::{Notify, Semaphore};
+
+use super::retry::{next_step, AttemptResult, Next};
+use crate::config::Delivery;
+use crate::store::{now_ms, AttemptRecord, DueAction, Store};
+
+/// How long a claimed action stays reserved: far longer than one attempt can take.
+const LEASE: Duration = Duration::from_secs(300);
+/// How much of an error response body is kept in the audit trail.
+const ERROR_BODY_PREVIEW: usize = 300;
+
+/// Sends pending actions.
+pub struct Worker {
+    store: Store,
+    client: reqwest::Client,
+    config: Delivery,
+    wake: Arc<Notify>,
+}
+
+impl Worker {
+    /// A worker over `store`; notify `wake` when new actions were stored.
+    pub fn new(store: Store, config: Delivery, wake: Arc<Notify>) -> anyhow::Result<Self> {
+        let client = reqwest::Client::builder()
+            .redirect(Policy::none())
+            .timeout(config.timeout)
+            .user_agent(concat!("soda-gateway/", env!("CARGO_PKG_VERSION")))
+            .build()?;
+        Ok(Self {
+            store,
+            client,
+            config,
+            wake,
+        })
+    }
+
+    /// Runs until the task is dropped.
+    pub async fn run(self) {
+        let this = Arc::new(self);
+        let slots = Arc::new(Semaphore::new(this.config.concurrency));
+        loop {
+            let free = slots.available_permits().max(1);
+            let due = match this.store.claim_due(free, LEASE).await {
+                Ok(due) => due,
+                Err(error) => {
+                    tracing::error!("cannot claim pending actions: {error:#}");
+                    Vec::new()
+                }
+            };
+            if due.is_empty() {
+                tokio::select! {
+                    _ = this.wake.notified() => {}
+                    _ = tokio::time::sleep(this.config.poll_interval) => {}
+                }
+                continue;
+            }
+            for action in due {
+                let permit = slots.clone().acquire_owned().await.expect("never closed");
+                let worker = this.clone();
+                tokio::spawn(async move {
+                    worker.deliver(action).await;
+                    drop(permit);
+                });
+            }
+        }
+    }
+
+    async fn deliver(&self, action: DueAction) {
+        let started_at_ms = now_ms();
+        let started = Instant::now();
+        let (result, error) = self.send(&action).await;
+        let attempt = AttemptRecord {
+            started_at_ms,
+            duration: started.elapsed(),
+            status_code: match result {
+                AttemptResult::Status(status) => Some(status),
+                AttemptResult::Transport => None,
+            },
+            error,
+        };
+        let next = next_step(&result, action.attempts + 1, &self.config.retry_delays);
+        match next {
+            Next::Succeeded => {
+                tracing::info!(action = %action.id, tenant = %action.tenant, plugin = %action.plugin, "action delivered")
+            }
+            Next::RetryAfter(delay) => {
+                tracing::warn!(action = %action.id, tenant = %action.tenant, plugin = %action.plugin, error = attempt.error.as_deref().unwrap_or(""), "attempt failed, retrying in {}", humantime::format_duration(delay))
+            }
+            Next::Failed => {
+                tracing::error!(action = %action.id, tenant = %action.tenant, plugin = %action.plugin, error = attempt.error.as_deref().unwrap_or(""), "action failed")
+            }
+        }
+        if let Err(error) = self.store.record_attempt(&action.id, &attempt, next).await {
+            // The lease expires and the action is sent again: at least once, never lost.
+            tracing::error!(action = %action.id, "cannot record attempt: {error:#}");
+        }
+    }
+
+    /// One HTTP attempt; the error text (if any) is kept on the action.
+    async fn send(&self, action: &DueAction) -> (AttemptResult, Option<String>) {
+        let request = &action.request;
+        let method = match reqwest::Method::from_bytes(request.method.as_bytes()) {
+            Ok(method) => method,
+            Err(_) => {
+                return (
+                    AttemptResult::Status(0),
+                    Some(format!("invalid method {:?}", request.method)),
+                )
+            }
+        };
+        let mut builder = self
+            .client
+            .request(method, &request.url)
+            .header("idempotency-key", &action.id)
+            .body(request.body.clone());
+        for (name, value) in &request.headers {
+            builder = builder.header(name, value);
+        }
+        match builder.send().await {
+            Ok(response) => {
+                let status = response.status();
+                if status.is_success() {
+                    return (AttemptResult::Status(status.as_u16()), None);
+                }
+                let body = response.text().await.unwrap_or_default();
+                let preview: String = body.chars().take(ERROR_BODY_PREVIEW).collect();
+                (
+                    AttemptResult::Status(status.as_u16()),
+                    Some(format!("HTTP {}: {}", status.as_u16(), preview.trim())),
+                )
+            }
+            Err(error) => (AttemptResult::Transport, Some(transport_error(&error))),
+        }
+    }
+}
+
+fn transport_error(error: &reqwest::Error) -> String {
+    let mut text = error.to_string();
+    let mut source = std::error::Error::source(error);
+    while let Some(cause) = source {
+        text.push_str(": ");
+        text.push_str(&cause.to_string());
+        source = cause.source();
+    }
+    text
+}

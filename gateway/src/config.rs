@@ -1,0 +1,289 @@
+//! The gateway's configuration: one TOML file, validated at start.
+//!
+//! Every section has defaults compiled in, so a minimal file only names its tenants. Unknown
+//! keys are errors that name the key, and relative paths are resolved against the folder of the
+//! configuration file, so a config works the same from any working directory.
+
+use std::collections::HashSet;
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use anyhow::{bail, Context};
+use serde::Deserialize;
+
+/// The whole configuration file.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Config {
+    /// Address the webhook listener binds to.
+    #[serde(default = "defaults::listen")]
+    pub listen: SocketAddr,
+    /// Folder whose `*.wasm` files are the plugins; a plugin's name is its file stem.
+    #[serde(default = "defaults::plugins_dir")]
+    pub plugins_dir: PathBuf,
+    /// Folder for the SQLite database (`gateway.db`).
+    #[serde(default = "defaults::data_dir")]
+    pub data_dir: PathBuf,
+    /// Largest accepted webhook body; larger ones get 413.
+    #[serde(default = "defaults::max_body_bytes")]
+    pub max_body_bytes: usize,
+    #[serde(default)]
+    pub plugin_limits: PluginLimits,
+    #[serde(default)]
+    pub delivery: Delivery,
+    #[serde(default)]
+    pub tenants: Vec<Tenant>,
+}
+
+/// Sandbox limits applied to every plugin call.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct PluginLimits {
+    /// CPU time one call may use before it is interrupted.
+    #[serde(with = "humantime_serde")]
+    pub deadline: Duration,
+    /// Linear memory one instance may grow to, in MiB.
+    pub memory_mib: u64,
+}
+
+/// How stored actions are executed.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct Delivery {
+    /// Timeout of one outbound request.
+    #[serde(with = "humantime_serde")]
+    pub timeout: Duration,
+    /// Waits after each failed attempt; when they run out the action is failed.
+    #[serde(deserialize_with = "duration_list")]
+    pub retry_delays: Vec<Duration>,
+    /// How often the worker looks for due actions when nothing wakes it.
+    #[serde(with = "humantime_serde")]
+    pub poll_interval: Duration,
+    /// Outbound requests in flight at once.
+    pub concurrency: usize,
+}
+
+/// One tenant: who may post for it and which plugins run for it.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Tenant {
+    /// The `{tenant}` in `POST /hooks/{tenant}`.
+    pub id: String,
+    pub verify: Verify,
+    #[serde(default)]
+    pub plugins: Vec<EnabledPlugin>,
+}
+
+/// How a tenant's requests prove they come from its Soda organisation.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(tag = "scheme", rename_all = "kebab-case", deny_unknown_fields)]
+pub enum Verify {
+    /// Lower-case hex HMAC-SHA256 of the raw body in `header` (an `sha256=` prefix is allowed).
+    HmacSha256 { header: String, secret: String },
+    /// A static header value, such as `Authorization: Bearer ...` set in Soda's webhook form.
+    Token { header: String, value: String },
+}
+
+/// A plugin enabled for a tenant, with that tenant's configuration for it.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct EnabledPlugin {
+    /// The plugin's file stem in the plugins folder.
+    pub name: String,
+    /// Handed to the plugin as JSON.
+    #[serde(default = "defaults::plugin_config")]
+    pub config: toml::Table,
+}
+
+impl Default for PluginLimits {
+    fn default() -> Self {
+        Self {
+            deadline: Duration::from_secs(2),
+            memory_mib: 64,
+        }
+    }
+}
+
+impl Default for Delivery {
+    fn default() -> Self {
+        Self {
+            timeout: Duration::from_secs(10),
+            retry_delays: [5, 60, 300, 1800, 7200, 18000]
+                .map(Duration::from_secs)
+                .to_vec(),
+            poll_interval: Duration::from_secs(1),
+            concurrency: 16,
+        }
+    }
+}
+
+mod defaults {
+    use super::*;
+
+    pub fn listen() -> SocketAddr {
+        SocketAddr::from(([127, 0, 0, 1], 8080))
+    }
+    pub fn plugins_dir() -> PathBuf {
+        "plugins".into()
+    }
+    pub fn data_dir() -> PathBuf {
+        "data".into()
+    }
+    pub fn max_body_bytes() -> usize {
+        1024 * 1024
+    }
+    pub fn plugin_config() -> toml::Table {
+        toml::Table::new()
+    }
+}
+
+impl Config {
+    /// Reads, parses and validates a configuration file.
+    pub fn load(path: &Path) -> anyhow::Result<Self> {
+        let text = std::fs::read_to_string(path)
+            .with_context(|| format!("cannot read config file {}", path.display()))?;
+        let base = path.parent().unwrap_or(Path::new("."));
+        Self::from_toml(&text, base).with_context(|| format!("invalid config {}", path.display()))
+    }
+
+    /// Parses and validates configuration text; relative paths are taken from `base`.
+    pub fn from_toml(text: &str, base: &Path) -> anyhow::Result<Self> {
+        let mut config: Config = toml::from_str(text)?;
+        config.plugins_dir = base.join(&config.plugins_dir);
+        config.data_dir = base.join(&config.data_dir);
+        config.validate()?;
+        Ok(config)
+    }
+
+    fn validate(&self) -> anyhow::Result<()> {
+        if self.max_body_bytes == 0 {
+            bail!("`max_body_bytes` must be greater than 0");
+        }
+        if self.plugin_limits.deadline.is_zero() {
+            bail!("`plugin_limits.deadline` must be greater than 0");
+        }
+        if self.plugin_limits.memory_mib == 0 {
+            bail!("`plugin_limits.memory_mib` must be greater than 0");
+        }
+        if self.delivery.concurrency == 0 {
+            bail!("`delivery.concurrency` must be greater than 0");
+        }
+        let mut ids = HashSet::new();
+        for (index, tenant) in self.tenants.iter().enumerate() {
+            let key = format!("tenants[{index}]");
+            if tenant.id.is_empty() || !tenant.id.chars().all(is_id_char) {
+                bail!("`{key}.id` must be non-empty and use only letters, digits, `-` and `_`, found {:?}", tenant.id);
+            }
+            if !ids.insert(tenant.id.as_str()) {
+                bail!("`{key}.id`: tenant {:?} is defined twice", tenant.id);
+            }
+            tenant.verify.validate(&format!("{key}.verify"))?;
+            let mut plugins = HashSet::new();
+            for (p, plugin) in tenant.plugins.iter().enumerate() {
+                if !plugins.insert(plugin.name.as_str()) {
+                    bail!(
+                        "`{key}.plugins[{p}].name`: plugin {:?} is enabled twice",
+                        plugin.name
+                    );
+                }
+            }
+        }
+        Ok(())
+    }
+}
+
+impl Verify {
+    fn validate(&self, key: &str) -> anyhow::Result<()> {
+        let (header, secret_key, secret) = match self {
+            Verify::HmacSha256 { header, secret } => (header, "secret", secret),
+            Verify::Token { header, value } => (header, "value", value),
+        };
+        if axum::http::HeaderName::from_bytes(header.as_bytes()).is_err() {
+            bail!("`{key}.header` is not a valid HTTP header name: {header:?}");
+        }
+        if secret.is_empty() {
+            bail!("`{key}.{secret_key}` must not be empty");
+        }
+        Ok(())
+    }
+}
+
+/// A list of human-readable durations such as `["5s", "1m"]`.
+fn duration_list<'de, D: serde::Deserializer<'de>>(de: D) -> Result<Vec<Duration>, D::Error> {
+    Vec::<String>::deserialize(de)?
+        .iter()
+        .map(|text| {
+            humantime::parse_duration(text)
+                .map_err(|e| serde::de::Error::custom(format!("{text:?}: {e}")))
+        })
+        .collect()
+}
+
+fn is_id_char(c: char) -> bool {
+    c.is_ascii_alphanumeric() || c == '-' || c == '_'
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const TENANT: &str = r#"
+        [[tenants]]
+        id = "acme"
+        verify = { scheme = "hmac-sha256", header = "x-soda-signature", secret = "s3cret" }
+        [[tenants.plugins]]
+        name = "slack"
+        config = { webhook_url = "https://hooks.example/x" }
+    "#;
+
+    fn error_of(text: &str) -> String {
+        format!(
+            "{:#}",
+            Config::from_toml(text, Path::new("/etc/gw")).unwrap_err()
+        )
+    }
+
+    #[test]
+    fn a_minimal_file_gets_defaults_and_paths_relative_to_the_config() {
+        let config = Config::from_toml(TENANT, Path::new("/etc/gw")).unwrap();
+        assert_eq!(config.listen.port(), 8080);
+        assert_eq!(config.plugins_dir, Path::new("/etc/gw/plugins"));
+        assert_eq!(config.data_dir, Path::new("/etc/gw/data"));
+        assert_eq!(config.plugin_limits.deadline, Duration::from_secs(2));
+        assert_eq!(
+            config.tenants[0].plugins[0].config["webhook_url"].as_str(),
+            Some("https://hooks.example/x")
+        );
+    }
+
+    #[test]
+    fn an_unknown_key_is_named() {
+        let error = error_of("lisen = \"127.0.0.1:1\"");
+        assert!(error.contains("lisen"), "{error}");
+    }
+
+    #[test]
+    fn an_unknown_verification_scheme_is_named() {
+        let error = error_of("[[tenants]]\nid = \"a\"\nverify = { scheme = \"md5\", header = \"x\", secret = \"s\" }");
+        assert!(error.contains("md5"), "{error}");
+    }
+
+    #[test]
+    fn duplicate_tenants_are_rejected_naming_the_key() {
+        let error = error_of(&format!("{TENANT}{}", TENANT.replace("[[tenants.plugins]]\n        name = \"slack\"\n        config = { webhook_url = \"https://hooks.example/x\" }", "")));
+        assert!(error.contains("tenants[1].id"), "{error}");
+    }
+
+    #[test]
+    fn an_empty_secret_is_rejected_naming_the_key() {
+        let error = error_of(&TENANT.replace("s3cret", ""));
+        assert!(error.contains("tenants[0].verify.secret"), "{error}");
+    }
+
+    #[test]
+    fn a_bad_duration_is_named() {
+        let error = error_of("[plugin_limits]\ndeadline = \"soon\"\nmemory_mib = 1");
+        assert!(error.contains("deadline"), "{error}");
+    }
+}

@@ -1,0 +1,169 @@
+//! Ingress: `POST /hooks/{tenant}`, from raw request to stored event and answer.
+//!
+//! The checks, in order: body over the limit (413, while it is read), unknown tenant (404),
+//! credentials (401), not a Soda event (400); a rejected request stores and runs nothing. Only then do the
+//! tenant's plugins run (off the async threads, under their deadlines), and the event with all
+//! its actions is committed before the 200 goes out.
+
+pub mod verify;
+
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use axum::body::Bytes;
+use axum::extract::{DefaultBodyLimit, Path, State};
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::routing::post;
+use axum::{Json, Router};
+use serde_json::json;
+use tokio::sync::Notify;
+
+use crate::actions::NewAction;
+use crate::config::Tenant;
+use crate::events::{self, EventKind};
+use crate::plugins::bindings::to_wit_event;
+use crate::plugins::{Enabled, PluginRun, Registry};
+use crate::store::{new_id, EventRecord, RunRecord, Store};
+
+/// Everything a request needs, shared by all requests.
+pub struct Ingress {
+    pub tenants: HashMap<String, TenantEntry>,
+    pub plugins: Arc<Registry>,
+    pub store: Store,
+    /// Wakes the delivery worker after new actions were stored.
+    pub wake_worker: Arc<Notify>,
+}
+
+/// A tenant with its enabled plugins' configs rendered once, at start.
+pub struct TenantEntry {
+    pub config: Tenant,
+    pub plugins: Vec<Enabled>,
+}
+
+impl TenantEntry {
+    /// Prepares a configured tenant for serving.
+    pub fn new(config: Tenant) -> anyhow::Result<Self> {
+        let plugins = config
+            .plugins
+            .iter()
+            .map(|plugin| {
+                Ok(Enabled {
+                    name: plugin.name.clone(),
+                    config_json: serde_json::to_string(&plugin.config)?,
+                })
+            })
+            .collect::<anyhow::Result<_>>()?;
+        Ok(Self { config, plugins })
+    }
+}
+
+/// The webhook routes, with the body limit applied.
+pub fn router(ingress: Arc<Ingress>, max_body_bytes: usize) -> Router {
+    Router::new()
+        .route("/hooks/{tenant}", post(receive))
+        .layer(DefaultBodyLimit::max(max_body_bytes))
+        .with_state(ingress)
+}
+
+async fn receive(
+    State(ingress): State<Arc<Ingress>>,
+    Path(tenant_id): Path<String>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
+    let Some(tenant) = ingress.tenants.get(&tenant_id) else {
+        return reject(
+            StatusCode::NOT_FOUND,
+            format!("unknown tenant `{tenant_id}`"),
+        );
+    };
+    if let Err(error) = verify::verify(&tenant.config.verify, &headers, &body) {
+        tracing::warn!(tenant = %tenant_id, "rejected: {error}");
+        return reject(StatusCode::UNAUTHORIZED, error.to_string());
+    }
+    let event = match events::parse(&body) {
+        Ok(event) => event,
+        Err(error) => return reject(StatusCode::BAD_REQUEST, error.to_string()),
+    };
+    let event_id = new_id("evt");
+    let runs = if matches!(event.kind, EventKind::Validate) {
+        Vec::new()
+    } else {
+        match run_plugins(&ingress, tenant, &event_id, &event, &body).await {
+            Ok(runs) => runs,
+            Err(error) => {
+                tracing::error!(tenant = %tenant_id, event_id, "plugin execution failed: {error:#}");
+                return reject(StatusCode::INTERNAL_SERVER_ERROR, "internal error".into());
+            }
+        }
+    };
+    let record = EventRecord {
+        id: &event_id,
+        tenant: &tenant_id,
+        event_type: event.type_name(),
+        body: &body,
+    };
+    let run_records: Vec<RunRecord> = runs
+        .iter()
+        .map(|run| RunRecord {
+            plugin: &run.plugin,
+            duration: run.duration,
+            outcome: run.outcome.as_deref().map_err(String::as_str),
+        })
+        .collect();
+    if let Err(error) = ingress.store.record_event(&record, &run_records).await {
+        tracing::error!(tenant = %tenant_id, event_id, "cannot store event: {error:#}");
+        return reject(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "cannot store the event, try again".into(),
+        );
+    }
+    ingress.wake_worker.notify_one();
+    for run in &runs {
+        if let Err(reason) = &run.outcome {
+            tracing::warn!(tenant = %tenant_id, event_id, plugin = %run.plugin, "plugin {reason}");
+        }
+    }
+    tracing::info!(tenant = %tenant_id, event_id, event_type = event.type_name(), plugins = runs.len(), "event accepted");
+    (StatusCode::OK, Json(answer(&runs))).into_response()
+}
+
+/// Runs the tenant's plugins on a blocking thread: wasm calls are CPU-bound.
+async fn run_plugins(
+    ingress: &Arc<Ingress>,
+    tenant: &TenantEntry,
+    event_id: &str,
+    event: &events::SodaEvent,
+    body: &Bytes,
+) -> anyhow::Result<Vec<PluginRun>> {
+    if tenant.plugins.is_empty() {
+        return Ok(Vec::new());
+    }
+    let raw_json = String::from_utf8_lossy(body);
+    let wit_event = to_wit_event(event_id, event, &raw_json);
+    let registry = ingress.plugins.clone();
+    let tenant_id = tenant.config.id.clone();
+    let enabled = tenant.plugins.clone();
+    Ok(tokio::task::spawn_blocking(move || registry.run(&tenant_id, &enabled, &wit_event)).await?)
+}
+
+/// Soda's answer: the first synchronous incident link, if a plugin returned one.
+fn answer(runs: &[PluginRun]) -> serde_json::Value {
+    let link = runs
+        .iter()
+        .filter_map(|run| run.outcome.as_ref().ok())
+        .flatten()
+        .find_map(|action| match action {
+            NewAction::LinkAnswer { url, text } => Some(json!({ "url": url, "text": text })),
+            NewAction::Http(_) => None,
+        });
+    match link {
+        Some(link) => json!({ "link": link }),
+        None => json!({}),
+    }
+}
+
+fn reject(status: StatusCode, reason: String) -> Response {
+    (status, Json(json!({ "error": reason }))).into_response()
+}

@@ -1,0 +1,22 @@
+//! The Soda webhook gateway: receives Soda Cloud events, runs sandboxed WebAssembly plugins on
+//! them, stores the event and the plugins' actions durably, then executes the actions.
+//!
+//! # Layout
+//!
+//! The modules follow the life of one request:
+//!
+//! - [`ingress`]: `POST /hooks/{tenant}`, body limit, per-tenant verification, the answer.
+//! - [`events`]: the Soda event model, both payload generations.
+//! - [`plugins`]: loading `.wasm` components and calling them in a sandbox.
+//! - [`actions`]: what plugins asked for, retries, and the delivery worker.
+//! - [`store`]: SQLite, where events, runs, actions and attempts are kept.
+//!
+//! [`config`] reads the TOML file and [`server`] wires everything together.
+
+pub mod actions;
+pub mod config;
+pub mod events;
+pub mod ingress;
+pub mod plugins;
+pub mod server;
+pub mod store;

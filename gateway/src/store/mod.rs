@@ -1,0 +1,255 @@
+//! Durable state in an embedded SQLite database (`data_dir/gateway.db`).
+//!
+//! The promise this module keeps: [`Store::record_event`] commits the event, its plugin runs and
+//! all their actions in one transaction, with `synchronous = FULL`, before the gateway answers
+//! 2xx. The worker then claims due actions with a lease ([`Store::claim_due`]) and records every
+//! attempt ([`Store::record_attempt`]).
+
+use std::path::Path;
+use std::str::FromStr;
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use anyhow::Context as _;
+use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
+use sqlx::{Row, SqlitePool};
+
+use crate::actions::retry::Next;
+use crate::actions::{NewAction, Request};
+
+/// Handle to the database; cheap to clone.
+#[derive(Clone)]
+pub struct Store {
+    pool: SqlitePool,
+}
+
+/// An accepted event, as it is stored.
+pub struct EventRecord<'a> {
+    pub id: &'a str,
+    pub tenant: &'a str,
+    pub event_type: &'a str,
+    pub body: &'a [u8],
+}
+
+/// One plugin's run on the event, as it is stored.
+pub struct RunRecord<'a> {
+    pub plugin: &'a str,
+    pub duration: Duration,
+    /// `Ok` with the plugin's actions, or the one-line reason it failed.
+    pub outcome: Result<&'a [NewAction], &'a str>,
+}
+
+/// A stored HTTP action the worker should send now.
+#[derive(Debug, Clone)]
+pub struct DueAction {
+    /// Also the idempotency key sent downstream.
+    pub id: String,
+    pub tenant: String,
+    pub plugin: String,
+    pub request: Request,
+    /// Attempts made before this one.
+    pub attempts: u32,
+}
+
+/// One delivery attempt, as it is stored.
+pub struct AttemptRecord {
+    pub started_at_ms: i64,
+    pub duration: Duration,
+    pub status_code: Option<u16>,
+    pub error: Option<String>,
+}
+
+impl Store {
+    /// Opens (creating if needed) the database in `data_dir` and applies the migrations.
+    pub async fn open(data_dir: &Path) -> anyhow::Result<Self> {
+        std::fs::create_dir_all(data_dir)
+            .with_context(|| format!("cannot create data_dir {}", data_dir.display()))?;
+        let path = data_dir.join("gateway.db");
+        let options = SqliteConnectOptions::from_str(&format!("sqlite://{}", path.display()))?
+            .create_if_missing(true)
+            .journal_mode(SqliteJournalMode::Wal)
+            .synchronous(SqliteSynchronous::Full)
+            .foreign_keys(true)
+            .busy_timeout(Duration::from_secs(5));
+        let pool = SqlitePoolOptions::new()
+            .max_connections(4)
+            .connect_with(options)
+            .await
+            .with_context(|| format!("cannot open database {}", path.display()))?;
+        sqlx::migrate!("./migrations")
+            .run(&pool)
+            .await
+            .context("cannot apply database migrations")?;
+        let store = Self { pool };
+        store.release_leases().await?;
+        Ok(store)
+    }
+
+    /// Forgets the leases of a previous process: SQLite is used by one gateway at a time, so
+    /// any lease found at start belonged to a process that is gone.
+    async fn release_leases(&self) -> anyhow::Result<()> {
+        sqlx::query("UPDATE actions SET lease_until = NULL WHERE lease_until IS NOT NULL")
+            .execute(&self.pool)
+            .await?;
+        Ok(())
+    }
+
+    /// Stores an event with its plugin runs and actions, atomically and durably.
+    pub async fn record_event(
+        &self,
+        event: &EventRecord<'_>,
+        runs: &[RunRecord<'_>],
+    ) -> anyhow::Result<()> {
+        let now = now_ms();
+        let mut tx = self.pool.begin().await?;
+        sqlx::query(
+            "INSERT INTO events (id, tenant, event_type, received_at, body) VALUES (?, ?, ?, ?, ?)",
+        )
+        .bind(event.id)
+        .bind(event.tenant)
+        .bind(event.event_type)
+        .bind(now)
+        .bind(event.body)
+        .execute(&mut *tx)
+        .await?;
+        for run in runs {
+            sqlx::query(
+                "INSERT INTO plugin_runs (event_id, plugin, outcome, error, duration_us) VALUES (?, ?, ?, ?, ?)",
+            )
+            .bind(event.id)
+            .bind(run.plugin)
+            .bind(if run.outcome.is_ok() { "ok" } else { "error" })
+            .bind(run.outcome.err())
+            .bind(run.duration.as_micros() as i64)
+            .execute(&mut *tx)
+            .await?;
+            for action in run.outcome.unwrap_or_default() {
+                let (kind, status, request) = match action {
+                    NewAction::Http(request) => ("http", "pending", request.clone()),
+                    NewAction::LinkAnswer { url, text } => (
+                        "link_answer",
+                        "succeeded",
+                        Request {
+                            method: String::new(),
+                            url: url.clone(),
+                            headers: Vec::new(),
+                            body: serde_json::json!({ "url": url, "text": text })
+                                .to_string()
+                                .into_bytes(),
+                        },
+                    ),
+                };
+                sqlx::query(
+                    "INSERT INTO actions (id, event_id, tenant, plugin, kind, method, url, headers, body, status, next_attempt_at, created_at)
+                     VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                )
+                .bind(new_id("act"))
+                .bind(event.id)
+                .bind(event.tenant)
+                .bind(run.plugin)
+                .bind(kind)
+                .bind(&request.method)
+                .bind(&request.url)
+                .bind(serde_json::to_string(&request.headers)?)
+                .bind(&request.body)
+                .bind(status)
+                .bind(now)
+                .bind(now)
+                .execute(&mut *tx)
+                .await?;
+            }
+        }
+        tx.commit().await?;
+        Ok(())
+    }
+
+    /// Leases up to `limit` pending actions that are due, so no one else sends them meanwhile.
+    pub async fn claim_due(&self, limit: usize, lease: Duration) -> anyhow::Result<Vec<DueAction>> {
+        let now = now_ms();
+        let rows = sqlx::query(
+            "UPDATE actions SET lease_until = ?
+             WHERE id IN (
+                 SELECT id FROM actions
+                 WHERE status = 'pending' AND next_attempt_at <= ?
+                   AND (lease_until IS NULL OR lease_until < ?)
+                 ORDER BY next_attempt_at
+                 LIMIT ?)
+             RETURNING id, tenant, plugin, method, url, headers, body, attempts",
+        )
+        .bind(now + lease.as_millis() as i64)
+        .bind(now)
+        .bind(now)
+        .bind(limit as i64)
+        .fetch_all(&self.pool)
+        .await?;
+        rows.into_iter()
+            .map(|row| {
+                let headers: String = row.try_get("headers")?;
+                Ok(DueAction {
+                    id: row.try_get("id")?,
+                    tenant: row.try_get("tenant")?,
+                    plugin: row.try_get("plugin")?,
+                    request: Request {
+                        method: row.try_get("method")?,
+                        url: row.try_get("url")?,
+                        headers: serde_json::from_str(&headers)?,
+                        body: row.try_get("body")?,
+                    },
+                    attempts: row.try_get::<i64, _>("attempts")? as u32,
+                })
+            })
+            .collect()
+    }
+
+    /// Records an attempt and moves the action to its next state, releasing the lease.
+    pub async fn record_attempt(
+        &self,
+        action_id: &str,
+        attempt: &AttemptRecord,
+        next: Next,
+    ) -> anyhow::Result<()> {
+        let mut tx = self.pool.begin().await?;
+        sqlx::query(
+            "INSERT INTO attempts (action_id, started_at, duration_ms, status_code, error) VALUES (?, ?, ?, ?, ?)",
+        )
+        .bind(action_id)
+        .bind(attempt.started_at_ms)
+        .bind(attempt.duration.as_millis() as i64)
+        .bind(attempt.status_code.map(i64::from))
+        .bind(&attempt.error)
+        .execute(&mut *tx)
+        .await?;
+        let (status, next_attempt_at) = match next {
+            Next::Succeeded => ("succeeded", None),
+            Next::Failed => ("failed", None),
+            Next::RetryAfter(delay) => ("pending", Some(now_ms() + delay.as_millis() as i64)),
+        };
+        sqlx::query(
+            "UPDATE actions SET status = ?, attempts = attempts + 1, lease_until = NULL,
+                 next_attempt_at = COALESCE(?, next_attempt_at), last_error = ?
+             WHERE id = ?",
+        )
+        .bind(status)
+        .bind(next_attempt_at)
+        .bind(&attempt.error)
+        .bind(action_id)
+        .execute(&mut *tx)
+        .await?;
+        tx.commit().await?;
+        Ok(())
+    }
+}
+
+/// A new prefixed, time-ordered identifier such as `evt_0190...`.
+pub fn new_id(prefix: &str) -> String {
+    format!("{prefix}_{}", uuid::Uuid::now_v7().simple())
+}
+
+/// Now, in Unix milliseconds.
+pub fn now_ms() -> i64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| d.as_millis() as i64)
+}
+
+#[cfg(test)]
+mod tests;

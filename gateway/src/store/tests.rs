@@ -1,0 +1,188 @@
+//! Store tests against a real SQLite file in a temporary folder.
+
+use super::*;
+use crate::actions::retry::Next;
+
+fn request(url: &str) -> Request {
+    Request::new(
+        "POST",
+        url.into(),
+        vec![("content-type".into(), "application/json".into())],
+        b"{}".to_vec(),
+    )
+    .unwrap()
+}
+
+async fn store_with_one_action() -> (tempfile::TempDir, Store) {
+    let dir = tempfile::tempdir().unwrap();
+    let store = Store::open(dir.path()).await.unwrap();
+    let actions = [
+        NewAction::Http(request("https://hooks.test/a")),
+        NewAction::LinkAnswer {
+            url: "https://t.test/1".into(),
+            text: "T-1".into(),
+        },
+    ];
+    let runs = [
+        RunRecord {
+            plugin: "slack",
+            duration: Duration::from_micros(40),
+            outcome: Ok(&actions),
+        },
+        RunRecord {
+            plugin: "broken",
+            duration: Duration::from_micros(9),
+            outcome: Err("trapped"),
+        },
+    ];
+    let event = EventRecord {
+        id: "evt_1",
+        tenant: "acme",
+        event_type: "checkEvaluation",
+        body: b"{}",
+    };
+    store.record_event(&event, &runs).await.unwrap();
+    (dir, store)
+}
+
+async fn count(store: &Store, sql: &str) -> i64 {
+    sqlx::query_scalar(sql)
+        .fetch_one(&store.pool)
+        .await
+        .unwrap()
+}
+
+#[tokio::test]
+async fn an_event_is_stored_with_its_runs_and_actions() {
+    let (_dir, store) = store_with_one_action().await;
+    assert_eq!(count(&store, "SELECT COUNT(*) FROM events").await, 1);
+    assert_eq!(
+        count(
+            &store,
+            "SELECT COUNT(*) FROM plugin_runs WHERE outcome = 'error' AND error = 'trapped'"
+        )
+        .await,
+        1
+    );
+    assert_eq!(
+        count(
+            &store,
+            "SELECT COUNT(*) FROM actions WHERE kind = 'http' AND status = 'pending'"
+        )
+        .await,
+        1
+    );
+    assert_eq!(
+        count(
+            &store,
+            "SELECT COUNT(*) FROM actions WHERE kind = 'link_answer' AND status = 'succeeded'"
+        )
+        .await,
+        1
+    );
+}
+
+#[tokio::test]
+async fn a_claimed_action_is_not_claimed_again_while_leased() {
+    let (_dir, store) = store_with_one_action().await;
+    let claimed = store.claim_due(10, Duration::from_secs(60)).await.unwrap();
+    assert_eq!(claimed.len(), 1, "only the http action is due");
+    assert_eq!(claimed[0].request, request("https://hooks.test/a"));
+    assert_eq!(claimed[0].attempts, 0);
+    assert!(store
+        .claim_due(10, Duration::from_secs(60))
+        .await
+        .unwrap()
+        .is_empty());
+}
+
+#[tokio::test]
+async fn a_retry_waits_its_delay_and_counts_the_attempt() {
+    let (_dir, store) = store_with_one_action().await;
+    let id = store.claim_due(10, Duration::from_secs(60)).await.unwrap()[0]
+        .id
+        .clone();
+    let attempt = AttemptRecord {
+        started_at_ms: now_ms(),
+        duration: Duration::from_millis(3),
+        status_code: Some(503),
+        error: Some("HTTP 503".into()),
+    };
+    store
+        .record_attempt(&id, &attempt, Next::RetryAfter(Duration::from_millis(200)))
+        .await
+        .unwrap();
+    assert!(
+        store
+            .claim_due(10, Duration::from_secs(60))
+            .await
+            .unwrap()
+            .is_empty(),
+        "not due yet"
+    );
+    tokio::time::sleep(Duration::from_millis(250)).await;
+    let again = store.claim_due(10, Duration::from_secs(60)).await.unwrap();
+    assert_eq!((again.len(), again[0].attempts), (1, 1));
+    store
+        .record_attempt(&id, &attempt, Next::Succeeded)
+        .await
+        .unwrap();
+    assert_eq!(count(&store, "SELECT COUNT(*) FROM attempts").await, 2);
+    assert_eq!(
+        count(
+            &store,
+            "SELECT COUNT(*) FROM actions WHERE status = 'succeeded' AND kind = 'http'"
+        )
+        .await,
+        1
+    );
+    assert!(store
+        .claim_due(10, Duration::from_secs(60))
+        .await
+        .unwrap()
+        .is_empty());
+}
+
+#[tokio::test]
+async fn leases_of_a_dead_process_are_released_on_open() {
+    let (dir, store) = store_with_one_action().await;
+    assert_eq!(
+        store
+            .claim_due(10, Duration::from_secs(600))
+            .await
+            .unwrap()
+            .len(),
+        1
+    );
+    store.pool.close().await;
+    let reopened = Store::open(dir.path()).await.unwrap();
+    assert_eq!(
+        reopened
+            .claim_due(10, Duration::from_secs(600))
+            .await
+            .unwrap()
+            .len(),
+        1
+    );
+}
+
+#[tokio::test]
+async fn a_failed_event_write_leaves_nothing_behind() {
+    let (_dir, store) = store_with_one_action().await;
+    // The same event id again violates the primary key: the whole transaction must roll back.
+    let actions = [NewAction::Http(request("https://hooks.test/b"))];
+    let runs = [RunRecord {
+        plugin: "slack",
+        duration: Duration::ZERO,
+        outcome: Ok(&actions),
+    }];
+    let event = EventRecord {
+        id: "evt_1",
+        tenant: "acme",
+        event_type: "checkEvaluation",
+        body: b"{}",
+    };
+    assert!(store.record_event(&event, &runs).await.is_err());
+    assert_eq!(count(&store, "SELECT COUNT(*) FROM actions").await, 2);
+    assert_eq!(count(&store, "SELECT COUNT(*) FROM plugin_runs").await, 2);
+}

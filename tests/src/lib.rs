@@ -1,0 +1,1120 @@
+//! Harness for the black-box tests in `tests/tests/`.
+//!
+//! The tests start the real `soda-gateway` binary with a config written into a temporary
+//! directory, speak real HTTP to it, fake the services it delivers to ([`FakeDownstream`]) and
+//! read its SQLite database read-only. Nothing here knows how the gateway is implemented.
+//!
+//! Build outputs the tests need:
+//! - the gateway binary: `cargo build -p soda-gateway`;
+//! - the plugins: `cargo build --release --target wasm32-wasip2 -p slack -p fixture-trap -p
+//!   fixture-loop -p fixture-link`.
+//!
+//! No test may send traffic to anything but the loopback interface: [`Gateway::post`] refuses
+//! bodies whose `incidentLinkCallbackUrl` points elsewhere (see [`with_callback_url`]).
+
+use std::fmt;
+use std::fs::{self, OpenOptions};
+use std::io::{BufRead, BufReader};
+use std::net::{SocketAddr, TcpListener as StdTcpListener};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, ExitStatus, Stdio};
+use std::sync::atomic::{AtomicU16, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use axum::body::Bytes;
+use axum::extract::State;
+use axum::http::{HeaderMap, Method, StatusCode, Uri};
+use axum::Router;
+use hmac::{Hmac, Mac};
+use serde_json::Value;
+use sha2::Sha256;
+use sqlx::sqlite::{SqliteConnectOptions, SqliteConnection};
+use sqlx::ConnectOptions;
+use tempfile::TempDir;
+use tokio::sync::{mpsc, Notify};
+use tokio::task::JoinHandle;
+
+/// What the gateway prints on stdout, followed by its URL, once it accepts connections.
+pub const LISTENING_PREFIX: &str = "soda-gateway listening on ";
+
+/// How long the gateway may take to start: a debug build compiling plugins takes a while.
+pub const START_TIMEOUT: Duration = Duration::from_secs(60);
+
+/// How long tests wait for something that should happen "soon" (a delivery, a row).
+pub const SOON: Duration = Duration::from_secs(15);
+
+// ---------------------------------------------------------------------------------------------
+// Build outputs
+// ---------------------------------------------------------------------------------------------
+
+/// `target/<profile>`: the test executable lives in `target/<profile>/deps/`.
+fn profile_dir() -> PathBuf {
+    let exe = std::env::current_exe().expect("the path of the running test executable");
+    exe.parent()
+        .and_then(Path::parent)
+        .unwrap_or_else(|| panic!("unexpected test executable location {}", exe.display()))
+        .to_path_buf()
+}
+
+/// The `soda-gateway` binary next to the test executable.
+pub fn gateway_binary() -> PathBuf {
+    let path = profile_dir().join(format!("soda-gateway{}", std::env::consts::EXE_SUFFIX));
+    assert!(
+        path.is_file(),
+        "the gateway binary {} is missing: run `cargo build -p soda-gateway` before the \
+         black-box tests (`cargo xtask test` does both)",
+        path.display()
+    );
+    path
+}
+
+/// The plugins the tests use. The plugin name the gateway knows is the file stem.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum Plugin {
+    /// Posts one Slack incoming-webhook message per failing/warning check evaluation and per
+    /// created incident to its `webhook_url`.
+    Slack,
+    /// Traps on every event.
+    Trap,
+    /// Loops forever; only the deadline stops it.
+    Loop,
+    /// Answers `incidentCreated` with an incident link and an incident-link callback.
+    Link,
+}
+
+impl Plugin {
+    /// The name in the config and in the database (the `.wasm` file stem).
+    pub fn name(self) -> &'static str {
+        match self {
+            Plugin::Slack => "slack",
+            Plugin::Trap => "fixture_trap",
+            Plugin::Loop => "fixture_loop",
+            Plugin::Link => "fixture_link",
+        }
+    }
+
+    /// The built component, `target/wasm32-wasip2/release/<name>.wasm`.
+    pub fn wasm_path(self) -> PathBuf {
+        let target = profile_dir()
+            .parent()
+            .expect("the target directory")
+            .to_path_buf();
+        let path = target
+            .join("wasm32-wasip2")
+            .join("release")
+            .join(format!("{}.wasm", self.name()));
+        assert!(
+            path.is_file(),
+            "the plugin {} is missing: run `cargo build --release --target wasm32-wasip2 \
+             -p slack -p fixture-trap -p fixture-loop -p fixture-link` before the black-box \
+             tests (`cargo xtask test` does it)",
+            path.display()
+        );
+        path
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Configuration
+// ---------------------------------------------------------------------------------------------
+
+/// How a tenant's requests are authenticated.
+#[derive(Clone, Debug)]
+pub enum Verify {
+    /// `header` carries the lowercase hex HMAC-SHA256 of the raw body under `secret`.
+    Hmac { header: String, secret: String },
+    /// `header` must equal `value`.
+    Token { header: String, value: String },
+}
+
+impl Verify {
+    /// HMAC-SHA256 in `x-soda-signature`.
+    pub fn hmac(secret: &str) -> Self {
+        Verify::Hmac {
+            header: "x-soda-signature".into(),
+            secret: secret.into(),
+        }
+    }
+
+    /// A fixed token in `authorization`.
+    pub fn token(value: &str) -> Self {
+        Verify::Token {
+            header: "authorization".into(),
+            value: value.into(),
+        }
+    }
+
+    /// The headers a legitimate sender adds to `body`.
+    pub fn headers_for(&self, body: &[u8]) -> Vec<(String, String)> {
+        match self {
+            Verify::Hmac { header, secret } => vec![(header.clone(), hmac_hex(secret, body))],
+            Verify::Token { header, value } => vec![(header.clone(), value.clone())],
+        }
+    }
+
+    fn to_toml(&self) -> String {
+        match self {
+            Verify::Hmac { header, secret } => format!(
+                "{{ scheme = \"hmac-sha256\", header = {}, secret = {} }}",
+                toml_string(header),
+                toml_string(secret)
+            ),
+            Verify::Token { header, value } => format!(
+                "{{ scheme = \"token\", header = {}, value = {} }}",
+                toml_string(header),
+                toml_string(value)
+            ),
+        }
+    }
+}
+
+/// Lowercase hex HMAC-SHA256 of `body` under `secret`, as the gateway expects it.
+pub fn hmac_hex(secret: &str, body: &[u8]) -> String {
+    let mut mac = Hmac::<Sha256>::new_from_slice(secret.as_bytes()).expect("any key length");
+    mac.update(body);
+    hex::encode(mac.finalize().into_bytes())
+}
+
+/// One `[[tenants]]` entry.
+#[derive(Clone, Debug)]
+pub struct Tenant {
+    pub id: String,
+    pub verify: Verify,
+    /// Enabled plugins with their config (a JSON object, written as a TOML inline table).
+    pub plugins: Vec<(Plugin, Value)>,
+}
+
+impl Tenant {
+    pub fn new(id: &str, verify: Verify) -> Self {
+        Tenant {
+            id: id.into(),
+            verify,
+            plugins: Vec::new(),
+        }
+    }
+
+    /// A tenant whose requests are signed with HMAC-SHA256 in `x-soda-signature`.
+    pub fn hmac(id: &str, secret: &str) -> Self {
+        Tenant::new(id, Verify::hmac(secret))
+    }
+
+    /// A tenant whose requests carry a fixed `authorization` header.
+    pub fn token(id: &str, value: &str) -> Self {
+        Tenant::new(id, Verify::token(value))
+    }
+
+    /// Enables `plugin` for this tenant with `config` (a JSON object).
+    pub fn plugin(mut self, plugin: Plugin, config: Value) -> Self {
+        self.plugins.push((plugin, config));
+        self
+    }
+}
+
+/// The gateway's config file, with test-friendly defaults.
+#[derive(Clone, Debug)]
+pub struct Config {
+    pub max_body_bytes: u64,
+    pub deadline: String,
+    pub memory_mib: u64,
+    pub delivery_timeout: String,
+    pub retry_delays: Vec<String>,
+    pub poll_interval: String,
+    pub tenants: Vec<Tenant>,
+    /// Appended verbatim to the top-level table (before any `[section]`).
+    pub extra_top_level_toml: String,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Config {
+            max_body_bytes: 1_048_576,
+            deadline: "2s".into(),
+            memory_mib: 64,
+            delivery_timeout: "10s".into(),
+            retry_delays: vec!["1s".into(), "5s".into(), "30s".into()],
+            poll_interval: "200ms".into(),
+            tenants: Vec::new(),
+            extra_top_level_toml: String::new(),
+        }
+    }
+}
+
+impl Config {
+    pub fn new() -> Self {
+        Config::default()
+    }
+
+    pub fn tenant(mut self, tenant: Tenant) -> Self {
+        self.tenants.push(tenant);
+        self
+    }
+
+    pub fn max_body_bytes(mut self, bytes: u64) -> Self {
+        self.max_body_bytes = bytes;
+        self
+    }
+
+    /// The CPU deadline per plugin call (humantime, e.g. `"300ms"`).
+    pub fn deadline(mut self, deadline: &str) -> Self {
+        self.deadline = deadline.into();
+        self
+    }
+
+    pub fn retry_delays(mut self, delays: &[&str]) -> Self {
+        self.retry_delays = delays.iter().map(|d| d.to_string()).collect();
+        self
+    }
+
+    pub fn poll_interval(mut self, interval: &str) -> Self {
+        self.poll_interval = interval.into();
+        self
+    }
+
+    /// Adds raw TOML to the top-level table, e.g. an unknown key.
+    pub fn extra_top_level_toml(mut self, toml: &str) -> Self {
+        self.extra_top_level_toml.push_str(toml);
+        self.extra_top_level_toml.push('\n');
+        self
+    }
+
+    /// The plugins any tenant enables, each once.
+    pub fn plugins(&self) -> Vec<Plugin> {
+        let mut plugins = Vec::new();
+        for (plugin, _) in self.tenants.iter().flat_map(|t| &t.plugins) {
+            if !plugins.contains(plugin) {
+                plugins.push(*plugin);
+            }
+        }
+        plugins
+    }
+
+    /// The config file's text.
+    pub fn to_toml(&self) -> String {
+        let delays: Vec<String> = self.retry_delays.iter().map(|d| toml_string(d)).collect();
+        let mut out = format!(
+            "listen = \"127.0.0.1:0\"\n\
+             plugins_dir = \"plugins\"\n\
+             data_dir = \"data\"\n\
+             max_body_bytes = {}\n\
+             {}\n\
+             [plugin_limits]\n\
+             deadline = {}\n\
+             memory_mib = {}\n\
+             \n\
+             [delivery]\n\
+             timeout = {}\n\
+             retry_delays = [{}]\n\
+             poll_interval = {}\n",
+            self.max_body_bytes,
+            self.extra_top_level_toml,
+            toml_string(&self.deadline),
+            self.memory_mib,
+            toml_string(&self.delivery_timeout),
+            delays.join(", "),
+            toml_string(&self.poll_interval),
+        );
+        for tenant in &self.tenants {
+            out.push_str(&format!(
+                "\n[[tenants]]\nid = {}\nverify = {}\n",
+                toml_string(&tenant.id),
+                tenant.verify.to_toml()
+            ));
+            for (plugin, config) in &tenant.plugins {
+                out.push_str(&format!(
+                    "\n[[tenants.plugins]]\nname = {}\nconfig = {}\n",
+                    toml_string(plugin.name()),
+                    toml_value(config)
+                ));
+            }
+        }
+        out
+    }
+}
+
+/// A TOML basic string (JSON string escapes are valid TOML escapes).
+fn toml_string(s: &str) -> String {
+    serde_json::to_string(s).expect("strings serialize")
+}
+
+/// A JSON value as a TOML value (objects become inline tables).
+fn toml_value(value: &Value) -> String {
+    match value {
+        Value::Null => panic!("TOML has no null"),
+        Value::Bool(b) => b.to_string(),
+        Value::Number(n) => n.to_string(),
+        Value::String(s) => toml_string(s),
+        Value::Array(items) => {
+            let items: Vec<String> = items.iter().map(toml_value).collect();
+            format!("[{}]", items.join(", "))
+        }
+        Value::Object(map) => {
+            let entries: Vec<String> = map
+                .iter()
+                .map(|(k, v)| format!("{} = {}", toml_string(k), toml_value(v)))
+                .collect();
+            if entries.is_empty() {
+                "{}".into()
+            } else {
+                format!("{{ {} }}", entries.join(", "))
+            }
+        }
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// The gateway process
+// ---------------------------------------------------------------------------------------------
+
+/// A running `soda-gateway serve` with its own config, plugins and data directory.
+///
+/// Killed (SIGKILL) on drop; when the test is failing, its stderr is printed then.
+pub struct Gateway {
+    dir: TempDir,
+    config: Config,
+    child: Option<Child>,
+    url: String,
+    stdout: Arc<Mutex<Vec<String>>>,
+    client: reqwest::Client,
+}
+
+/// A gateway that did not start.
+#[derive(Debug)]
+pub struct StartFailure {
+    pub status: ExitStatus,
+    pub stdout: String,
+    pub stderr: String,
+}
+
+/// An HTTP answer from the gateway.
+#[derive(Clone)]
+pub struct Reply {
+    pub status: u16,
+    pub body: String,
+    /// How long the request took.
+    pub elapsed: Duration,
+}
+
+impl Reply {
+    /// The body as JSON; panics with the body when it is not.
+    pub fn json(&self) -> Value {
+        serde_json::from_str(&self.body)
+            .unwrap_or_else(|e| panic!("the reply body is not JSON ({e}): {self:?}"))
+    }
+}
+
+impl fmt::Debug for Reply {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "HTTP {} {:?} after {:?}",
+            self.status, self.body, self.elapsed
+        )
+    }
+}
+
+impl Gateway {
+    /// Writes `config` into a fresh temporary directory, copies the plugins its tenants use
+    /// into `plugins/`, starts the gateway and waits for its listening line.
+    pub async fn start(config: Config) -> Gateway {
+        let dir = Self::prepare(&config.to_toml(), &config.plugins());
+        let mut gateway = Gateway {
+            dir,
+            config,
+            child: None,
+            url: String::new(),
+            stdout: Arc::default(),
+            client: reqwest::Client::builder()
+                .no_proxy()
+                .timeout(Duration::from_secs(60))
+                .build()
+                .expect("an HTTP client"),
+        };
+        gateway.spawn().await;
+        gateway
+    }
+
+    /// Starts the gateway with `config` and expects it to exit with an error.
+    pub async fn start_expecting_failure(config: Config) -> StartFailure {
+        Self::start_with_toml_expecting_failure(&config.to_toml(), &config.plugins()).await
+    }
+
+    /// Starts the gateway with the config file text `toml` and `plugins` in its plugins
+    /// directory, and expects it to exit with an error.
+    pub async fn start_with_toml_expecting_failure(toml: &str, plugins: &[Plugin]) -> StartFailure {
+        let dir = Self::prepare(toml, plugins);
+        let config_path = dir.path().join("gateway.toml");
+        let binary = gateway_binary();
+        let run = tokio::task::spawn_blocking(move || {
+            Command::new(binary)
+                .arg("serve")
+                .arg("--config")
+                .arg(&config_path)
+                .stdin(Stdio::null())
+                .output()
+        });
+        let output = tokio::time::timeout(START_TIMEOUT, run)
+            .await
+            .expect("the gateway should exit on a bad config, but it is still running")
+            .expect("the waiting task")
+            .expect("the gateway binary runs");
+        drop(dir);
+        StartFailure {
+            status: output.status,
+            stdout: String::from_utf8_lossy(&output.stdout).into_owned(),
+            stderr: String::from_utf8_lossy(&output.stderr).into_owned(),
+        }
+    }
+
+    fn prepare(toml: &str, plugins: &[Plugin]) -> TempDir {
+        let dir = tempfile::Builder::new()
+            .prefix("soda-gateway-test-")
+            .tempdir()
+            .expect("a temporary directory");
+        let plugins_dir = dir.path().join("plugins");
+        fs::create_dir_all(&plugins_dir).expect("the plugins directory");
+        fs::create_dir_all(dir.path().join("data")).expect("the data directory");
+        for plugin in plugins {
+            let to = plugins_dir.join(format!("{}.wasm", plugin.name()));
+            fs::copy(plugin.wasm_path(), &to).expect("copying a plugin");
+        }
+        fs::write(dir.path().join("gateway.toml"), toml).expect("the config file");
+        dir
+    }
+
+    async fn spawn(&mut self) {
+        assert!(self.child.is_none(), "the gateway is already running");
+        let stderr = OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(self.stderr_path())
+            .expect("the stderr log");
+        let mut child = Command::new(gateway_binary())
+            .arg("serve")
+            .arg("--config")
+            .arg(self.dir.path().join("gateway.toml"))
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(stderr)
+            .spawn()
+            .expect("the gateway binary starts");
+
+        // Read stdout on a thread for the whole life of the process, so it never blocks on a
+        // full pipe; the first line comes through the channel.
+        let stdout = child.stdout.take().expect("piped stdout");
+        let lines = Arc::clone(&self.stdout);
+        let (tx, mut rx) = mpsc::unbounded_channel();
+        std::thread::spawn(move || {
+            for line in BufReader::new(stdout).lines() {
+                let Ok(line) = line else { break };
+                lines.lock().unwrap().push(line.clone());
+                let _ = tx.send(line);
+            }
+        });
+        self.child = Some(child);
+
+        let first = tokio::time::timeout(START_TIMEOUT, rx.recv()).await;
+        let line = match first {
+            Ok(Some(line)) => line,
+            Ok(None) => {
+                let status = self.child.take().map(|mut c| c.wait());
+                panic!(
+                    "the gateway exited before printing its listening line ({status:?}); \
+                     stderr:\n{}",
+                    self.stderr()
+                );
+            }
+            Err(_) => {
+                self.kill();
+                panic!(
+                    "the gateway printed no listening line within {START_TIMEOUT:?}; stderr:\n{}",
+                    self.stderr()
+                );
+            }
+        };
+        let url = line
+            .strip_prefix(LISTENING_PREFIX)
+            .unwrap_or_else(|| {
+                panic!("the first stdout line should be `{LISTENING_PREFIX}http://127.0.0.1:PORT`, got {line:?}")
+            })
+            .trim();
+        assert!(
+            url.starts_with("http://127.0.0.1:") && url[17..].parse::<u16>().is_ok(),
+            "the listening line should name http://127.0.0.1:PORT, got {line:?}"
+        );
+        self.url = url.to_string();
+    }
+
+    /// `http://127.0.0.1:PORT` of the running gateway.
+    pub fn url(&self) -> &str {
+        &self.url
+    }
+
+    /// The config the gateway was started with.
+    pub fn config(&self) -> &Config {
+        &self.config
+    }
+
+    /// Every line the gateway printed on stdout so far, over all its runs.
+    pub fn stdout_lines(&self) -> Vec<String> {
+        self.stdout.lock().unwrap().clone()
+    }
+
+    fn stderr_path(&self) -> PathBuf {
+        self.dir.path().join("stderr.log")
+    }
+
+    /// Everything the gateway logged on stderr so far, over all its runs.
+    pub fn stderr(&self) -> String {
+        fs::read_to_string(self.stderr_path()).unwrap_or_default()
+    }
+
+    /// Kills the gateway with SIGKILL: no shutdown code runs.
+    pub fn kill(&mut self) {
+        if let Some(mut child) = self.child.take() {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+    }
+
+    /// Kills the gateway if it runs and starts it again on the same config and data.
+    pub async fn restart(&mut self) {
+        self.kill();
+        self.spawn().await;
+    }
+
+    /// POSTs `body` to `/hooks/{tenant}` with exactly `headers` (plus content-type JSON).
+    pub async fn post(
+        &self,
+        tenant: &str,
+        body: impl Into<Vec<u8>>,
+        headers: &[(&str, &str)],
+    ) -> Reply {
+        let body = body.into();
+        assert_only_loopback_callbacks(&body);
+        let mut request = self
+            .client
+            .post(format!("{}/hooks/{tenant}", self.url))
+            .header("content-type", "application/json");
+        for (name, value) in headers {
+            request = request.header(*name, *value);
+        }
+        let started = Instant::now();
+        let response = request.body(body).send().await.unwrap_or_else(|e| {
+            panic!(
+                "POST /hooks/{tenant} failed: {e}; stderr:\n{}",
+                self.stderr()
+            )
+        });
+        let status = response.status().as_u16();
+        let body = response.text().await.expect("the reply body");
+        Reply {
+            status,
+            body,
+            elapsed: started.elapsed(),
+        }
+    }
+
+    /// POSTs `body` to `/hooks/{tenant}` authenticated as that tenant's config says.
+    pub async fn post_signed(&self, tenant: &str, body: impl Into<Vec<u8>>) -> Reply {
+        let body = body.into();
+        let verify = self
+            .config
+            .tenants
+            .iter()
+            .find(|t| t.id == tenant)
+            .map(|t| t.verify.clone())
+            .unwrap_or_else(|| panic!("no tenant {tenant:?} in the config"));
+        let headers = verify.headers_for(&body);
+        let headers: Vec<(&str, &str)> = headers
+            .iter()
+            .map(|(n, v)| (n.as_str(), v.as_str()))
+            .collect();
+        self.post(tenant, body, &headers).await
+    }
+
+    /// Sends `event` as Soda would for `tenant`: JSON, authenticated.
+    pub async fn send_event(&self, tenant: &str, event: &Value) -> Reply {
+        self.post_signed(tenant, serde_json::to_vec(event).expect("JSON"))
+            .await
+    }
+
+    // -- the database ---------------------------------------------------------------------
+
+    /// `data/gateway.db`.
+    pub fn db_path(&self) -> PathBuf {
+        self.dir.path().join("data").join("gateway.db")
+    }
+
+    async fn db(&self) -> Option<SqliteConnection> {
+        let path = self.db_path();
+        if !path.exists() {
+            return None;
+        }
+        let connection = SqliteConnectOptions::new()
+            .filename(&path)
+            .read_only(true)
+            .connect()
+            .await
+            .unwrap_or_else(|e| panic!("opening {} read-only: {e}", path.display()));
+        Some(connection)
+    }
+
+    /// The number `sql` (a `SELECT COUNT(*) ...`) returns; 0 while there is no database.
+    pub async fn count(&self, sql: &str) -> i64 {
+        let Some(mut db) = self.db().await else {
+            return 0;
+        };
+        sqlx::query_scalar::<_, i64>(sql)
+            .fetch_one(&mut db)
+            .await
+            .unwrap_or_else(|e| panic!("{sql}: {e}"))
+    }
+
+    /// Rows in `table` (`events`, `plugin_runs`, `actions`, `attempts`).
+    pub async fn count_rows(&self, table: &str) -> i64 {
+        self.count(&format!("SELECT COUNT(*) FROM {table}")).await
+    }
+
+    /// Rows in every table the contract names, for "nothing was stored" checks.
+    pub async fn stored(&self) -> Stored {
+        Stored {
+            events: self.count_rows("events").await,
+            plugin_runs: self.count_rows("plugin_runs").await,
+            actions: self.count_rows("actions").await,
+            attempts: self.count_rows("attempts").await,
+        }
+    }
+
+    /// The `plugin_runs` table.
+    pub async fn plugin_runs(&self) -> Vec<PluginRun> {
+        let Some(mut db) = self.db().await else {
+            return Vec::new();
+        };
+        sqlx::query_as::<_, (String, String, Option<String>)>(
+            "SELECT plugin, outcome, error FROM plugin_runs",
+        )
+        .fetch_all(&mut db)
+        .await
+        .expect("reading plugin_runs")
+        .into_iter()
+        .map(|(plugin, outcome, error)| PluginRun {
+            plugin,
+            outcome,
+            error,
+        })
+        .collect()
+    }
+
+    /// The `actions` table.
+    pub async fn actions(&self) -> Vec<ActionRow> {
+        let Some(mut db) = self.db().await else {
+            return Vec::new();
+        };
+        sqlx::query_as::<_, (String, String, String)>("SELECT plugin, kind, status FROM actions")
+            .fetch_all(&mut db)
+            .await
+            .expect("reading actions")
+            .into_iter()
+            .map(|(plugin, kind, status)| ActionRow {
+                plugin,
+                kind,
+                status,
+            })
+            .collect()
+    }
+
+    /// The `events` table's tenant and event type per row.
+    pub async fn events(&self) -> Vec<(String, String)> {
+        let Some(mut db) = self.db().await else {
+            return Vec::new();
+        };
+        sqlx::query_as::<_, (String, String)>("SELECT tenant, event_type FROM events")
+            .fetch_all(&mut db)
+            .await
+            .expect("reading events")
+    }
+}
+
+impl Drop for Gateway {
+    fn drop(&mut self) {
+        self.kill();
+        if std::thread::panicking() && self.stderr_path().exists() {
+            eprintln!(
+                "---- gateway stdout ----\n{}\n---- gateway stderr ({}) ----\n{}",
+                self.stdout_lines().join("\n"),
+                self.stderr_path().display(),
+                self.stderr()
+            );
+        }
+    }
+}
+
+/// Row counts of the contract's tables.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Stored {
+    pub events: i64,
+    pub plugin_runs: i64,
+    pub actions: i64,
+    pub attempts: i64,
+}
+
+/// One `plugin_runs` row.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct PluginRun {
+    pub plugin: String,
+    /// `ok` or `error`.
+    pub outcome: String,
+    pub error: Option<String>,
+}
+
+/// One `actions` row.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ActionRow {
+    pub plugin: String,
+    pub kind: String,
+    /// `pending`, `succeeded` or `failed`.
+    pub status: String,
+}
+
+/// Panics when a body would make the gateway call anything but loopback.
+fn assert_only_loopback_callbacks(body: &[u8]) {
+    fn walk(value: &Value) {
+        match value {
+            Value::Object(map) => {
+                for (key, value) in map {
+                    if key == "incidentLinkCallbackUrl" {
+                        if let Value::String(url) = value {
+                            assert!(
+                                is_loopback_url(url),
+                                "refusing to post an event whose incidentLinkCallbackUrl is \
+                                 {url}: tests must rewrite it to a fake (with_callback_url)"
+                            );
+                        }
+                    }
+                    walk(value);
+                }
+            }
+            Value::Array(items) => items.iter().for_each(walk),
+            _ => {}
+        }
+    }
+    if let Ok(value) = serde_json::from_slice::<Value>(body) {
+        walk(&value);
+    }
+}
+
+fn is_loopback_url(url: &str) -> bool {
+    [
+        "http://127.0.0.1:",
+        "http://127.0.0.1/",
+        "http://localhost:",
+    ]
+    .iter()
+    .any(|prefix| url.starts_with(prefix))
+}
+
+// ---------------------------------------------------------------------------------------------
+// Fake downstream services
+// ---------------------------------------------------------------------------------------------
+
+/// One request a [`FakeDownstream`] received.
+#[derive(Clone, Debug)]
+pub struct Recorded {
+    pub method: String,
+    /// Path and query.
+    pub path: String,
+    pub headers: HeaderMap,
+    pub body: Vec<u8>,
+}
+
+impl Recorded {
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.headers.get(name).and_then(|v| v.to_str().ok())
+    }
+
+    pub fn text(&self) -> String {
+        String::from_utf8_lossy(&self.body).into_owned()
+    }
+
+    /// The body as JSON; panics with the body when it is not.
+    pub fn json(&self) -> Value {
+        serde_json::from_slice(&self.body)
+            .unwrap_or_else(|e| panic!("the request body is not JSON ({e}): {}", self.text()))
+    }
+}
+
+struct Shared {
+    requests: Mutex<Vec<Recorded>>,
+    arrived: Notify,
+    status: AtomicU16,
+}
+
+/// An HTTP server on loopback that records every request and answers a fixed status
+/// (200 unless [`FakeDownstream::set_status`] says otherwise). Stops on drop.
+pub struct FakeDownstream {
+    addr: SocketAddr,
+    shared: Arc<Shared>,
+    task: JoinHandle<()>,
+}
+
+impl FakeDownstream {
+    /// Listens on a port the OS picks.
+    pub async fn start() -> FakeDownstream {
+        Self::start_on(0).await
+    }
+
+    /// Listens on `127.0.0.1:port`.
+    pub async fn start_on(port: u16) -> FakeDownstream {
+        let listener = tokio::net::TcpListener::bind(("127.0.0.1", port))
+            .await
+            .unwrap_or_else(|e| panic!("binding the fake downstream to port {port}: {e}"));
+        let addr = listener.local_addr().expect("the bound address");
+        let shared = Arc::new(Shared {
+            requests: Mutex::default(),
+            arrived: Notify::new(),
+            status: AtomicU16::new(200),
+        });
+        let app = Router::new()
+            .fallback(record)
+            .with_state(Arc::clone(&shared));
+        let task = tokio::spawn(async move {
+            axum::serve(listener, app)
+                .await
+                .expect("the fake downstream serves");
+        });
+        FakeDownstream { addr, shared, task }
+    }
+
+    pub fn port(&self) -> u16 {
+        self.addr.port()
+    }
+
+    /// `http://127.0.0.1:PORT{path}`.
+    pub fn url(&self, path: &str) -> String {
+        format!("http://{}{path}", self.addr)
+    }
+
+    /// The status every later request is answered with.
+    pub fn set_status(&self, status: u16) {
+        self.shared.status.store(status, Ordering::SeqCst);
+    }
+
+    /// Every request so far, in arrival order.
+    pub fn requests(&self) -> Vec<Recorded> {
+        self.shared.requests.lock().unwrap().clone()
+    }
+
+    /// Waits until at least `n` requests arrived and returns all of them; panics after
+    /// `timeout`.
+    pub async fn wait_for(&self, n: usize, timeout: Duration) -> Vec<Recorded> {
+        let deadline = tokio::time::Instant::now() + timeout;
+        loop {
+            let arrived = self.shared.arrived.notified();
+            let requests = self.requests();
+            if requests.len() >= n {
+                return requests;
+            }
+            if tokio::time::timeout_at(deadline, arrived).await.is_err() {
+                let requests = self.requests();
+                if requests.len() >= n {
+                    return requests;
+                }
+                panic!(
+                    "expected {n} request(s) at the fake downstream {} within {timeout:?}, \
+                     got {}: {requests:#?}",
+                    self.addr,
+                    requests.len()
+                );
+            }
+        }
+    }
+}
+
+impl Drop for FakeDownstream {
+    fn drop(&mut self) {
+        self.task.abort();
+    }
+}
+
+async fn record(
+    State(shared): State<Arc<Shared>>,
+    method: Method,
+    uri: Uri,
+    headers: HeaderMap,
+    body: Bytes,
+) -> StatusCode {
+    shared.requests.lock().unwrap().push(Recorded {
+        method: method.to_string(),
+        path: uri
+            .path_and_query()
+            .map(|p| p.to_string())
+            .unwrap_or_else(|| uri.path().to_string()),
+        headers,
+        body: body.to_vec(),
+    });
+    shared.arrived.notify_waiters();
+    StatusCode::from_u16(shared.status.load(Ordering::SeqCst)).unwrap_or(StatusCode::OK)
+}
+
+/// A loopback port nothing listens on (bound once, then released).
+pub fn unused_port() -> u16 {
+    let listener = StdTcpListener::bind("127.0.0.1:0").expect("binding a free port");
+    listener.local_addr().expect("the bound address").port()
+}
+
+// ---------------------------------------------------------------------------------------------
+// Fixtures and waiting
+// ---------------------------------------------------------------------------------------------
+
+/// `tests/fixtures/events/`.
+pub fn events_dir() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("fixtures")
+        .join("events")
+}
+
+/// The seed event `tests/fixtures/events/{name}.json`.
+pub fn event(name: &str) -> Value {
+    let path = events_dir().join(format!("{name}.json"));
+    let text =
+        fs::read_to_string(&path).unwrap_or_else(|e| panic!("reading {}: {e}", path.display()));
+    serde_json::from_str(&text).unwrap_or_else(|e| panic!("{} is not JSON: {e}", path.display()))
+}
+
+/// Every seed event, by file stem, sorted.
+pub fn all_events() -> Vec<(String, Value)> {
+    let mut names: Vec<String> = fs::read_dir(events_dir())
+        .expect("the fixtures directory")
+        .map(|entry| entry.expect("a directory entry").path())
+        .filter(|path| path.extension().is_some_and(|ext| ext == "json"))
+        .map(|path| path.file_stem().unwrap().to_string_lossy().into_owned())
+        .collect();
+    names.sort();
+    names
+        .into_iter()
+        .map(|name| (name.clone(), event(&name)))
+        .collect()
+}
+
+/// `event` with every `incidentLinkCallbackUrl` (top level or inside `incident`) set to `url`.
+pub fn with_callback_url(mut event: Value, url: &str) -> Value {
+    fn walk(value: &mut Value, url: &str) {
+        match value {
+            Value::Object(map) => {
+                for (key, value) in map.iter_mut() {
+                    if key == "incidentLinkCallbackUrl" {
+                        *value = Value::String(url.to_string());
+                    } else {
+                        walk(value, url);
+                    }
+                }
+            }
+            Value::Array(items) => items.iter_mut().for_each(|item| walk(item, url)),
+            _ => {}
+        }
+    }
+    walk(&mut event, url);
+    event
+}
+
+/// `event` (a `checkEvaluation`) with every check result's outcome set to `outcome`.
+pub fn with_outcomes(mut event: Value, outcome: &str) -> Value {
+    let results = event["checkResults"]
+        .as_array_mut()
+        .expect("a checkEvaluation event");
+    for result in results {
+        result["outcome"] = Value::String(outcome.to_string());
+    }
+    event
+}
+
+/// Polls `check` every 50 ms until it holds; panics naming `what` after `timeout`.
+pub async fn wait_until(what: &str, timeout: Duration, mut check: impl AsyncFnMut() -> bool) {
+    let started = Instant::now();
+    loop {
+        if check().await {
+            return;
+        }
+        if started.elapsed() > timeout {
+            panic!("timed out after {timeout:?} waiting until {what}");
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use serde_json::json;
+
+    use super::*;
+
+    #[test]
+    fn hmac_matches_rfc_4231_test_case_2() {
+        assert_eq!(
+            hmac_hex("Jefe", b"what do ya want for nothing?"),
+            "5bdcc146bf60754e6a042426089575c75a003f089d2739839dec58b964ec3843"
+        );
+    }
+
+    #[test]
+    fn every_fixture_is_a_soda_event() {
+        let events = all_events();
+        assert_eq!(events.len(), 8);
+        for (name, event) in events {
+            let kind = event["event"].as_str().unwrap_or_else(|| panic!("{name}"));
+            let generation_one = name.starts_with("gen1_");
+            assert!(generation_one || name.starts_with("gen2_"), "{name}");
+            if kind == "incidentCreated" {
+                let top_level = event["incidentLinkCallbackUrl"].is_string();
+                let inside = event["incident"]["incidentLinkCallbackUrl"].is_string();
+                assert_eq!(
+                    (top_level, inside),
+                    (generation_one, !generation_one),
+                    "{name}"
+                );
+            }
+        }
+    }
+
+    #[test]
+    fn callback_urls_are_rewritten_wherever_they_are() {
+        for name in ["gen1_incident_created", "gen2_incident_created"] {
+            let event = with_callback_url(event(name), "http://127.0.0.1:9/cb");
+            let body = serde_json::to_vec(&event).unwrap();
+            assert_only_loopback_callbacks(&body);
+            assert!(String::from_utf8(body)
+                .unwrap()
+                .contains("http://127.0.0.1:9/cb"));
+        }
+    }
+
+    #[test]
+    #[should_panic(expected = "must rewrite")]
+    fn posting_a_real_callback_url_is_refused() {
+        let body = serde_json::to_vec(&event("gen2_incident_created")).unwrap();
+        assert_only_loopback_callbacks(&body);
+    }
+
+    #[test]
+    fn config_is_written_as_toml() {
+        let config = Config::new()
+            .tenant(Tenant::hmac("acme", "s\"cret").plugin(
+                Plugin::Slack,
+                json!({ "webhook_url": "http://127.0.0.1:1/hook" }),
+            ))
+            .tenant(Tenant::token("globex", "Bearer abc").plugin(Plugin::Trap, json!({})))
+            .retry_delays(&["300ms", "1s"]);
+        let toml = config.to_toml();
+        assert!(
+            toml.contains("retry_delays = [\"300ms\", \"1s\"]\n"),
+            "{toml}"
+        );
+        assert!(toml.contains(
+            "verify = { scheme = \"hmac-sha256\", header = \"x-soda-signature\", secret = \"s\\\"cret\" }\n"
+        ));
+        assert!(toml.contains("config = { \"webhook_url\" = \"http://127.0.0.1:1/hook\" }\n"));
+        assert!(toml.contains("name = \"fixture_trap\"\nconfig = {}\n"));
+        assert_eq!(config.plugins(), [Plugin::Slack, Plugin::Trap]);
+    }
+}

@@ -1,0 +1,203 @@
+//! The Slack plugin's messages reach the webhook, once, and survive a crash of the gateway.
+
+use std::time::Duration;
+
+use serde_json::json;
+use soda_gateway_tests::{
+    event, unused_port, wait_until, with_outcomes, Config, FakeDownstream, Gateway, Plugin, Tenant,
+    SOON,
+};
+
+fn acme_with_slack(webhook_url: &str) -> Tenant {
+    Tenant::hmac("acme", "s3cret").plugin(Plugin::Slack, json!({ "webhook_url": webhook_url }))
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn failing_check_result_sends_exactly_one_slack_message() {
+    let slack = FakeDownstream::start().await;
+    let gateway = Gateway::start(Config::new().tenant(acme_with_slack(&slack.url("/hook")))).await;
+
+    // One failing and one passing result: one message for the event.
+    let reply = gateway
+        .send_event("acme", &event("gen2_check_evaluation"))
+        .await;
+    assert_eq!(reply.status, 200, "{reply:?}");
+    assert_eq!(reply.json(), json!({}), "no plugin returned a link");
+
+    let requests = slack.wait_for(1, SOON).await;
+    let message = &requests[0];
+    assert_eq!(message.method, "POST");
+    assert_eq!(message.path, "/hook");
+    let body = message.json();
+    assert!(
+        body["text"].is_string(),
+        "Slack messages have a text: {body}"
+    );
+    assert!(
+        body["blocks"].is_array(),
+        "Slack messages have blocks: {body}"
+    );
+    let rendered = body.to_string();
+    assert!(
+        rendered.contains("No missing customer ids"),
+        "the message names the failing check: {body}"
+    );
+    assert!(
+        rendered.contains("orders"),
+        "the message names the dataset: {body}"
+    );
+    let key = message.header("idempotency-key").unwrap_or_default();
+    assert!(
+        !key.is_empty(),
+        "an idempotency-key header: {:?}",
+        message.headers
+    );
+
+    // The action is recorded as delivered, and nothing else is sent.
+    wait_until("the action is marked succeeded", SOON, async || {
+        gateway
+            .actions()
+            .await
+            .iter()
+            .any(|a| a.status == "succeeded")
+    })
+    .await;
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+    assert_eq!(slack.requests().len(), 1, "exactly one message");
+    let actions = gateway.actions().await;
+    assert_eq!(actions.len(), 1, "{actions:?}");
+    assert_eq!(actions[0].plugin, "slack");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn passing_check_result_sends_nothing() {
+    let slack = FakeDownstream::start().await;
+    let gateway = Gateway::start(Config::new().tenant(acme_with_slack(&slack.url("/hook")))).await;
+
+    let reply = gateway
+        .send_event("acme", &event("gen1_check_evaluation"))
+        .await;
+    assert_eq!(reply.status, 200, "{reply:?}");
+    assert_eq!(reply.json(), json!({}));
+
+    // Stored before the answer.
+    assert_eq!(
+        gateway.events().await,
+        vec![("acme".to_string(), "checkEvaluation".to_string())]
+    );
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+
+    assert!(slack.requests().is_empty(), "{:#?}", slack.requests());
+    assert_eq!(gateway.count_rows("actions").await, 0);
+    let runs = gateway.plugin_runs().await;
+    assert_eq!(runs.len(), 1, "{runs:?}");
+    assert_eq!(
+        (runs[0].plugin.as_str(), runs[0].outcome.as_str()),
+        ("slack", "ok")
+    );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn warning_check_result_sends_one_slack_message() {
+    let slack = FakeDownstream::start().await;
+    let gateway = Gateway::start(Config::new().tenant(acme_with_slack(&slack.url("/hook")))).await;
+
+    let warning = with_outcomes(event("gen1_check_evaluation"), "warn");
+    let reply = gateway.send_event("acme", &warning).await;
+    assert_eq!(reply.status, 200, "{reply:?}");
+
+    let requests = slack.wait_for(1, SOON).await;
+    assert!(requests[0].json()["text"].is_string());
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+    assert_eq!(slack.requests().len(), 1);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn failed_deliveries_are_retried_with_the_same_idempotency_key() {
+    let slack = FakeDownstream::start().await;
+    slack.set_status(503);
+    let gateway = Gateway::start(
+        Config::new()
+            .tenant(acme_with_slack(&slack.url("/hook")))
+            .retry_delays(&["200ms", "200ms", "200ms", "200ms", "200ms", "200ms"]),
+    )
+    .await;
+
+    let reply = gateway
+        .send_event("acme", &event("gen2_check_evaluation"))
+        .await;
+    assert_eq!(reply.status, 200, "{reply:?}");
+
+    slack.wait_for(2, SOON).await;
+    slack.set_status(200);
+    wait_until("the action is marked succeeded", SOON, async || {
+        gateway
+            .actions()
+            .await
+            .iter()
+            .any(|a| a.status == "succeeded")
+    })
+    .await;
+
+    let requests = slack.requests();
+    let keys: Vec<_> = requests
+        .iter()
+        .map(|r| r.header("idempotency-key").unwrap_or_default().to_string())
+        .collect();
+    assert!(!keys[0].is_empty(), "an idempotency-key header");
+    assert!(
+        keys.iter().all(|k| *k == keys[0]),
+        "one key for all attempts: {keys:?}"
+    );
+    assert_eq!(
+        gateway.count_rows("attempts").await,
+        requests.len() as i64,
+        "one attempt row per request"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn pending_actions_survive_a_kill_and_run_after_restart() {
+    // Nothing listens on the webhook's port yet: every attempt fails to connect.
+    let port = unused_port();
+    let delays = ["300ms"; 100];
+    let mut gateway = Gateway::start(
+        Config::new()
+            .tenant(acme_with_slack(&format!("http://127.0.0.1:{port}/hook")))
+            .retry_delays(&delays),
+    )
+    .await;
+
+    let reply = gateway
+        .send_event("acme", &event("gen2_check_evaluation"))
+        .await;
+    assert_eq!(reply.status, 200, "{reply:?}");
+    wait_until("a failed attempt is recorded", SOON, async || {
+        gateway.count_rows("attempts").await >= 1
+    })
+    .await;
+
+    gateway.kill();
+    let actions = gateway.actions().await;
+    assert_eq!(actions.len(), 1, "{actions:?}");
+    assert_eq!(actions[0].status, "pending", "still pending after the kill");
+
+    let slack = FakeDownstream::start_on(port).await;
+    gateway.restart().await;
+
+    let requests = slack.wait_for(1, SOON).await;
+    assert!(requests[0].json()["blocks"].is_array());
+    wait_until("the action is marked succeeded", SOON, async || {
+        gateway
+            .actions()
+            .await
+            .iter()
+            .all(|a| a.status == "succeeded")
+    })
+    .await;
+    assert_eq!(
+        gateway.count_rows("events").await,
+        1,
+        "the event is not stored twice"
+    );
+}

@@ -1,0 +1,115 @@
+//! Project automation, so that a fresh machine with only rustup needs two commands.
+//!
+//! - `cargo xtask run`: builds the reference plugins and runs the gateway with the example
+//!   tenant (`examples/gateway.toml`).
+//! - `cargo xtask test`: builds every plugin (reference and test fixtures) and runs every test.
+//! - `cargo xtask bench`: builds the plugins and runs the benchmarks.
+//!
+//! Each step prints the command it runs, so nothing here is magic.
+
+use std::path::{Path, PathBuf};
+use std::process::{exit, Command};
+
+/// Plugins shipped with the gateway, copied into `examples/plugins` by `run`.
+const REFERENCE_PLUGINS: &[&str] = &["slack"];
+/// Plugins that exist only for tests.
+const FIXTURE_PLUGINS: &[&str] = &["fixture-trap", "fixture-loop", "fixture-link"];
+const WASM_TARGET: &str = "wasm32-wasip2";
+
+fn main() {
+    let task = std::env::args().nth(1).unwrap_or_default();
+    let root = workspace_root();
+    match task.as_str() {
+        "run" => {
+            build_plugins(&root, REFERENCE_PLUGINS);
+            install_example_plugins(&root);
+            cargo(
+                &root,
+                &[
+                    "run",
+                    "--release",
+                    "-p",
+                    "soda-gateway",
+                    "--",
+                    "serve",
+                    "--config",
+                    "examples/gateway.toml",
+                ],
+            );
+        }
+        "test" => {
+            build_all_plugins(&root);
+            cargo(&root, &["test", "--workspace", "--exclude", "xtask"]);
+        }
+        "bench" => {
+            build_all_plugins(&root);
+            cargo(&root, &["bench", "-p", "soda-gateway"]);
+        }
+        _ => {
+            eprintln!("usage: cargo xtask <run|test|bench>");
+            exit(2);
+        }
+    }
+}
+
+fn build_all_plugins(root: &Path) {
+    let all: Vec<&str> = REFERENCE_PLUGINS
+        .iter()
+        .chain(FIXTURE_PLUGINS)
+        .copied()
+        .collect();
+    build_plugins(root, &all);
+}
+
+/// Adds the wasm target if missing, then builds the given plugin packages as components.
+fn build_plugins(root: &Path, packages: &[&str]) {
+    run(Command::new("rustup")
+        .args(["target", "add", WASM_TARGET])
+        .current_dir(root));
+    let mut args = vec!["build", "--release", "--target", WASM_TARGET];
+    for package in packages {
+        args.extend(["-p", package]);
+    }
+    cargo(root, &args);
+}
+
+/// Copies the reference plugins next to the example config.
+fn install_example_plugins(root: &Path) {
+    let dest = root.join("examples/plugins");
+    std::fs::create_dir_all(&dest).expect("create examples/plugins");
+    for plugin in REFERENCE_PLUGINS {
+        let file = format!("{}.wasm", plugin.replace('-', "_"));
+        let built = target_dir(root)
+            .join(WASM_TARGET)
+            .join("release")
+            .join(&file);
+        std::fs::copy(&built, dest.join(&file))
+            .unwrap_or_else(|e| panic!("copy {}: {e}", built.display()));
+    }
+}
+
+fn target_dir(root: &Path) -> PathBuf {
+    std::env::var_os("CARGO_TARGET_DIR").map_or_else(|| root.join("target"), PathBuf::from)
+}
+
+fn cargo(root: &Path, args: &[&str]) {
+    let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
+    run(Command::new(cargo).args(args).current_dir(root));
+}
+
+fn run(command: &mut Command) {
+    eprintln!("xtask: {command:?}");
+    let status = command
+        .status()
+        .unwrap_or_else(|e| panic!("cannot start {command:?}: {e}"));
+    if !status.success() {
+        exit(status.code().unwrap_or(1));
+    }
+}
+
+fn workspace_root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .expect("xtask lives in the workspace root")
+        .to_path_buf()
+}
