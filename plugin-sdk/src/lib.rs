@@ -95,6 +95,8 @@ pub mod bindings {
         export_macro_name: "__export_plugin_world",
         default_bindings_module: "::soda_gateway_plugin_sdk::bindings",
         runtime_path: "::soda_gateway_plugin_sdk::__private::wit_bindgen::rt",
+        // Lets native code (tests, benchmarks) build contract values from JSON.
+        additional_derives: [serde::Deserialize],
     });
 }
 

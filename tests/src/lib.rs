@@ -6,8 +6,8 @@
 //!
 //! Build outputs the tests need:
 //! - the gateway binary: `cargo build -p soda-gateway`;
-//! - the plugins: `cargo build --release --target wasm32-wasip2 -p slack -p fixture-trap -p
-//!   fixture-loop -p fixture-link`.
+//! - the plugins: `cargo build --profile plugin --target wasm32-wasip2 -p slack -p fixture-trap
+//!   -p fixture-loop -p fixture-link`.
 //!
 //! No test may send traffic to anything but the loopback interface: [`Gateway::post`] refuses
 //! bodies whose `incidentLinkCallbackUrl` points elsewhere (see [`with_callback_url`]).
@@ -94,19 +94,16 @@ impl Plugin {
         }
     }
 
-    /// The built component, `target/wasm32-wasip2/release/<name>.wasm`.
+    /// The built component: `target/wasm32-wasip2/plugin/<name>.wasm`.
     pub fn wasm_path(self) -> PathBuf {
-        let target = profile_dir()
+        let path = profile_dir()
             .parent()
             .expect("the target directory")
-            .to_path_buf();
-        let path = target
-            .join("wasm32-wasip2")
-            .join("release")
+            .join("wasm32-wasip2/plugin")
             .join(format!("{}.wasm", self.name()));
         assert!(
-            path.is_file(),
-            "the plugin {} is missing: run `cargo build --release --target wasm32-wasip2 \
+            path.exists(),
+            "the plugin {} is missing: run `cargo build --profile plugin --target wasm32-wasip2 \
              -p slack -p fixture-trap -p fixture-loop -p fixture-link` before the black-box \
              tests (`cargo xtask test` does it)",
             path.display()
@@ -473,7 +470,6 @@ impl Gateway {
             .expect("a temporary directory");
         let plugins_dir = dir.path().join("plugins");
         fs::create_dir_all(&plugins_dir).expect("the plugins directory");
-        fs::create_dir_all(dir.path().join("data")).expect("the data directory");
         for plugin in plugins {
             let to = plugins_dir.join(format!("{}.wasm", plugin.name()));
             fs::copy(plugin.wasm_path(), &to).expect("copying a plugin");

@@ -149,11 +149,11 @@ async fn failed_deliveries_are_retried_with_the_same_idempotency_key() {
         keys.iter().all(|k| *k == keys[0]),
         "one key for all attempts: {keys:?}"
     );
-    assert_eq!(
-        gateway.count_rows("attempts").await,
-        requests.len() as i64,
-        "one attempt row per request"
-    );
+    let requests = requests.len() as i64;
+    wait_until("there is one attempt row per request", SOON, async || {
+        gateway.count_rows("attempts").await == requests
+    })
+    .await;
 }
 
 #[tokio::test(flavor = "multi_thread")]

@@ -15,6 +15,8 @@ const REFERENCE_PLUGINS: &[&str] = &["slack"];
 /// Plugins that exist only for tests.
 const FIXTURE_PLUGINS: &[&str] = &["fixture-trap", "fixture-loop", "fixture-link"];
 const WASM_TARGET: &str = "wasm32-wasip2";
+/// The Cargo profile plugins are built with (see the workspace `Cargo.toml`).
+const PLUGIN_PROFILE: &str = "plugin";
 
 fn main() {
     let task = std::env::args().nth(1).unwrap_or_default();
@@ -39,6 +41,8 @@ fn main() {
         }
         "test" => {
             build_all_plugins(&root);
+            // The black-box tests in tests/ start this binary.
+            cargo(&root, &["build", "-p", "soda-gateway"]);
             cargo(&root, &["test", "--workspace", "--exclude", "xtask"]);
         }
         "bench" => {
@@ -66,7 +70,13 @@ fn build_plugins(root: &Path, packages: &[&str]) {
     run(Command::new("rustup")
         .args(["target", "add", WASM_TARGET])
         .current_dir(root));
-    let mut args = vec!["build", "--release", "--target", WASM_TARGET];
+    let mut args = vec![
+        "build",
+        "--profile",
+        PLUGIN_PROFILE,
+        "--target",
+        WASM_TARGET,
+    ];
     for package in packages {
         args.extend(["-p", package]);
     }
@@ -81,7 +91,7 @@ fn install_example_plugins(root: &Path) {
         let file = format!("{}.wasm", plugin.replace('-', "_"));
         let built = target_dir(root)
             .join(WASM_TARGET)
-            .join("release")
+            .join(PLUGIN_PROFILE)
             .join(&file);
         std::fs::copy(&built, dest.join(&file))
             .unwrap_or_else(|e| panic!("copy {}: {e}", built.display()));

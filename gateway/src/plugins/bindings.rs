@@ -7,6 +7,8 @@ use crate::events::{self, EventKind, SodaEvent};
 wasmtime::component::bindgen!({
     world: "plugin",
     path: "../wit",
+    // Lets benchmarks and tools hand the same event to a plugin compiled natively.
+    additional_derives: [serde::Serialize],
 });
 
 pub use soda::gateway::types as wit;
