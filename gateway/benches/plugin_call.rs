@@ -70,31 +70,22 @@ fn main() {
         "wasm and native produce the same message"
     );
 
+    // The cost of the sandbox alone: a plugin that returns no actions for `validate`.
+    let empty = runtime
+        .compile_file(&target.join("wasm32-wasip2/plugin/fixture_link.wasm"))
+        .expect("fixture_link.wasm compiles");
+    let validate = events::parse(br#"{"event":"validate"}"#).unwrap();
+    let validate = to_wit_event("evt_bench", &validate, "{}");
+    let empty_times = measure(|| {
+        runtime
+            .call(&empty, scope.clone(), &validate, &context)
+            .expect("wasm call");
+    });
     let wasm_times = measure(|| {
         runtime
             .call(&compiled, scope.clone(), &event, &context)
             .expect("wasm call");
     });
-    let link = runtime
-        .compile_file(&target.join("wasm32-wasip2/plugin/fixture_link.wasm"))
-        .unwrap();
-    let tiny = measure(|| {
-        runtime
-            .call(&link, scope.clone(), &event, &context)
-            .unwrap();
-    });
-    println!("TMP link plugin: {}", micros(median(&tiny)));
-    let small_event = to_wit_event(
-        "e",
-        &events::parse(br#"{"event":"validate"}"#).unwrap(),
-        "{}",
-    );
-    let tiny2 = measure(|| {
-        runtime
-            .call(&link, scope.clone(), &small_event, &context)
-            .unwrap();
-    });
-    println!("TMP link plugin tiny event: {}", micros(median(&tiny2)));
     let native_times = measure(|| {
         slack::Slack::handle(&native_event, &native_context).expect("native call");
     });
@@ -111,6 +102,10 @@ fn main() {
     for (name, times) in [
         ("native Rust function (baseline)", &native_times),
         ("wasm: new instance + handle()", &wasm_times),
+        (
+            "wasm: new instance + empty handle() (sandbox cost)",
+            &empty_times,
+        ),
     ] {
         println!(
             "| {name} | {} | {} | {} | {:.1}x |",
