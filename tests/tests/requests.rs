@@ -141,6 +141,11 @@ async fn oversized_body_is_413_and_nothing_is_stored() {
     assert!(body.len() > 2048);
     let reply = gateway.post_signed("acme", body).await;
     assert_eq!(reply.status, 413, "{reply:?}");
+    let reason = reply.json()["error"]
+        .as_str()
+        .unwrap_or_default()
+        .to_owned();
+    assert!(reason.contains("length limit"), "{reply:?}");
     assert_no_trace(&gateway, &slack).await;
 
     // The limit is about size only: the same event unpadded is accepted.

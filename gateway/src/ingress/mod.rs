@@ -11,6 +11,7 @@ use std::collections::HashMap;
 use std::sync::Arc;
 
 use axum::body::Bytes;
+use axum::extract::rejection::BytesRejection;
 use axum::extract::{DefaultBodyLimit, Path, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
@@ -70,8 +71,13 @@ async fn receive(
     State(ingress): State<Arc<Ingress>>,
     Path(tenant_id): Path<String>,
     headers: HeaderMap,
-    body: Bytes,
+    body: Result<Bytes, BytesRejection>,
 ) -> Response {
+    let body = match body {
+        Ok(body) => body,
+        // Over `max_body_bytes` (413) or a broken connection: answered as JSON like the rest.
+        Err(rejection) => return reject(rejection.status(), rejection.body_text()),
+    };
     let Some(tenant) = ingress.tenants.get(&tenant_id) else {
         return reject(
             StatusCode::NOT_FOUND,
