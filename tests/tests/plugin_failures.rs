@@ -27,7 +27,7 @@ async fn trapping_plugin_leaves_the_gateway_serving_and_other_plugins_running() 
         .unwrap_or_else(|| panic!("a run of fixture_trap: {runs:?}"));
     assert_eq!(trap.outcome, "error", "{trap:?}");
     assert!(
-        !trap.error.clone().unwrap_or_default().is_empty(),
+        trap.error.clone().unwrap_or_default().contains("trapped"),
         "the trap is described: {trap:?}"
     );
     let slack_run = runs.iter().find(|run| run.plugin == "slack");
@@ -71,6 +71,10 @@ async fn looping_plugin_is_stopped_by_its_deadline() {
         .find(|run| run.plugin == "fixture_loop")
         .unwrap_or_else(|| panic!("a run of fixture_loop: {runs:?}"));
     assert_eq!(looping.outcome, "error", "{looping:?}");
+    assert!(
+        looping.error.clone().unwrap_or_default().contains("CPU deadline"),
+        "the reason names the deadline: {looping:?}"
+    );
     slack.wait_for(1, SOON).await;
 
     // Still serving, and still cutting the loop off.
