@@ -4,7 +4,7 @@
 //! keys are errors that name the key, and relative paths are resolved against the folder of the
 //! configuration file, so a config works the same from any working directory.
 
-use std::collections::HashSet;
+use std::collections::{HashMap, HashSet};
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
@@ -30,6 +30,9 @@ pub struct Config {
     pub max_body_bytes: usize,
     #[serde(default)]
     pub plugin_limits: PluginLimits,
+    /// Per-plugin exceptions to `plugin_limits`, by plugin name.
+    #[serde(default)]
+    pub plugin_overrides: HashMap<String, LimitOverrides>,
     #[serde(default)]
     pub delivery: Delivery,
     #[serde(default)]
@@ -37,14 +40,72 @@ pub struct Config {
 }
 
 /// Sandbox limits applied to every plugin call.
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct PluginLimits {
-    /// CPU time one call may use before it is interrupted.
+    /// Time one call may spend running WebAssembly before it is interrupted.
     #[serde(with = "humantime_serde")]
     pub deadline: Duration,
+    /// Wall-clock time one call may take, host calls included.
+    #[serde(with = "humantime_serde")]
+    pub timeout: Duration,
     /// Linear memory one instance may grow to, in MiB.
     pub memory_mib: u64,
+    /// Actions one call may return; more is an error and none of them is kept.
+    pub max_actions: usize,
+    /// Size of one action (URL, headers and body); larger is an error.
+    pub max_action_bytes: usize,
+}
+
+/// Limits that differ for one plugin; unset keys fall back to `plugin_limits`.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct LimitOverrides {
+    #[serde(default, with = "humantime_serde")]
+    pub deadline: Option<Duration>,
+    #[serde(default, with = "humantime_serde")]
+    pub timeout: Option<Duration>,
+    pub memory_mib: Option<u64>,
+    pub max_actions: Option<usize>,
+    pub max_action_bytes: Option<usize>,
+}
+
+impl PluginLimits {
+    /// These limits with a plugin's overrides applied.
+    pub fn with(&self, overrides: &LimitOverrides) -> Self {
+        Self {
+            deadline: overrides.deadline.unwrap_or(self.deadline),
+            timeout: overrides.timeout.unwrap_or(self.timeout),
+            memory_mib: overrides.memory_mib.unwrap_or(self.memory_mib),
+            max_actions: overrides.max_actions.unwrap_or(self.max_actions),
+            max_action_bytes: overrides.max_action_bytes.unwrap_or(self.max_action_bytes),
+        }
+    }
+
+    /// The memory cap in bytes.
+    pub fn memory_bytes(&self) -> usize {
+        usize::try_from(self.memory_mib.saturating_mul(1024 * 1024)).unwrap_or(usize::MAX)
+    }
+
+    fn validate(&self, key: &str) -> anyhow::Result<()> {
+        for (name, zero) in [
+            ("deadline", self.deadline.is_zero()),
+            ("timeout", self.timeout.is_zero()),
+            ("memory_mib", self.memory_mib == 0),
+            ("max_action_bytes", self.max_action_bytes == 0),
+        ] {
+            if zero {
+                bail!("`{key}.{name}` must be greater than 0");
+            }
+        }
+        if self.memory_mib > 4096 {
+            bail!(
+                "`{key}.memory_mib` must be at most 4096 (4 GiB), found {}",
+                self.memory_mib
+            );
+        }
+        Ok(())
+    }
 }
 
 /// How stored actions are executed.
@@ -100,7 +161,10 @@ impl Default for PluginLimits {
     fn default() -> Self {
         Self {
             deadline: Duration::from_secs(2),
+            timeout: Duration::from_secs(5),
             memory_mib: 64,
+            max_actions: 100,
+            max_action_bytes: 1024 * 1024,
         }
     }
 }
@@ -160,11 +224,10 @@ impl Config {
         if self.max_body_bytes == 0 {
             bail!("`max_body_bytes` must be greater than 0");
         }
-        if self.plugin_limits.deadline.is_zero() {
-            bail!("`plugin_limits.deadline` must be greater than 0");
-        }
-        if self.plugin_limits.memory_mib == 0 {
-            bail!("`plugin_limits.memory_mib` must be greater than 0");
+        self.plugin_limits.validate("plugin_limits")?;
+        for name in self.plugin_overrides.keys() {
+            self.limits_for(name)
+                .validate(&format!("plugin_overrides.{name}"))?;
         }
         if self.delivery.concurrency == 0 {
             bail!("`delivery.concurrency` must be greater than 0");
@@ -190,6 +253,24 @@ impl Config {
             }
         }
         Ok(())
+    }
+}
+
+impl Config {
+    /// The limits a plugin runs under: `plugin_limits` with its overrides applied.
+    pub fn limits_for(&self, plugin: &str) -> PluginLimits {
+        match self.plugin_overrides.get(plugin) {
+            Some(overrides) => self.plugin_limits.with(overrides),
+            None => self.plugin_limits.clone(),
+        }
+    }
+
+    /// The largest memory cap of any plugin, which sizes the engine's memory pool.
+    pub fn largest_memory_bytes(&self) -> usize {
+        self.plugin_overrides
+            .keys()
+            .map(|name| self.limits_for(name).memory_bytes())
+            .fold(self.plugin_limits.memory_bytes(), usize::max)
     }
 }
 
@@ -279,6 +360,23 @@ mod tests {
     fn an_empty_secret_is_rejected_naming_the_key() {
         let error = error_of(&TENANT.replace("s3cret", ""));
         assert!(error.contains("tenants[0].verify.secret"), "{error}");
+    }
+
+    #[test]
+    fn per_plugin_overrides_replace_only_the_keys_they_set() {
+        let text = format!("{TENANT}\n[plugin_limits]\nmax_actions = 7\n[plugin_overrides.slack]\ndeadline = \"50ms\"\nmemory_mib = 128");
+        let config = Config::from_toml(&text, Path::new("/")).unwrap();
+        let slack = config.limits_for("slack");
+        assert_eq!(slack.deadline, Duration::from_millis(50));
+        assert_eq!(slack.max_actions, 7, "inherited");
+        assert_eq!(config.limits_for("other").deadline, Duration::from_secs(2));
+        assert_eq!(config.largest_memory_bytes(), 128 * 1024 * 1024);
+    }
+
+    #[test]
+    fn a_zero_limit_in_an_override_is_named() {
+        let error = error_of("[plugin_overrides.jira]\ntimeout = \"0s\"");
+        assert!(error.contains("plugin_overrides.jira.timeout"), "{error}");
     }
 
     #[test]

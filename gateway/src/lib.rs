@@ -11,9 +11,11 @@
 //! - [`actions`]: what plugins asked for, retries, and the delivery worker.
 //! - [`store`]: SQLite, where events, runs, actions and attempts are kept.
 //!
-//! [`config`] reads the TOML file and [`server`] wires everything together.
+//! [`config`] reads the TOML file, [`server`] wires everything together and [`cli`] holds the
+//! command-line tools for plugin authors.
 
 pub mod actions;
+pub mod cli;
 pub mod config;
 pub mod events;
 pub mod ingress;

@@ -5,6 +5,7 @@ use std::path::PathBuf;
 
 use anyhow::Context as _;
 use clap::{Parser, Subcommand};
+use soda_gateway::cli;
 use soda_gateway::config::Config;
 use soda_gateway::server::Gateway;
 
@@ -24,10 +25,45 @@ enum Command {
         #[arg(long, short)]
         config: PathBuf,
     },
+    /// Tools for plugin authors.
+    #[command(subcommand)]
+    Plugin(PluginCommand),
+}
+
+#[derive(Subcommand)]
+enum PluginCommand {
+    /// Tell whether a .wasm file loads in this gateway: contract version, imports, exports, size,
+    /// compile time.
+    Check {
+        /// The plugin file.
+        file: PathBuf,
+    },
+    /// Run a plugin on one event and print the actions it returns.
+    Run {
+        /// The plugin file.
+        file: PathBuf,
+        /// A Soda event as JSON.
+        #[arg(long)]
+        event: PathBuf,
+        /// The plugin's configuration as JSON (default `{}`).
+        #[arg(long)]
+        config: Option<PathBuf>,
+    },
 }
 
 #[tokio::main]
-async fn main() -> anyhow::Result<()> {
+async fn main() -> std::process::ExitCode {
+    match run().await {
+        Ok(()) => std::process::ExitCode::SUCCESS,
+        Err(error) => {
+            // One readable chain of causes, never a backtrace.
+            eprintln!("error: {error:#}");
+            std::process::ExitCode::FAILURE
+        }
+    }
+}
+
+async fn run() -> anyhow::Result<()> {
     tracing_subscriber::fmt()
         .with_env_filter(
             tracing_subscriber::EnvFilter::try_from_default_env()
@@ -38,6 +74,18 @@ async fn main() -> anyhow::Result<()> {
         .init();
     match Cli::parse().command {
         Command::Serve { config } => serve(config).await,
+        // Plugin calls block (and a plugin's stdio writes block on the runtime): keep them
+        // off the async threads.
+        Command::Plugin(command) => tokio::task::spawn_blocking(move || match command {
+            PluginCommand::Check { file } => cli::plugin::check(&file),
+            PluginCommand::Run {
+                file,
+                event,
+                config,
+            } => cli::plugin::run(&file, &event, config.as_deref()),
+        })
+        .await
+        .context("plugin command panicked")?,
     }
 }
 

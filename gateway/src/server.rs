@@ -1,6 +1,7 @@
 //! Wiring: from a validated [`Config`] to a serving gateway.
 //!
-//! [`Gateway::start`] opens the store, loads the plugins and starts the delivery worker;
+//! [`Gateway::start`] opens the store, loads the plugins, starts watching their folder and
+//! starts the delivery worker;
 //! [`Gateway::serve`] answers webhooks on a listener until `shutdown` resolves, which keeps the
 //! server testable and lets `main` decide about signals.
 
@@ -11,51 +12,80 @@ use anyhow::Context as _;
 use tokio::net::TcpListener;
 use tokio::sync::Notify;
 
+use crate::actions::continuations::{Continuations, ResponseHandler};
 use crate::actions::worker::Worker;
+use crate::actions::Produced;
 use crate::config::Config;
+use crate::events;
 use crate::ingress::{self, Ingress, TenantEntry};
-use crate::plugins::{Registry, Runtime};
+use crate::plugins::bindings::to_wit_event;
+use crate::plugins::watcher::{self, Watcher};
+use crate::plugins::{CompileCache, Registry, Runtime};
+use crate::store::PendingContinuation;
 use crate::store::Store;
 
 /// A started gateway: store open, plugins loaded, worker running.
 pub struct Gateway {
     ingress: Arc<Ingress>,
     max_body_bytes: usize,
-    worker: tokio::task::JoinHandle<()>,
+    /// The delivery worker and the continuation loop.
+    background: Vec<tokio::task::JoinHandle<()>>,
+    /// Hot reload runs as long as this lives.
+    _watcher: Watcher,
 }
 
 impl Gateway {
-    /// Opens the store, loads the plugins and starts the delivery worker.
+    /// Opens the store, loads the plugins, watches their folder and starts the delivery worker.
     pub async fn start(config: Config) -> anyhow::Result<Self> {
         let store = Store::open(&config.data_dir).await?;
-        let runtime = Runtime::new(&config.plugin_limits)?;
+        let runtime = Runtime::new(config.largest_memory_bytes())?;
+        let cache = CompileCache::new(&config.data_dir.join("plugin-cache"))?;
         let plugins_dir = config.plugins_dir.clone();
         let registry =
-            tokio::task::spawn_blocking(move || Registry::load_dir(runtime, &plugins_dir))
+            tokio::task::spawn_blocking(move || Registry::open(runtime, &plugins_dir, Some(cache)))
                 .await
                 .context("plugin loading panicked")??;
+        let registry = Arc::new(registry);
+        let watcher = watcher::watch(registry.clone())?;
         let mut tenants = std::collections::HashMap::new();
-        for tenant in config.tenants {
+        for tenant in &config.tenants {
             for plugin in &tenant.plugins {
                 if !registry.contains(&plugin.name) {
-                    tracing::warn!(tenant = %tenant.id, plugin = %plugin.name, "enabled plugin is not loaded; its runs will be recorded as errors");
+                    tracing::warn!(tenant = %tenant.id, plugin = %plugin.name, "enabled plugin is not loaded; its runs are recorded as errors until it is");
                 }
             }
-            tenants.insert(tenant.id.clone(), TenantEntry::new(tenant)?);
+            tenants.insert(tenant.id.clone(), TenantEntry::new(tenant, &config)?);
         }
         let wake_worker = Arc::new(Notify::new());
-        let worker = Worker::new(store.clone(), config.delivery, wake_worker.clone())?;
-        let worker = tokio::spawn(worker.run());
+        let wake_continuations = Arc::new(Notify::new());
         let ingress = Arc::new(Ingress {
             tenants,
-            plugins: Arc::new(registry),
-            store,
-            wake_worker,
+            plugins: registry,
+            store: store.clone(),
+            wake_worker: wake_worker.clone(),
         });
+        let worker = Worker::new(
+            store.clone(),
+            config.delivery.clone(),
+            wake_worker.clone(),
+            wake_continuations.clone(),
+        )?;
+        let continuations = Continuations {
+            store,
+            handler: Arc::new(PluginResponses(ingress.clone())),
+            wake: wake_continuations,
+            wake_delivery: wake_worker,
+            poll_interval: config.delivery.poll_interval,
+        };
+        let background = vec![
+            tokio::spawn(worker.run()),
+            tokio::spawn(continuations.run()),
+        ];
         Ok(Self {
             ingress,
             max_body_bytes: config.max_body_bytes,
-            worker,
+            background,
+            _watcher: watcher,
         })
     }
 
@@ -70,7 +100,56 @@ impl Gateway {
             .with_graceful_shutdown(shutdown)
             .await
             .context("server error")?;
-        self.worker.abort();
+        for task in self.background {
+            task.abort();
+        }
         Ok(())
+    }
+}
+
+/// Runs plugins' `on-response` for the continuation loop, with the tenant's plugin config.
+struct PluginResponses(Arc<Ingress>);
+
+impl ResponseHandler for PluginResponses {
+    fn handle(
+        &self,
+        pending: &PendingContinuation,
+        event_body: &[u8],
+    ) -> (std::time::Duration, Result<Produced, String>) {
+        let ingress = &self.0;
+        let enabled = ingress
+            .tenants
+            .get(&pending.tenant)
+            .and_then(|tenant| tenant.plugins.iter().find(|p| p.name == pending.plugin));
+        let Some(enabled) = enabled else {
+            let reason = format!(
+                "plugin `{}` is no longer enabled for tenant `{}`",
+                pending.plugin, pending.tenant
+            );
+            return (std::time::Duration::ZERO, Err(reason));
+        };
+        let event = match events::parse(event_body) {
+            Ok(event) => event,
+            Err(error) => {
+                return (
+                    std::time::Duration::ZERO,
+                    Err(format!("stored event does not parse: {error}")),
+                )
+            }
+        };
+        let wit_event = to_wit_event(
+            &pending.event_id,
+            &event,
+            &String::from_utf8_lossy(event_body),
+        );
+        let run = ingress.plugins.run_on_response(
+            &pending.tenant,
+            enabled,
+            &wit_event,
+            &pending.continuation,
+            &pending.response,
+            &ingress.state_source(),
+        );
+        (run.duration, run.outcome)
     }
 }

@@ -21,6 +21,7 @@ impl Action {
             url: url.into(),
             headers: Vec::new(),
             body: None,
+            continuation: None,
         })
     }
 
@@ -47,6 +48,16 @@ impl Action {
     pub fn body(mut self, body: impl Into<Vec<u8>>) -> Self {
         if let Action::Http(request) = &mut self {
             request.body = Some(body.into());
+        }
+        self
+    }
+
+    /// Asks for the response to this HTTP action: once it is done, the gateway calls the
+    /// plugin's [`Plugin::on_response`](crate::Plugin::on_response) with it and this
+    /// `continuation` text (typically a small JSON saying which step comes next).
+    pub fn continue_with(mut self, continuation: impl Into<String>) -> Self {
+        if let Action::Http(request) = &mut self {
+            request.continuation = Some(continuation.into());
         }
         self
     }

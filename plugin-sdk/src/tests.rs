@@ -66,12 +66,15 @@ fn check_result_helpers() {
 
 #[test]
 fn action_builders() {
-    let action = Action::post_json("https://x", &serde_json::json!({"a": 1})).unwrap();
+    let action = Action::post_json("https://x", &serde_json::json!({"a": 1}))
+        .unwrap()
+        .continue_with("step-2");
     let Action::Http(HttpRequest {
         method,
         url,
         headers,
         body,
+        continuation,
     }) = action
     else {
         panic!("not http");
@@ -83,6 +86,7 @@ fn action_builders() {
         vec![("content-type".to_string(), "application/json".to_string())]
     );
     assert_eq!(body.as_deref(), Some(&br#"{"a":1}"#[..]));
+    assert_eq!(continuation.as_deref(), Some("step-2"));
 
     let Action::IncidentLinkCallback(Link { url, text }) = Action::incident_link_callback("u", "t")
     else {

@@ -7,10 +7,12 @@
 //! Build outputs the tests need:
 //! - the gateway binary: `cargo build -p soda-gateway`;
 //! - the plugins: `cargo build --profile plugin --target wasm32-wasip2 -p slack -p fixture-trap
-//!   -p fixture-loop -p fixture-link`.
+//!   -p fixture-loop -p fixture-link -p fixture-memory -p fixture-flood -p fixture-snoop`.
 //!
 //! No test may send traffic to anything but the loopback interface: [`Gateway::post`] refuses
 //! bodies whose `incidentLinkCallbackUrl` points elsewhere (see [`with_callback_url`]).
+
+pub mod reload;
 
 use std::fmt;
 use std::fs::{self, OpenOptions};
@@ -81,6 +83,18 @@ pub enum Plugin {
     Loop,
     /// Answers `incidentCreated` with an incident link and an incident-link callback.
     Link,
+    /// Allocates memory without bound; only the memory cap stops it.
+    Memory,
+    /// Returns 100,000 small `POST`s to its config key `url` (default
+    /// `http://127.0.0.1:9/flood`).
+    Flood,
+    /// Tries to read files, the environment and to connect to its config key `socket_addr`,
+    /// then `POST`s a JSON report of what it got to its config key `report_url`.
+    Snoop,
+    /// A Jira-like chain: on `incidentCreated` POSTs `{tracker_url}/issue` and, from the
+    /// response's `key`, links the incident and remembers the key in its state; on a resolved
+    /// `incidentUpdated` POSTs `{tracker_url}/issue/{key}/resolve` with the remembered key.
+    Chain,
 }
 
 impl Plugin {
@@ -91,6 +105,10 @@ impl Plugin {
             Plugin::Trap => "fixture_trap",
             Plugin::Loop => "fixture_loop",
             Plugin::Link => "fixture_link",
+            Plugin::Memory => "fixture_memory",
+            Plugin::Flood => "fixture_flood",
+            Plugin::Snoop => "fixture_snoop",
+            Plugin::Chain => "fixture_chain",
         }
     }
 
@@ -104,8 +122,9 @@ impl Plugin {
         assert!(
             path.exists(),
             "the plugin {} is missing: run `cargo build --profile plugin --target wasm32-wasip2 \
-             -p slack -p fixture-trap -p fixture-loop -p fixture-link` before the black-box \
-             tests (`cargo xtask test` does it)",
+             -p slack -p fixture-trap -p fixture-loop -p fixture-link -p fixture-memory \
+             -p fixture-flood -p fixture-snoop` before the black-box tests (`cargo xtask test` \
+             does it)",
             path.display()
         );
         path
@@ -214,6 +233,8 @@ pub struct Config {
     pub max_body_bytes: u64,
     pub deadline: String,
     pub memory_mib: u64,
+    /// `plugin_limits.max_actions`; left out of the file (the gateway's default) when `None`.
+    pub max_actions: Option<u64>,
     pub delivery_timeout: String,
     pub retry_delays: Vec<String>,
     pub poll_interval: String,
@@ -228,6 +249,7 @@ impl Default for Config {
             max_body_bytes: 1_048_576,
             deadline: "2s".into(),
             memory_mib: 64,
+            max_actions: None,
             delivery_timeout: "10s".into(),
             retry_delays: vec!["1s".into(), "5s".into(), "30s".into()],
             poll_interval: "200ms".into(),
@@ -255,6 +277,18 @@ impl Config {
     /// The CPU deadline per plugin call (humantime, e.g. `"300ms"`).
     pub fn deadline(mut self, deadline: &str) -> Self {
         self.deadline = deadline.into();
+        self
+    }
+
+    /// The linear memory one plugin instance may use, in MiB.
+    pub fn memory_mib(mut self, mib: u64) -> Self {
+        self.memory_mib = mib;
+        self
+    }
+
+    /// The most actions one plugin call may return.
+    pub fn max_actions(mut self, max: u64) -> Self {
+        self.max_actions = Some(max);
         self
     }
 
@@ -298,7 +332,7 @@ impl Config {
              [plugin_limits]\n\
              deadline = {}\n\
              memory_mib = {}\n\
-             \n\
+             {}\n\
              [delivery]\n\
              timeout = {}\n\
              retry_delays = [{}]\n\
@@ -307,6 +341,9 @@ impl Config {
             self.extra_top_level_toml,
             toml_string(&self.deadline),
             self.memory_mib,
+            self.max_actions
+                .map(|max| format!("max_actions = {max}\n"))
+                .unwrap_or_default(),
             toml_string(&self.delivery_timeout),
             delays.join(", "),
             toml_string(&self.poll_interval),
@@ -844,6 +881,8 @@ struct Shared {
     requests: Mutex<Vec<Recorded>>,
     arrived: Notify,
     status: AtomicU16,
+    reply_body: Mutex<Vec<u8>>,
+    delay: Mutex<Duration>,
 }
 
 /// An HTTP server on loopback that records every request and answers a fixed status
@@ -870,6 +909,8 @@ impl FakeDownstream {
             requests: Mutex::default(),
             arrived: Notify::new(),
             status: AtomicU16::new(200),
+            reply_body: Mutex::default(),
+            delay: Mutex::new(Duration::ZERO),
         });
         let app = Router::new()
             .fallback(record)
@@ -894,6 +935,16 @@ impl FakeDownstream {
     /// The status every later request is answered with.
     pub fn set_status(&self, status: u16) {
         self.shared.status.store(status, Ordering::SeqCst);
+    }
+
+    /// The body every later request is answered with (empty unless set).
+    pub fn set_reply_body(&self, body: impl Into<Vec<u8>>) {
+        *self.shared.reply_body.lock().unwrap() = body.into();
+    }
+
+    /// How long every later request waits (after being recorded) before it is answered.
+    pub fn set_delay(&self, delay: Duration) {
+        *self.shared.delay.lock().unwrap() = delay;
     }
 
     /// Every request so far, in arrival order.
@@ -939,7 +990,7 @@ async fn record(
     uri: Uri,
     headers: HeaderMap,
     body: Bytes,
-) -> StatusCode {
+) -> (StatusCode, Vec<u8>) {
     shared.requests.lock().unwrap().push(Recorded {
         method: method.to_string(),
         path: uri
@@ -950,7 +1001,11 @@ async fn record(
         body: body.to_vec(),
     });
     shared.arrived.notify_waiters();
-    StatusCode::from_u16(shared.status.load(Ordering::SeqCst)).unwrap_or(StatusCode::OK)
+    let delay = *shared.delay.lock().unwrap();
+    tokio::time::sleep(delay).await;
+    let status =
+        StatusCode::from_u16(shared.status.load(Ordering::SeqCst)).unwrap_or(StatusCode::OK);
+    (status, shared.reply_body.lock().unwrap().clone())
 }
 
 /// A loopback port nothing listens on (bound once, then released).
@@ -1112,5 +1167,21 @@ mod tests {
         assert!(toml.contains("config = { \"webhook_url\" = \"http://127.0.0.1:1/hook\" }\n"));
         assert!(toml.contains("name = \"fixture_trap\"\nconfig = {}\n"));
         assert_eq!(config.plugins(), [Plugin::Slack, Plugin::Trap]);
+        assert!(!toml.contains("max_actions"), "{toml}");
+    }
+
+    #[test]
+    fn plugin_limits_are_written_under_their_table() {
+        let toml = Config::new()
+            .deadline("200ms")
+            .memory_mib(16)
+            .max_actions(250)
+            .to_toml();
+        assert!(
+            toml.contains(
+                "[plugin_limits]\ndeadline = \"200ms\"\nmemory_mib = 16\nmax_actions = 250\n\n[delivery]\n"
+            ),
+            "{toml}"
+        );
     }
 }

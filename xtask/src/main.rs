@@ -13,7 +13,18 @@ use std::process::{exit, Command};
 /// Plugins shipped with the gateway, copied into `examples/plugins` by `run`.
 const REFERENCE_PLUGINS: &[&str] = &["slack"];
 /// Plugins that exist only for tests.
-const FIXTURE_PLUGINS: &[&str] = &["fixture-trap", "fixture-loop", "fixture-link"];
+const FIXTURE_PLUGINS: &[&str] = &[
+    "fixture-trap",
+    "fixture-loop",
+    "fixture-link",
+    "fixture-chain",
+    "fixture-memory",
+    "fixture-flood",
+    "fixture-snoop",
+    "fixture-echo-v1",
+    "fixture-echo-v2",
+    "fixture-other-version",
+];
 const WASM_TARGET: &str = "wasm32-wasip2";
 /// The Cargo profile plugins are built with (see the workspace `Cargo.toml`).
 const PLUGIN_PROFILE: &str = "plugin";

@@ -2,8 +2,10 @@
 //!
 //! [`NewAction`] is validated when it is built (URL scheme, header syntax), so nothing invalid
 //! is ever stored; [`worker`] executes stored HTTP actions with retries, [`retry`] decides what
-//! happens after each attempt.
+//! happens after each attempt, and [`continuations`] hands responses back to the plugins that
+//! asked for them.
 
+pub mod continuations;
 pub mod retry;
 pub mod worker;
 
@@ -24,6 +26,32 @@ pub enum NewAction {
 pub struct Request {
     pub method: String,
     pub url: String,
+    pub headers: Vec<(String, String)>,
+    pub body: Vec<u8>,
+    /// Set when the plugin wants the response handed back (see `on-response` in the WIT).
+    pub continuation: Option<String>,
+}
+
+/// A change to a plugin's private state, committed with the actions of the same call.
+#[derive(Debug, Clone, PartialEq)]
+pub struct StateWrite {
+    pub key: String,
+    /// `None` deletes the key.
+    pub value: Option<Vec<u8>>,
+}
+
+/// What one successful plugin call produced.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Produced {
+    pub actions: Vec<NewAction>,
+    pub state: Vec<StateWrite>,
+}
+
+/// The response to an HTTP action that asked for it, as stored for the plugin.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Response {
+    /// 0 when no response came at all.
+    pub status: u16,
     pub headers: Vec<(String, String)>,
     pub body: Vec<u8>,
 }
@@ -52,6 +80,7 @@ impl Request {
             url,
             headers,
             body,
+            continuation: None,
         })
     }
 

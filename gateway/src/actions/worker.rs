@@ -11,6 +11,7 @@ use reqwest::redirect::Policy;
 use tokio::sync::{Notify, Semaphore};
 
 use super::retry::{next_step, AttemptResult, Next};
+use super::Response;
 use crate::config::Delivery;
 use crate::store::{now_ms, AttemptRecord, DueAction, Store};
 
@@ -18,6 +19,8 @@ use crate::store::{now_ms, AttemptRecord, DueAction, Store};
 const LEASE: Duration = Duration::from_secs(300);
 /// How much of an error response body is kept in the audit trail.
 const ERROR_BODY_PREVIEW: usize = 300;
+/// How much of a response body is kept for a plugin's `on-response`.
+const RESPONSE_BODY_LIMIT: usize = 1024 * 1024;
 
 /// Sends pending actions.
 pub struct Worker {
@@ -25,11 +28,18 @@ pub struct Worker {
     client: reqwest::Client,
     config: Delivery,
     wake: Arc<Notify>,
+    wake_continuations: Arc<Notify>,
 }
 
 impl Worker {
-    /// A worker over `store`; notify `wake` when new actions were stored.
-    pub fn new(store: Store, config: Delivery, wake: Arc<Notify>) -> anyhow::Result<Self> {
+    /// A worker over `store`; notify `wake` when new actions were stored. It notifies
+    /// `wake_continuations` when it stored a response for a plugin.
+    pub fn new(
+        store: Store,
+        config: Delivery,
+        wake: Arc<Notify>,
+        wake_continuations: Arc<Notify>,
+    ) -> anyhow::Result<Self> {
         let client = reqwest::Client::builder()
             .redirect(Policy::none())
             .timeout(config.timeout)
@@ -40,6 +50,7 @@ impl Worker {
             client,
             config,
             wake,
+            wake_continuations,
         })
     }
 
@@ -77,7 +88,7 @@ impl Worker {
     async fn deliver(&self, action: DueAction) {
         let started_at_ms = now_ms();
         let started = Instant::now();
-        let (result, error) = self.send(&action).await;
+        let (result, error, response) = self.send(&action).await;
         let attempt = AttemptRecord {
             started_at_ms,
             duration: started.elapsed(),
@@ -99,23 +110,29 @@ impl Worker {
                 tracing::error!(action = %action.id, tenant = %action.tenant, plugin = %action.plugin, error = attempt.error.as_deref().unwrap_or(""), "action failed")
             }
         }
-        if let Err(error) = self.store.record_attempt(&action.id, &attempt, next).await {
+        // A finished action whose plugin asked for the response hands it over.
+        let finished = matches!(next, Next::Succeeded | Next::Failed);
+        let response = response.filter(|_| finished && action.request.continuation.is_some());
+        let hand_over = response.is_some();
+        if let Err(error) = self
+            .store
+            .record_attempt(&action.id, &attempt, next, response.as_ref())
+            .await
+        {
             // The lease expires and the action is sent again: at least once, never lost.
             tracing::error!(action = %action.id, "cannot record attempt: {error:#}");
+        } else if hand_over {
+            self.wake_continuations.notify_one();
         }
     }
 
-    /// One HTTP attempt; the error text (if any) is kept on the action.
-    async fn send(&self, action: &DueAction) -> (AttemptResult, Option<String>) {
+    /// One HTTP attempt: how it ended, the error text kept on the action (if any), and the
+    /// response (a transport failure reads as status 0 with nothing else).
+    async fn send(&self, action: &DueAction) -> (AttemptResult, Option<String>, Option<Response>) {
         let request = &action.request;
-        let method = match reqwest::Method::from_bytes(request.method.as_bytes()) {
-            Ok(method) => method,
-            Err(_) => {
-                return (
-                    AttemptResult::Status(0),
-                    Some(format!("invalid method {:?}", request.method)),
-                )
-            }
+        let Ok(method) = reqwest::Method::from_bytes(request.method.as_bytes()) else {
+            let error = format!("invalid method {:?}", request.method);
+            return (AttemptResult::Status(0), Some(error), None);
         };
         let mut builder = self
             .client
@@ -125,22 +142,55 @@ impl Worker {
         for (name, value) in &request.headers {
             builder = builder.header(name, value);
         }
-        match builder.send().await {
-            Ok(response) => {
-                let status = response.status();
-                if status.is_success() {
-                    return (AttemptResult::Status(status.as_u16()), None);
-                }
-                let body = response.text().await.unwrap_or_default();
-                let preview: String = body.chars().take(ERROR_BODY_PREVIEW).collect();
-                (
-                    AttemptResult::Status(status.as_u16()),
-                    Some(format!("HTTP {}: {}", status.as_u16(), preview.trim())),
-                )
+        let response = match builder.send().await {
+            Ok(response) => response,
+            Err(error) => {
+                let nothing = Response {
+                    status: 0,
+                    headers: Vec::new(),
+                    body: Vec::new(),
+                };
+                return (
+                    AttemptResult::Transport,
+                    Some(transport_error(&error)),
+                    Some(nothing),
+                );
             }
-            Err(error) => (AttemptResult::Transport, Some(transport_error(&error))),
+        };
+        let status = response.status().as_u16();
+        let headers = response
+            .headers()
+            .iter()
+            .filter_map(|(name, value)| Some((name.to_string(), value.to_str().ok()?.to_owned())))
+            .collect();
+        let body = read_capped(response, RESPONSE_BODY_LIMIT).await;
+        let error = (!(200..300).contains(&status)).then(|| {
+            let preview: String = String::from_utf8_lossy(&body)
+                .chars()
+                .take(ERROR_BODY_PREVIEW)
+                .collect();
+            format!("HTTP {status}: {}", preview.trim())
+        });
+        let response = Response {
+            status,
+            headers,
+            body,
+        };
+        (AttemptResult::Status(status), error, Some(response))
+    }
+}
+
+/// Reads at most `limit` bytes of a response body.
+async fn read_capped(mut response: reqwest::Response, limit: usize) -> Vec<u8> {
+    let mut body = Vec::new();
+    while let Ok(Some(chunk)) = response.chunk().await {
+        let room = limit.saturating_sub(body.len());
+        body.extend_from_slice(&chunk[..chunk.len().min(room)]);
+        if body.len() >= limit {
+            break;
         }
     }
+    body
 }
 
 fn transport_error(error: &reqwest::Error) -> String {

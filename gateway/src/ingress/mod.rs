@@ -21,10 +21,10 @@ use serde_json::json;
 use tokio::sync::Notify;
 
 use crate::actions::NewAction;
-use crate::config::Tenant;
+use crate::config::{Config, Tenant};
 use crate::events::{self, EventKind};
 use crate::plugins::bindings::to_wit_event;
-use crate::plugins::{Enabled, PluginRun, Registry};
+use crate::plugins::{Enabled, PluginRun, Registry, StateSource};
 use crate::store::{new_id, EventRecord, RunRecord, Store};
 
 /// Everything a request needs, shared by all requests.
@@ -36,6 +36,13 @@ pub struct Ingress {
     pub wake_worker: Arc<Notify>,
 }
 
+impl Ingress {
+    /// Plugin state backed by the store, for calls made from a blocking thread.
+    pub fn state_source(&self) -> StateSource {
+        StateSource::Store(self.store.clone(), tokio::runtime::Handle::current())
+    }
+}
+
 /// A tenant with its enabled plugins' configs rendered once, at start.
 pub struct TenantEntry {
     pub config: Tenant,
@@ -44,18 +51,22 @@ pub struct TenantEntry {
 
 impl TenantEntry {
     /// Prepares a configured tenant for serving.
-    pub fn new(config: Tenant) -> anyhow::Result<Self> {
-        let plugins = config
+    pub fn new(tenant: &Tenant, config: &Config) -> anyhow::Result<Self> {
+        let plugins = tenant
             .plugins
             .iter()
             .map(|plugin| {
                 Ok(Enabled {
                     name: plugin.name.clone(),
                     config_json: serde_json::to_string(&plugin.config)?,
+                    limits: config.limits_for(&plugin.name),
                 })
             })
             .collect::<anyhow::Result<_>>()?;
-        Ok(Self { config, plugins })
+        Ok(Self {
+            config: tenant.clone(),
+            plugins,
+        })
     }
 }
 
@@ -115,7 +126,7 @@ async fn receive(
         .map(|run| RunRecord {
             plugin: &run.plugin,
             duration: run.duration,
-            outcome: run.outcome.as_deref().map_err(String::as_str),
+            outcome: run.outcome.as_ref().map_err(String::as_str),
         })
         .collect();
     if let Err(error) = ingress.store.record_event(&record, &run_records).await {
@@ -151,7 +162,10 @@ async fn run_plugins(
     let registry = ingress.plugins.clone();
     let tenant_id = tenant.config.id.clone();
     let enabled = tenant.plugins.clone();
-    Ok(tokio::task::spawn_blocking(move || registry.run(&tenant_id, &enabled, &wit_event)).await?)
+    let state = ingress.state_source();
+    let runs =
+        tokio::task::spawn_blocking(move || registry.run(&tenant_id, &enabled, &wit_event, &state));
+    Ok(runs.await?)
 }
 
 /// Soda's answer: the first synchronous incident link, if a plugin returned one.
@@ -159,7 +173,7 @@ fn answer(runs: &[PluginRun]) -> serde_json::Value {
     let link = runs
         .iter()
         .filter_map(|run| run.outcome.as_ref().ok())
-        .flatten()
+        .flat_map(|produced| &produced.actions)
         .find_map(|action| match action {
             NewAction::LinkAnswer { url, text } => Some(json!({ "url": url, "text": text })),
             NewAction::Http(_) => None,

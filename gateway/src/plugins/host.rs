@@ -7,7 +7,8 @@ use wasmtime::component::ResourceTable;
 use wasmtime::{StoreLimits, StoreLimitsBuilder};
 use wasmtime_wasi::{WasiCtx, WasiCtxView, WasiView};
 
-use super::bindings::soda::gateway::{clock, log, types};
+use super::bindings::soda::gateway::{clock, log, state, types};
+use super::state::PluginState;
 
 /// Who a call is for; every host log line carries it.
 #[derive(Debug, Clone)]
@@ -20,6 +21,8 @@ pub struct CallScope {
 /// The store data of one plugin call.
 pub struct HostState {
     scope: CallScope,
+    /// The plugin's private key-value state for this tenant.
+    pub state: PluginState,
     wasi: WasiCtx,
     table: ResourceTable,
     /// Memory and instance caps, consulted by wasmtime on every growth.
@@ -28,9 +31,10 @@ pub struct HostState {
 
 impl HostState {
     /// A fresh state: no files, no environment, no sockets, memory capped at `memory_bytes`.
-    pub fn new(scope: CallScope, memory_bytes: usize) -> Self {
+    pub fn new(scope: CallScope, memory_bytes: usize, state: PluginState) -> Self {
         Self {
             scope,
+            state,
             // An empty builder grants nothing: no preopened dirs, no env, sockets denied.
             wasi: WasiCtx::builder().build(),
             table: ResourceTable::new(),
@@ -81,6 +85,20 @@ impl log::Host for HostState {
                 tracing::error!(tenant, plugin, event_id, %fields, "plugin: {message}")
             }
         }
+    }
+}
+
+impl state::Host for HostState {
+    fn get(&mut self, key: String) -> Option<Vec<u8>> {
+        self.state.get(&key)
+    }
+
+    fn set(&mut self, key: String, value: Vec<u8>) -> Result<(), String> {
+        self.state.set(key, value)
+    }
+
+    fn delete(&mut self, key: String) {
+        self.state.delete(key)
     }
 }
 

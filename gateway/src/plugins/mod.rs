@@ -1,41 +1,52 @@
-//! Plugins: loading the `.wasm` files, running a tenant's plugins on an event, and turning what
-//! they return into actions the store can keep.
+//! Plugins: loading the `.wasm` files (and reloading them while the gateway runs), running a
+//! tenant's plugins on an event, and turning what they return into actions the store can keep.
 //!
 //! A plugin that fails to load, traps, loops or returns something invalid is recorded as a
 //! failed [`PluginRun`]; it never fails the request, nor touches other plugins' results.
+//! The set of loaded plugins is swapped atomically: an event runs on the versions that were
+//! loaded when it arrived, even if a file is replaced meanwhile.
 
 pub mod bindings;
+mod cache;
 mod host;
+pub mod loader;
 mod runtime;
+pub mod state;
+pub mod watcher;
 
 use std::collections::HashMap;
-use std::path::Path;
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use anyhow::Context as _;
+use arc_swap::ArcSwap;
 
-use crate::actions::{NewAction, Request};
+use crate::actions::{NewAction, Produced, Request, Response};
+use crate::config::PluginLimits;
 use bindings::wit;
+pub use cache::CompileCache;
 pub use host::CallScope;
-pub use runtime::{Compiled, Runtime};
+pub use loader::{LoadError, LoadedPlugin};
+pub use runtime::{CallOutput, Compiled, Invocation, Runtime};
+pub use state::{PluginState, StateSource};
 
-/// A loaded plugin.
-pub struct LoadedPlugin {
-    pub name: String,
-    compiled: Compiled,
-}
-
-/// The plugins found in the plugins folder at start.
+/// The plugins loaded from the plugins folder, kept in sync with it.
 pub struct Registry {
     runtime: Runtime,
-    plugins: HashMap<String, LoadedPlugin>,
+    cache: Option<CompileCache>,
+    dir: PathBuf,
+    plugins: ArcSwap<HashMap<String, Arc<LoadedPlugin>>>,
+    /// Serialises changes to `plugins`, so two reloads cannot lose each other's swap.
+    changing: Mutex<()>,
 }
 
-/// A plugin enabled for a tenant, with its configuration already rendered as JSON.
+/// A plugin enabled for a tenant, with its configuration rendered as JSON and its limits.
 #[derive(Debug, Clone)]
 pub struct Enabled {
     pub name: String,
     pub config_json: String,
+    pub limits: PluginLimits,
 }
 
 /// The result of running one plugin on one event.
@@ -43,91 +54,203 @@ pub struct Enabled {
 pub struct PluginRun {
     pub plugin: String,
     pub duration: Duration,
-    pub outcome: Result<Vec<NewAction>, String>,
+    pub outcome: Result<Produced, String>,
 }
 
 impl Registry {
     /// Loads every `*.wasm` in `dir`. A file that does not load is logged and skipped, so one
     /// broken plugin cannot take the gateway down for every tenant.
-    pub fn load_dir(runtime: Runtime, dir: &Path) -> anyhow::Result<Self> {
+    pub fn open(runtime: Runtime, dir: &Path, cache: Option<CompileCache>) -> anyhow::Result<Self> {
         let entries = std::fs::read_dir(dir)
             .with_context(|| format!("cannot read plugins_dir {}", dir.display()))?;
-        let mut plugins = HashMap::new();
-        for entry in entries {
-            let path = entry?.path();
-            if path.extension().and_then(|e| e.to_str()) != Some("wasm") {
-                continue;
-            }
-            let Some(name) = path.file_stem().and_then(|s| s.to_str()).map(str::to_owned) else {
-                continue;
-            };
-            let started = Instant::now();
-            match runtime.compile_file(&path) {
-                Ok(compiled) => {
-                    tracing::info!(plugin = %name, file = %path.display(), elapsed_ms = started.elapsed().as_millis() as u64, "plugin loaded");
-                    plugins.insert(name.clone(), LoadedPlugin { name, compiled });
+        let registry = Self {
+            runtime,
+            cache,
+            dir: dir.to_owned(),
+            plugins: ArcSwap::from_pointee(HashMap::new()),
+            changing: Mutex::new(()),
+        };
+        let mut paths: Vec<PathBuf> = entries
+            .filter_map(|entry| entry.ok().map(|entry| entry.path()))
+            .filter(|path| loader::plugin_name(path).is_some())
+            .collect();
+        paths.sort();
+        for path in paths {
+            registry.sync_file(&path);
+        }
+        Ok(registry)
+    }
+
+    /// The folder this registry follows.
+    pub fn dir(&self) -> &Path {
+        &self.dir
+    }
+
+    /// Brings one file's plugin up to date: (re)loads it if the file exists, unloads it if not.
+    /// A file that fails to load leaves the previous version serving.
+    pub fn sync_file(&self, path: &Path) {
+        let Some(name) = loader::plugin_name(path) else {
+            return;
+        };
+        if !path.exists() {
+            self.change(|plugins| {
+                if plugins.remove(&name).is_some() {
+                    tracing::info!(plugin = %name, file = %path.display(), "plugin unloaded");
                 }
-                Err(error) => tracing::error!(
+            });
+            return;
+        }
+        match loader::load(&self.runtime, self.cache.as_ref(), path) {
+            Ok(loaded) => {
+                tracing::info!(
                     plugin = %name,
                     file = %path.display(),
-                    gateway_contract = bindings::CONTRACT_VERSION,
-                    "plugin rejected: {error:#}"
-                ),
+                    sha256 = %loaded.sha256,
+                    from_cache = loaded.from_cache,
+                    load_ms = loaded.load_time.as_millis() as u64,
+                    "plugin loaded"
+                );
+                self.change(|plugins| {
+                    plugins.insert(name, Arc::new(loaded));
+                });
+            }
+            Err(error) => {
+                let serving = self.plugins.load().contains_key(&name);
+                tracing::error!(
+                    plugin = %name,
+                    previous_version_serving = serving,
+                    "plugin rejected: {error}"
+                );
             }
         }
-        Ok(Self { runtime, plugins })
     }
 
-    /// Whether a plugin of that name is loaded.
+    fn change(&self, edit: impl FnOnce(&mut HashMap<String, Arc<LoadedPlugin>>)) {
+        let _guard = self
+            .changing
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner());
+        let mut plugins = HashMap::clone(&self.plugins.load());
+        edit(&mut plugins);
+        self.plugins.store(Arc::new(plugins));
+    }
+
+    /// Whether a plugin of that name is loaded now.
     pub fn contains(&self, name: &str) -> bool {
-        self.plugins.contains_key(name)
+        self.plugins.load().contains_key(name)
     }
 
-    /// Runs each enabled plugin, in order, on the event. Blocking: call it off the async runtime.
-    pub fn run(&self, tenant: &str, enabled: &[Enabled], event: &wit::Event) -> Vec<PluginRun> {
+    /// The plugin of that name as loaded now.
+    pub fn get(&self, name: &str) -> Option<Arc<LoadedPlugin>> {
+        self.plugins.load().get(name).cloned()
+    }
+
+    /// Runs each enabled plugin, in order, on the event, on the plugin versions loaded now.
+    /// Blocking: call it off the async runtime.
+    pub fn run(
+        &self,
+        tenant: &str,
+        enabled: &[Enabled],
+        event: &wit::Event,
+        state: &StateSource,
+    ) -> Vec<PluginRun> {
+        let plugins = self.plugins.load_full();
         enabled
             .iter()
             .map(|plugin| {
-                let started = Instant::now();
-                let outcome = self.run_one(tenant, plugin, event);
-                PluginRun {
-                    plugin: plugin.name.clone(),
-                    duration: started.elapsed(),
-                    outcome,
-                }
+                self.timed(plugin, || {
+                    let loaded = plugins
+                        .get(&plugin.name)
+                        .ok_or_else(|| not_loaded(plugin))?;
+                    let context = context(tenant, plugin);
+                    let call = invocation(loaded, tenant, plugin, event, state);
+                    let output = self.runtime.call(call, event, &context)?;
+                    produced(output, event)
+                })
             })
             .collect()
     }
 
-    fn run_one(
+    /// Hands a stored response to the plugin that asked for it. Blocking.
+    pub fn run_on_response(
         &self,
         tenant: &str,
-        enabled: &Enabled,
+        plugin: &Enabled,
         event: &wit::Event,
-    ) -> Result<Vec<NewAction>, String> {
-        let loaded = self
-            .plugins
-            .get(&enabled.name)
-            .ok_or_else(|| format!("plugin `{}` is not loaded", enabled.name))?;
-        let scope = CallScope {
-            tenant: tenant.to_owned(),
-            plugin: loaded.name.clone(),
-            event_id: event.id.clone(),
-        };
-        let context = wit::Context {
-            tenant: tenant.to_owned(),
-            config_json: enabled.config_json.clone(),
-        };
-        let actions = self
-            .runtime
-            .call(&loaded.compiled, scope, event, &context)?;
-        plan(actions, event.incident_link_callback_url.as_deref())
+        continuation: &str,
+        response: &Response,
+        state: &StateSource,
+    ) -> PluginRun {
+        self.timed(plugin, || {
+            let loaded = self.get(&plugin.name).ok_or_else(|| not_loaded(plugin))?;
+            let response = wit::HttpResponse {
+                status: response.status,
+                headers: response.headers.clone(),
+                body: response.body.clone(),
+                continuation: continuation.to_owned(),
+            };
+            let call = invocation(&loaded, tenant, plugin, event, state);
+            let output =
+                self.runtime
+                    .call_on_response(call, event, &response, &context(tenant, plugin))?;
+            produced(output, event)
+        })
     }
+
+    fn timed(&self, plugin: &Enabled, run: impl FnOnce() -> Result<Produced, String>) -> PluginRun {
+        let started = Instant::now();
+        let outcome = run();
+        PluginRun {
+            plugin: plugin.name.clone(),
+            duration: started.elapsed(),
+            outcome,
+        }
+    }
+}
+
+fn not_loaded(plugin: &Enabled) -> String {
+    format!("plugin `{}` is not loaded", plugin.name)
+}
+
+fn invocation<'a>(
+    loaded: &'a LoadedPlugin,
+    tenant: &str,
+    plugin: &'a Enabled,
+    event: &wit::Event,
+    state: &StateSource,
+) -> Invocation<'a> {
+    Invocation {
+        compiled: &loaded.compiled,
+        scope: CallScope {
+            tenant: tenant.to_owned(),
+            plugin: plugin.name.clone(),
+            event_id: event.id.clone(),
+        },
+        state: PluginState::new(state.clone(), tenant, &plugin.name),
+        limits: &plugin.limits,
+    }
+}
+
+fn context(tenant: &str, plugin: &Enabled) -> wit::Context {
+    wit::Context {
+        tenant: tenant.to_owned(),
+        config_json: plugin.config_json.clone(),
+    }
+}
+
+fn produced(output: CallOutput, event: &wit::Event) -> Result<Produced, String> {
+    Ok(Produced {
+        actions: plan(output.actions, event.incident_link_callback_url.as_deref())?,
+        state: output.state,
+    })
 }
 
 /// Validates a plugin's actions and turns them into storable ones; one invalid action rejects
 /// the plugin's whole answer, so a plugin's actions are stored all or nothing.
-fn plan(actions: Vec<wit::Action>, callback_url: Option<&str>) -> Result<Vec<NewAction>, String> {
+pub fn plan(
+    actions: Vec<wit::Action>,
+    callback_url: Option<&str>,
+) -> Result<Vec<NewAction>, String> {
     actions
         .into_iter()
         .enumerate()
@@ -140,12 +263,15 @@ fn plan(actions: Vec<wit::Action>, callback_url: Option<&str>) -> Result<Vec<New
 
 fn plan_one(action: wit::Action, callback_url: Option<&str>) -> Result<NewAction, String> {
     Ok(match action {
-        wit::Action::Http(request) => NewAction::Http(Request::new(
-            method_name(request.method),
-            request.url,
-            request.headers,
-            request.body.unwrap_or_default(),
-        )?),
+        wit::Action::Http(request) => NewAction::Http(Request {
+            continuation: request.continuation,
+            ..Request::new(
+                method_name(request.method),
+                request.url,
+                request.headers,
+                request.body.unwrap_or_default(),
+            )?
+        }),
         wit::Action::IncidentLink(link) => NewAction::LinkAnswer {
             url: link.url,
             text: link.text,

@@ -14,7 +14,7 @@ use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, S
 use sqlx::{Row, SqlitePool};
 
 use crate::actions::retry::Next;
-use crate::actions::{NewAction, Request};
+use crate::actions::{NewAction, Produced, Request, Response};
 
 /// Handle to the database; cheap to clone.
 #[derive(Clone)]
@@ -34,8 +34,8 @@ pub struct EventRecord<'a> {
 pub struct RunRecord<'a> {
     pub plugin: &'a str,
     pub duration: Duration,
-    /// `Ok` with the plugin's actions, or the one-line reason it failed.
-    pub outcome: Result<&'a [NewAction], &'a str>,
+    /// `Ok` with the plugin's actions and state writes, or the one-line reason it failed.
+    pub outcome: Result<&'a Produced, &'a str>,
 }
 
 /// A stored HTTP action the worker should send now.
@@ -87,13 +87,17 @@ impl Store {
     /// Forgets the leases of a previous process: SQLite is used by one gateway at a time, so
     /// any lease found at start belonged to a process that is gone.
     async fn release_leases(&self) -> anyhow::Result<()> {
-        sqlx::query("UPDATE actions SET lease_until = NULL WHERE lease_until IS NOT NULL")
-            .execute(&self.pool)
-            .await?;
+        sqlx::query(
+            "UPDATE actions SET lease_until = NULL, continuation_lease_until = NULL
+             WHERE lease_until IS NOT NULL OR continuation_lease_until IS NOT NULL",
+        )
+        .execute(&self.pool)
+        .await?;
         Ok(())
     }
 
-    /// Stores an event with its plugin runs and actions, atomically and durably.
+    /// Stores an event with its plugin runs, their actions and state writes, atomically and
+    /// durably.
     pub async fn record_event(
         &self,
         event: &EventRecord<'_>,
@@ -112,51 +116,13 @@ impl Store {
         .execute(&mut *tx)
         .await?;
         for run in runs {
-            sqlx::query(
-                "INSERT INTO plugin_runs (event_id, plugin, outcome, error, duration_us) VALUES (?, ?, ?, ?, ?)",
-            )
-            .bind(event.id)
-            .bind(run.plugin)
-            .bind(if run.outcome.is_ok() { "ok" } else { "error" })
-            .bind(run.outcome.err())
-            .bind(run.duration.as_micros() as i64)
-            .execute(&mut *tx)
-            .await?;
-            for action in run.outcome.unwrap_or_default() {
-                let (kind, status, request) = match action {
-                    NewAction::Http(request) => ("http", "pending", request.clone()),
-                    NewAction::LinkAnswer { url, text } => (
-                        "link_answer",
-                        "succeeded",
-                        Request {
-                            method: String::new(),
-                            url: url.clone(),
-                            headers: Vec::new(),
-                            body: serde_json::json!({ "url": url, "text": text })
-                                .to_string()
-                                .into_bytes(),
-                        },
-                    ),
-                };
-                sqlx::query(
-                    "INSERT INTO actions (id, event_id, tenant, plugin, kind, method, url, headers, body, status, next_attempt_at, created_at)
-                     VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                )
-                .bind(new_id("act"))
-                .bind(event.id)
-                .bind(event.tenant)
-                .bind(run.plugin)
-                .bind(kind)
-                .bind(&request.method)
-                .bind(&request.url)
-                .bind(serde_json::to_string(&request.headers)?)
-                .bind(&request.body)
-                .bind(status)
-                .bind(now)
-                .bind(now)
-                .execute(&mut *tx)
-                .await?;
-            }
+            let origin = Origin {
+                event_id: event.id,
+                tenant: event.tenant,
+                plugin: run.plugin,
+                parent_action_id: None,
+            };
+            insert_run(&mut tx, &origin, run, now).await?;
         }
         tx.commit().await?;
         Ok(())
@@ -173,7 +139,7 @@ impl Store {
                    AND (lease_until IS NULL OR lease_until < ?)
                  ORDER BY next_attempt_at
                  LIMIT ?)
-             RETURNING id, tenant, plugin, method, url, headers, body, attempts",
+             RETURNING id, tenant, plugin, method, url, headers, body, attempts, continuation",
         )
         .bind(now + lease.as_millis() as i64)
         .bind(now)
@@ -193,6 +159,7 @@ impl Store {
                         url: row.try_get("url")?,
                         headers: serde_json::from_str(&headers)?,
                         body: row.try_get("body")?,
+                        continuation: row.try_get("continuation")?,
                     },
                     attempts: row.try_get::<i64, _>("attempts")? as u32,
                 })
@@ -200,12 +167,15 @@ impl Store {
             .collect()
     }
 
-    /// Records an attempt and moves the action to its next state, releasing the lease.
+    /// Records an attempt and moves the action to its next state, releasing the lease. A
+    /// `response` (given when the action is done and its plugin asked for it) is stored and
+    /// queued for the plugin's `on-response`, in the same transaction.
     pub async fn record_attempt(
         &self,
         action_id: &str,
         attempt: &AttemptRecord,
         next: Next,
+        response: Option<&Response>,
     ) -> anyhow::Result<()> {
         let mut tx = self.pool.begin().await?;
         sqlx::query(
@@ -234,9 +204,120 @@ impl Store {
         .bind(action_id)
         .execute(&mut *tx)
         .await?;
+        if let Some(response) = response {
+            sqlx::query(
+                "UPDATE actions SET continuation_status = 'pending', response_status = ?,
+                     response_headers = ?, response_body = ?
+                 WHERE id = ? AND continuation_status = 'waiting'",
+            )
+            .bind(i64::from(response.status))
+            .bind(serde_json::to_string(&response.headers)?)
+            .bind(&response.body)
+            .bind(action_id)
+            .execute(&mut *tx)
+            .await?;
+        }
         tx.commit().await?;
         Ok(())
     }
+}
+
+/// Where a plugin run's output belongs.
+struct Origin<'a> {
+    event_id: &'a str,
+    tenant: &'a str,
+    plugin: &'a str,
+    /// The action whose response the run handled, for `on-response` runs.
+    parent_action_id: Option<&'a str>,
+}
+
+/// Inserts a plugin run and, when it succeeded, its actions and state writes.
+async fn insert_run(
+    tx: &mut sqlx::Transaction<'_, sqlx::Sqlite>,
+    origin: &Origin<'_>,
+    run: &RunRecord<'_>,
+    now: i64,
+) -> anyhow::Result<()> {
+    sqlx::query(
+        "INSERT INTO plugin_runs (event_id, plugin, outcome, error, duration_us, phase, action_id)
+         VALUES (?, ?, ?, ?, ?, ?, ?)",
+    )
+    .bind(origin.event_id)
+    .bind(origin.plugin)
+    .bind(if run.outcome.is_ok() { "ok" } else { "error" })
+    .bind(run.outcome.err())
+    .bind(run.duration.as_micros() as i64)
+    .bind(if origin.parent_action_id.is_some() {
+        "on_response"
+    } else {
+        "handle"
+    })
+    .bind(origin.parent_action_id)
+    .execute(&mut **tx)
+    .await?;
+    let Ok(produced) = run.outcome else {
+        return Ok(());
+    };
+    for action in &produced.actions {
+        let (kind, status, request) = match action {
+            NewAction::Http(request) => ("http", "pending", request.clone()),
+            NewAction::LinkAnswer { url, text } => (
+                "link_answer",
+                "succeeded",
+                Request {
+                    method: String::new(),
+                    url: url.clone(),
+                    headers: Vec::new(),
+                    body: serde_json::json!({ "url": url, "text": text })
+                        .to_string()
+                        .into_bytes(),
+                    continuation: None,
+                },
+            ),
+        };
+        sqlx::query(
+            "INSERT INTO actions (id, event_id, tenant, plugin, kind, method, url, headers, body,
+                 status, next_attempt_at, created_at, continuation, continuation_status, parent_action_id)
+             VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        )
+        .bind(new_id("act"))
+        .bind(origin.event_id)
+        .bind(origin.tenant)
+        .bind(origin.plugin)
+        .bind(kind)
+        .bind(&request.method)
+        .bind(&request.url)
+        .bind(serde_json::to_string(&request.headers)?)
+        .bind(&request.body)
+        .bind(status)
+        .bind(now)
+        .bind(now)
+        .bind(&request.continuation)
+        .bind(request.continuation.as_ref().map(|_| "waiting"))
+        .bind(origin.parent_action_id)
+        .execute(&mut **tx)
+        .await?;
+    }
+    for write in &produced.state {
+        match &write.value {
+            Some(value) => sqlx::query(
+                "INSERT INTO plugin_state (tenant, plugin, key, value, updated_at) VALUES (?, ?, ?, ?, ?)
+                 ON CONFLICT (tenant, plugin, key) DO UPDATE SET value = excluded.value, updated_at = excluded.updated_at",
+            )
+            .bind(origin.tenant)
+            .bind(origin.plugin)
+            .bind(&write.key)
+            .bind(value)
+            .bind(now),
+            None => sqlx::query("DELETE FROM plugin_state WHERE tenant = ? AND plugin = ? AND key = ?")
+                .bind(origin.tenant)
+                .bind(origin.plugin)
+                .bind(&write.key),
+        }
+        .execute(&mut **tx)
+        .await?;
+    }
+    Ok(())
 }
 
 /// A new prefixed, time-ordered identifier such as `evt_0190...`.
@@ -251,5 +332,9 @@ pub fn now_ms() -> i64 {
         .map_or(0, |d| d.as_millis() as i64)
 }
 
+mod continuations;
+mod state;
 #[cfg(test)]
 mod tests;
+
+pub use continuations::PendingContinuation;

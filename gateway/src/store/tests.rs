@@ -2,6 +2,7 @@
 
 use super::*;
 use crate::actions::retry::Next;
+use crate::actions::{Produced, Response, StateWrite};
 
 fn request(url: &str) -> Request {
     Request::new(
@@ -16,18 +17,24 @@ fn request(url: &str) -> Request {
 async fn store_with_one_action() -> (tempfile::TempDir, Store) {
     let dir = tempfile::tempdir().unwrap();
     let store = Store::open(dir.path()).await.unwrap();
-    let actions = [
-        NewAction::Http(request("https://hooks.test/a")),
-        NewAction::LinkAnswer {
-            url: "https://t.test/1".into(),
-            text: "T-1".into(),
-        },
-    ];
+    let produced = Produced {
+        actions: vec![
+            NewAction::Http(request("https://hooks.test/a")),
+            NewAction::LinkAnswer {
+                url: "https://t.test/1".into(),
+                text: "T-1".into(),
+            },
+        ],
+        state: vec![StateWrite {
+            key: "k".into(),
+            value: Some(b"v".to_vec()),
+        }],
+    };
     let runs = [
         RunRecord {
             plugin: "slack",
             duration: Duration::from_micros(40),
-            outcome: Ok(&actions),
+            outcome: Ok(&produced),
         },
         RunRecord {
             plugin: "broken",
@@ -109,7 +116,12 @@ async fn a_retry_waits_its_delay_and_counts_the_attempt() {
         error: Some("HTTP 503".into()),
     };
     store
-        .record_attempt(&id, &attempt, Next::RetryAfter(Duration::from_millis(200)))
+        .record_attempt(
+            &id,
+            &attempt,
+            Next::RetryAfter(Duration::from_millis(200)),
+            None,
+        )
         .await
         .unwrap();
     assert!(
@@ -124,7 +136,7 @@ async fn a_retry_waits_its_delay_and_counts_the_attempt() {
     let again = store.claim_due(10, Duration::from_secs(60)).await.unwrap();
     assert_eq!((again.len(), again[0].attempts), (1, 1));
     store
-        .record_attempt(&id, &attempt, Next::Succeeded)
+        .record_attempt(&id, &attempt, Next::Succeeded, None)
         .await
         .unwrap();
     assert_eq!(count(&store, "SELECT COUNT(*) FROM attempts").await, 2);
@@ -170,11 +182,14 @@ async fn leases_of_a_dead_process_are_released_on_open() {
 async fn a_failed_event_write_leaves_nothing_behind() {
     let (_dir, store) = store_with_one_action().await;
     // The same event id again violates the primary key: the whole transaction must roll back.
-    let actions = [NewAction::Http(request("https://hooks.test/b"))];
+    let produced = Produced {
+        actions: vec![NewAction::Http(request("https://hooks.test/b"))],
+        state: vec![],
+    };
     let runs = [RunRecord {
         plugin: "slack",
         duration: Duration::ZERO,
-        outcome: Ok(&actions),
+        outcome: Ok(&produced),
     }];
     let event = EventRecord {
         id: "evt_1",
@@ -185,4 +200,107 @@ async fn a_failed_event_write_leaves_nothing_behind() {
     assert!(store.record_event(&event, &runs).await.is_err());
     assert_eq!(count(&store, "SELECT COUNT(*) FROM actions").await, 2);
     assert_eq!(count(&store, "SELECT COUNT(*) FROM plugin_runs").await, 2);
+}
+
+#[tokio::test]
+async fn state_writes_are_kept_per_tenant_and_plugin_and_only_for_successful_runs() {
+    let (_dir, store) = store_with_one_action().await;
+    let get = |tenant: &'static str, plugin: &'static str| {
+        let store = store.clone();
+        async move { store.state_get(tenant, plugin, "k").await.unwrap() }
+    };
+    assert_eq!(get("acme", "slack").await, Some(b"v".to_vec()));
+    assert_eq!(get("acme", "broken").await, None, "per plugin");
+    assert_eq!(get("other", "slack").await, None, "per tenant");
+    assert_eq!(store.state_count("acme", "slack").await.unwrap(), 1);
+}
+
+#[tokio::test]
+async fn a_response_is_kept_for_the_plugin_and_its_run_stored_with_new_actions() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = Store::open(dir.path()).await.unwrap();
+    let create = Request {
+        continuation: Some("step-2".into()),
+        ..request("https://jira.test/issue")
+    };
+    let produced = Produced {
+        actions: vec![NewAction::Http(create)],
+        state: vec![],
+    };
+    let runs = [RunRecord {
+        plugin: "jira",
+        duration: Duration::ZERO,
+        outcome: Ok(&produced),
+    }];
+    let event = EventRecord {
+        id: "evt_1",
+        tenant: "acme",
+        event_type: "incidentCreated",
+        body: b"{}",
+    };
+    store.record_event(&event, &runs).await.unwrap();
+    let lease = Duration::from_secs(60);
+    let due = store.claim_due(10, lease).await.unwrap();
+    assert_eq!(due[0].request.continuation.as_deref(), Some("step-2"));
+    assert!(store
+        .claim_continuations(10, lease)
+        .await
+        .unwrap()
+        .is_empty());
+
+    let attempt = AttemptRecord {
+        started_at_ms: now_ms(),
+        duration: Duration::ZERO,
+        status_code: Some(201),
+        error: None,
+    };
+    let response = Response {
+        status: 201,
+        headers: vec![("x".into(), "y".into())],
+        body: br#"{"key":"X-1"}"#.to_vec(),
+    };
+    store
+        .record_attempt(&due[0].id, &attempt, Next::Succeeded, Some(&response))
+        .await
+        .unwrap();
+    let pending = store.claim_continuations(10, lease).await.unwrap();
+    assert_eq!(pending.len(), 1);
+    assert_eq!(pending[0].continuation, "step-2");
+    assert_eq!(pending[0].response, response);
+    assert!(
+        store
+            .claim_continuations(10, lease)
+            .await
+            .unwrap()
+            .is_empty(),
+        "leased"
+    );
+
+    let follow_up = Produced {
+        actions: vec![NewAction::Http(request("https://soda.test/callback"))],
+        state: vec![StateWrite {
+            key: "issue".into(),
+            value: Some(b"X-1".to_vec()),
+        }],
+    };
+    let run = RunRecord {
+        plugin: "jira",
+        duration: Duration::ZERO,
+        outcome: Ok(&follow_up),
+    };
+    store
+        .complete_continuation(&pending[0], &run)
+        .await
+        .unwrap();
+    let sql = "SELECT COUNT(*) FROM plugin_runs WHERE phase = 'on_response'";
+    assert_eq!(count(&store, sql).await, 1);
+    let sql =
+        "SELECT COUNT(*) FROM actions WHERE parent_action_id IS NOT NULL AND status = 'pending'";
+    assert_eq!(count(&store, sql).await, 1);
+    let sql = "SELECT COUNT(*) FROM actions WHERE continuation_status = 'done'";
+    assert_eq!(count(&store, sql).await, 1);
+    assert_eq!(
+        store.state_get("acme", "jira", "issue").await.unwrap(),
+        Some(b"X-1".to_vec())
+    );
 }

@@ -1,0 +1,28 @@
+-- Plugin state (a key-value store per tenant and plugin) and chained actions: an HTTP action may
+-- ask for its response, which is stored and then handed to the plugin's `on-response`.
+
+CREATE TABLE plugin_state (
+    tenant TEXT NOT NULL,
+    plugin TEXT NOT NULL,
+    key TEXT NOT NULL,
+    value BLOB NOT NULL,
+    updated_at INTEGER NOT NULL,
+    PRIMARY KEY (tenant, plugin, key)
+);
+
+-- The opaque text the plugin set; NULL when it did not ask for the response.
+ALTER TABLE actions ADD COLUMN continuation TEXT;
+-- NULL (no continuation), 'waiting' (request not done), 'pending' (response stored, plugin not
+-- yet called), 'done' or 'error'.
+ALTER TABLE actions ADD COLUMN continuation_status TEXT;
+ALTER TABLE actions ADD COLUMN continuation_lease_until INTEGER;
+ALTER TABLE actions ADD COLUMN response_status INTEGER;
+ALTER TABLE actions ADD COLUMN response_headers TEXT;
+ALTER TABLE actions ADD COLUMN response_body BLOB;
+-- The action whose response produced this one, for continuations.
+ALTER TABLE actions ADD COLUMN parent_action_id TEXT REFERENCES actions (id);
+CREATE INDEX actions_continuations ON actions (continuation_status);
+
+-- 'handle' for the event, 'on_response' for a continuation (then action_id says of which action).
+ALTER TABLE plugin_runs ADD COLUMN phase TEXT NOT NULL DEFAULT 'handle';
+ALTER TABLE plugin_runs ADD COLUMN action_id TEXT REFERENCES actions (id);

@@ -1,0 +1,87 @@
+//! Chained actions: hands stored responses back to the plugins that asked for them.
+//!
+//! The worker stores the response of a finished HTTP action that set a continuation, in the same
+//! transaction as its last attempt. This loop then leases it, runs the plugin's `on-response`
+//! (through a [`ResponseHandler`], which knows the plugins) and stores the run, its new actions
+//! and state writes, marking the continuation done, again in one transaction. A restart in
+//! between finds the continuation still pending and runs it then.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use tokio::sync::Notify;
+
+use super::Produced;
+use crate::store::{PendingContinuation, RunRecord, Store};
+
+/// How long a claimed continuation stays reserved.
+const LEASE: Duration = Duration::from_secs(300);
+/// Continuations claimed at once.
+const BATCH: usize = 8;
+
+/// Runs a plugin's `on-response` for a stored response.
+pub trait ResponseHandler: Send + Sync + 'static {
+    /// Blocking: called on a blocking thread. Returns the run's duration and outcome.
+    fn handle(
+        &self,
+        pending: &PendingContinuation,
+        event_body: &[u8],
+    ) -> (Duration, Result<Produced, String>);
+}
+
+/// The continuation loop and what it needs.
+pub struct Continuations {
+    pub store: Store,
+    pub handler: Arc<dyn ResponseHandler>,
+    /// Wakes this loop when the worker stored a response.
+    pub wake: Arc<Notify>,
+    /// Wakes the delivery worker when a continuation produced actions.
+    pub wake_delivery: Arc<Notify>,
+    pub poll_interval: Duration,
+}
+
+impl Continuations {
+    /// Runs until the task is dropped.
+    pub async fn run(self) {
+        loop {
+            let pending = match self.store.claim_continuations(BATCH, LEASE).await {
+                Ok(pending) => pending,
+                Err(error) => {
+                    tracing::error!("cannot claim continuations: {error:#}");
+                    Vec::new()
+                }
+            };
+            if pending.is_empty() {
+                tokio::select! {
+                    _ = self.wake.notified() => {}
+                    _ = tokio::time::sleep(self.poll_interval) => {}
+                }
+                continue;
+            }
+            for continuation in pending {
+                if let Err(error) = self.complete(continuation).await {
+                    // The lease runs out and the continuation is tried again.
+                    tracing::error!("cannot complete continuation: {error:#}");
+                }
+            }
+            self.wake_delivery.notify_one();
+        }
+    }
+
+    async fn complete(&self, pending: PendingContinuation) -> anyhow::Result<()> {
+        let body = self.store.event_body(&pending.event_id).await?;
+        let handler = self.handler.clone();
+        let job = pending.clone();
+        let (duration, outcome) =
+            tokio::task::spawn_blocking(move || handler.handle(&job, &body)).await?;
+        if let Err(reason) = &outcome {
+            tracing::warn!(tenant = %pending.tenant, plugin = %pending.plugin, event_id = %pending.event_id, action = %pending.action_id, "on-response {reason}");
+        }
+        let run = RunRecord {
+            plugin: &pending.plugin,
+            duration,
+            outcome: outcome.as_ref().map_err(String::as_str),
+        };
+        self.store.complete_continuation(&pending, &run).await
+    }
+}

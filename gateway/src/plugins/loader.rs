@@ -1,0 +1,137 @@
+//! From a `.wasm` file to a plugin ready to run: read, check the contract version, compile
+//! (or load the compiled artifact from the cache), link.
+//!
+//! Every failure is a [`LoadError`] that names the file, the reason, the contract version the
+//! plugin was built for (when it can be told) and the one this gateway speaks.
+
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
+
+use sha2::{Digest, Sha256};
+use wasmtime::component::Component;
+
+use super::bindings::CONTRACT_VERSION;
+use super::cache::CompileCache;
+use super::runtime::{one_line, Compiled, Runtime};
+
+/// The WIT package plugins import their interfaces from.
+const CONTRACT_PACKAGE: &str = "soda:gateway";
+
+/// A loaded plugin and what is known about its file.
+pub struct LoadedPlugin {
+    pub name: String,
+    /// Hex SHA-256 of the `.wasm` file.
+    pub sha256: String,
+    pub size: usize,
+    pub compiled: Compiled,
+    /// Whether the compiled artifact came from the on-disk cache.
+    pub from_cache: bool,
+    /// Time to read, compile (or deserialize) and link.
+    pub load_time: Duration,
+}
+
+/// Why a file could not be loaded as a plugin.
+#[derive(Debug, thiserror::Error)]
+#[error("{file}: {reason} (built for {built_for}; this gateway speaks {CONTRACT_VERSION})")]
+pub struct LoadError {
+    pub file: PathBuf,
+    pub reason: String,
+    /// The contract version found in the component's imports, or "an unknown contract version".
+    pub built_for: String,
+}
+
+/// The plugin name for a path: the file stem of a `*.wasm` file.
+pub fn plugin_name(path: &Path) -> Option<String> {
+    if path.extension().and_then(|e| e.to_str()) != Some("wasm") {
+        return None;
+    }
+    path.file_stem().and_then(|s| s.to_str()).map(str::to_owned)
+}
+
+/// Loads one plugin file. Blocking (compilation): call it off the async runtime.
+pub fn load(
+    runtime: &Runtime,
+    cache: Option<&CompileCache>,
+    path: &Path,
+) -> Result<LoadedPlugin, LoadError> {
+    let started = Instant::now();
+    let fail = |reason: String, built_for: Option<String>| LoadError {
+        file: path.to_owned(),
+        reason,
+        built_for: built_for.unwrap_or_else(|| "an unknown contract version".into()),
+    };
+    let name = plugin_name(path).ok_or_else(|| fail("not a `.wasm` file".into(), None))?;
+    let bytes = std::fs::read(path).map_err(|e| fail(format!("cannot read: {e}"), None))?;
+    match wasm_kind(&bytes) {
+        WasmKind::Component => {}
+        WasmKind::CoreModule => {
+            let reason = "a core WebAssembly module, not a component (build for wasm32-wasip2)";
+            return Err(fail(reason.into(), None));
+        }
+        WasmKind::NotWasm => return Err(fail("not a WebAssembly file".into(), None)),
+    }
+    let sha256 = hex::encode(Sha256::digest(&bytes));
+    let (component, from_cache) = match cache {
+        Some(cache) => cache.load_or_compile(runtime.engine(), &sha256, &bytes),
+        None => Component::new(runtime.engine(), &bytes).map(|c| (c, false)),
+    }
+    .map_err(|e| {
+        fail(
+            format!("does not compile: {}", one_line(&format!("{e:#}"))),
+            None,
+        )
+    })?;
+    let built_for = contract_version(runtime, &component);
+    if let Some(version) = &built_for {
+        if version != CONTRACT_VERSION {
+            return Err(fail("built for another contract version".into(), built_for));
+        }
+    }
+    let compiled = runtime.prepare(&component).map_err(|e| {
+        fail(
+            format!(
+                "does not match the contract: {}",
+                one_line(&format!("{e:#}"))
+            ),
+            built_for.clone(),
+        )
+    })?;
+    Ok(LoadedPlugin {
+        name,
+        sha256,
+        size: bytes.len(),
+        compiled,
+        from_cache,
+        load_time: started.elapsed(),
+    })
+}
+
+/// What a file's header says it is.
+#[derive(Debug, PartialEq)]
+pub enum WasmKind {
+    Component,
+    CoreModule,
+    NotWasm,
+}
+
+/// Tells components from core modules by their header: `\0asm`, a version, then the layer
+/// (0 for core modules, 1 for components).
+pub fn wasm_kind(bytes: &[u8]) -> WasmKind {
+    match bytes {
+        [0, b'a', b's', b'm', _, _, 1, 0, ..] => WasmKind::Component,
+        [0, b'a', b's', b'm', _, _, 0, 0, ..] => WasmKind::CoreModule,
+        _ => WasmKind::NotWasm,
+    }
+}
+
+/// The `soda:gateway@x.y.z` a component imports its interfaces from, if it imports any.
+pub fn contract_version(runtime: &Runtime, component: &Component) -> Option<String> {
+    component
+        .component_type()
+        .imports(runtime.engine())
+        .find_map(|(name, _)| {
+            let rest = name.strip_prefix(CONTRACT_PACKAGE)?.strip_prefix('/')?;
+            let (_, version) = rest.split_once('@')?;
+            Some(format!("{CONTRACT_PACKAGE}@{version}"))
+        })
+}

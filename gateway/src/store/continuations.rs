@@ -1,0 +1,97 @@
+//! Stored responses waiting for their plugin's `on-response`, and the runs that handled them.
+
+use std::time::Duration;
+
+use sqlx::Row;
+
+use super::{insert_run, now_ms, Origin, RunRecord, Store};
+use crate::actions::Response;
+
+/// A response whose plugin has not handled it yet.
+#[derive(Debug, Clone)]
+pub struct PendingContinuation {
+    pub action_id: String,
+    pub event_id: String,
+    pub tenant: String,
+    pub plugin: String,
+    pub continuation: String,
+    pub response: Response,
+}
+
+impl Store {
+    /// Leases up to `limit` responses waiting for their plugin.
+    pub async fn claim_continuations(
+        &self,
+        limit: usize,
+        lease: Duration,
+    ) -> anyhow::Result<Vec<PendingContinuation>> {
+        let now = now_ms();
+        let rows = sqlx::query(
+            "UPDATE actions SET continuation_lease_until = ?
+             WHERE id IN (
+                 SELECT id FROM actions
+                 WHERE continuation_status = 'pending'
+                   AND (continuation_lease_until IS NULL OR continuation_lease_until < ?)
+                 LIMIT ?)
+             RETURNING id, event_id, tenant, plugin, continuation, response_status,
+                       response_headers, response_body",
+        )
+        .bind(now + lease.as_millis() as i64)
+        .bind(now)
+        .bind(limit as i64)
+        .fetch_all(&self.pool)
+        .await?;
+        rows.into_iter()
+            .map(|row| {
+                let headers: String = row.try_get("response_headers")?;
+                Ok(PendingContinuation {
+                    action_id: row.try_get("id")?,
+                    event_id: row.try_get("event_id")?,
+                    tenant: row.try_get("tenant")?,
+                    plugin: row.try_get("plugin")?,
+                    continuation: row.try_get("continuation")?,
+                    response: Response {
+                        status: row.try_get::<i64, _>("response_status")? as u16,
+                        headers: serde_json::from_str(&headers)?,
+                        body: row.try_get("response_body")?,
+                    },
+                })
+            })
+            .collect()
+    }
+
+    /// The raw body of a stored event.
+    pub async fn event_body(&self, event_id: &str) -> anyhow::Result<Vec<u8>> {
+        Ok(sqlx::query_scalar("SELECT body FROM events WHERE id = ?")
+            .bind(event_id)
+            .fetch_one(&self.pool)
+            .await?)
+    }
+
+    /// Stores the plugin's `on-response` run with its actions and state writes, and marks the
+    /// continuation handled, in one transaction.
+    pub async fn complete_continuation(
+        &self,
+        pending: &PendingContinuation,
+        run: &RunRecord<'_>,
+    ) -> anyhow::Result<()> {
+        let now = now_ms();
+        let mut tx = self.pool.begin().await?;
+        let origin = Origin {
+            event_id: &pending.event_id,
+            tenant: &pending.tenant,
+            plugin: &pending.plugin,
+            parent_action_id: Some(&pending.action_id),
+        };
+        insert_run(&mut tx, &origin, run, now).await?;
+        sqlx::query(
+            "UPDATE actions SET continuation_status = ?, continuation_lease_until = NULL WHERE id = ?",
+        )
+        .bind(if run.outcome.is_ok() { "done" } else { "error" })
+        .bind(&pending.action_id)
+        .execute(&mut *tx)
+        .await?;
+        tx.commit().await?;
+        Ok(())
+    }
+}
