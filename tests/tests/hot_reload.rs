@@ -10,9 +10,9 @@ use std::time::{Duration, Instant};
 
 use serde_json::{json, Value};
 use soda_gateway_tests::reload::{
-    cache_entries, config_with, install, install_and_wait, log_mark, remove, send, wait_for_loaded,
-    wait_for_log, wait_for_rejection, Fixture, LogLine, LogMark, NamedTenant, CONTRACT,
-    CORE_MODULE_HEADER, GARBAGE, OTHER_CONTRACT,
+    cache_entries, config_with, install, install_and_wait, log_lines, log_mark, remove, send,
+    wait_for_loaded, wait_for_log, wait_for_rejection, Fixture, LogLine, LogMark, NamedTenant,
+    CONTRACT, CORE_MODULE_HEADER, GARBAGE, OTHER_CONTRACT,
 };
 use soda_gateway_tests::{
     event, wait_until, with_outcomes, Config, FakeDownstream, Gateway, Plugin, Recorded, Tenant,
@@ -336,6 +336,20 @@ async fn new_plugin_dropped_in_is_served_without_restart() {
         "one listening line, no restart: {:?}",
         gateway.stdout_lines()
     );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_loaded_plugin_is_not_reloaded_by_reading_it() {
+    let gateway = Gateway::start(config_with(&[])).await;
+    let mark = log_mark(&gateway);
+    install_and_wait(&gateway, ECHO, &Fixture::EchoV1.bytes(), SOON).await;
+    // Loading reads the file; reads must not count as changes (that would reload forever).
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    let loads = log_lines(&gateway, mark)
+        .into_iter()
+        .filter(|line| line.contains("plugin loaded") && line.has("plugin", ECHO))
+        .count();
+    assert_eq!(loads, 1, "{}", gateway.stderr());
 }
 
 /// A gateway with the Slack plugin posting to `slack`.
