@@ -6,6 +6,11 @@
 //! shown on Soda incidents. Plugins never do I/O themselves; the gateway stores their actions
 //! durably and executes them afterwards, with retries.
 //!
+//! Two steps in one plugin (create an issue, then link it) use chained actions: build the first
+//! request with [`Action::continue_with`], and the gateway hands its response to
+//! [`Plugin::on_response`] once it is done. Whatever must outlive one call goes in [`state`], a
+//! key-value store private to the plugin and tenant.
+//!
 //! Implement [`Plugin`] on a type, export it with [`export_plugin!`], and build the crate as a
 //! `cdylib` for `wasm32-wasip2`:
 //!
