@@ -85,6 +85,26 @@ async fn infinite_loop_is_stopped_within_its_deadline() {
 }
 
 #[tokio::test(flavor = "multi_thread")]
+async fn a_per_plugin_override_applies_a_shorter_wall_clock_timeout() {
+    let slack = FakeDownstream::start().await;
+    let tenant = tenant_with_slack(Plugin::Loop, json!({}), &slack);
+    let config = Config::new()
+        .deadline("20s")
+        .tenant(tenant)
+        .extra_top_level_toml("[plugin_overrides.fixture_loop]\ntimeout = \"300ms\"");
+    let gateway = Gateway::start(config).await;
+
+    let reply = gateway.send_event(TENANT, &failing_check()).await;
+    assert_eq!(reply.status, 200, "{reply:?}");
+    assert!(
+        reply.elapsed < Duration::from_secs(5),
+        "the 300 ms override, not the 20 s deadline, stops the loop: {reply:?}"
+    );
+    slack.wait_for(1, SOON).await;
+    assert_failed_beside_slack(&gateway, Plugin::Loop, &["wall-clock timeout of 300ms"]).await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
 async fn memory_bomb_is_stopped_at_its_cap() {
     let slack = FakeDownstream::start().await;
     let tenant = tenant_with_slack(Plugin::Memory, json!({}), &slack);

@@ -270,3 +270,57 @@ fn spawn_epoch_ticker(engine: &Engine) {
 pub fn one_line(text: &str) -> String {
     text.split_whitespace().collect::<Vec<_>>().join(" ")
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn post(body_len: usize) -> wit::Action {
+        wit::Action::Http(wit::HttpRequest {
+            method: wit::HttpMethod::Post,
+            url: "https://a.test/".into(),
+            headers: vec![("k".into(), "v".into())],
+            body: Some(vec![0; body_len]),
+            continuation: None,
+        })
+    }
+
+    #[test]
+    fn actions_within_the_limits_pass() {
+        let limits = PluginLimits {
+            max_actions: 2,
+            max_action_bytes: 100,
+            ..PluginLimits::default()
+        };
+        assert_eq!(
+            check_actions(vec![post(10), post(10)], &limits)
+                .unwrap()
+                .len(),
+            2
+        );
+    }
+
+    #[test]
+    fn too_many_actions_are_refused_whole() {
+        let limits = PluginLimits {
+            max_actions: 2,
+            ..PluginLimits::default()
+        };
+        let error = check_actions(vec![post(1), post(1), post(1)], &limits).unwrap_err();
+        assert!(
+            error.contains("returned 3 actions, more than its limit of 2"),
+            "{error}"
+        );
+    }
+
+    #[test]
+    fn an_oversized_action_is_refused_naming_it() {
+        let limits = PluginLimits {
+            max_action_bytes: 100,
+            ..PluginLimits::default()
+        };
+        // URL (15) + header (2) + body (84) = 101 bytes.
+        let error = check_actions(vec![post(1), post(84)], &limits).unwrap_err();
+        assert!(error.contains("action 1 is 101 bytes"), "{error}");
+    }
+}
