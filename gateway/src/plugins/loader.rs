@@ -22,7 +22,6 @@ pub struct LoadedPlugin {
     pub name: String,
     /// Hex SHA-256 of the `.wasm` file.
     pub sha256: String,
-    pub size: usize,
     pub compiled: Compiled,
     /// Whether the compiled artifact came from the on-disk cache.
     pub from_cache: bool,
@@ -99,7 +98,6 @@ pub fn load(
     Ok(LoadedPlugin {
         name,
         sha256,
-        size: bytes.len(),
         compiled,
         from_cache,
         load_time: started.elapsed(),
