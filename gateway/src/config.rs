@@ -28,6 +28,12 @@ pub struct Config {
     /// Largest accepted webhook body; larger ones get 413.
     #[serde(default = "defaults::max_body_bytes")]
     pub max_body_bytes: usize,
+    /// A second delivery of the same event to a tenant within this window is acknowledged
+    /// without running plugins again (`0s` turns deduplication off).
+    #[serde(default = "defaults::dedup_window", with = "humantime_serde")]
+    pub dedup_window: Duration,
+    #[serde(default)]
+    pub retention: Retention,
     #[serde(default)]
     pub plugin_limits: PluginLimits,
     /// Per-plugin exceptions to `plugin_limits`, by plugin name.
@@ -118,11 +124,35 @@ pub struct Delivery {
     /// Waits after each failed attempt; when they run out the action is failed.
     #[serde(deserialize_with = "duration_list")]
     pub retry_delays: Vec<Duration>,
+    /// How much each wait may vary either way, as a fraction (0.2: ±20 %).
+    pub jitter: f64,
     /// How often the worker looks for due actions when nothing wakes it.
     #[serde(with = "humantime_serde")]
     pub poll_interval: Duration,
     /// Outbound requests in flight at once.
     pub concurrency: usize,
+}
+
+/// How long finished events are kept.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct Retention {
+    /// Finished events (every action delivered or failed) older than this are deleted with their
+    /// runs, actions and attempts. Events with work left are kept whatever their age.
+    #[serde(with = "humantime_serde")]
+    pub keep: Duration,
+    /// How often old events are looked for.
+    #[serde(with = "humantime_serde")]
+    pub every: Duration,
+}
+
+impl Default for Retention {
+    fn default() -> Self {
+        Self {
+            keep: Duration::from_secs(30 * 24 * 3600),
+            every: Duration::from_secs(3600),
+        }
+    }
 }
 
 /// One tenant: who may post for it and which plugins run for it.
@@ -173,9 +203,11 @@ impl Default for Delivery {
     fn default() -> Self {
         Self {
             timeout: Duration::from_secs(10),
-            retry_delays: [5, 60, 300, 1800, 7200, 18000]
+            // Svix's schedule: about a day and a half of attempts in all.
+            retry_delays: [5, 300, 1800, 7200, 18000, 36000, 36000]
                 .map(Duration::from_secs)
                 .to_vec(),
+            jitter: 0.2,
             poll_interval: Duration::from_secs(1),
             concurrency: 16,
         }
@@ -196,6 +228,9 @@ mod defaults {
     }
     pub fn max_body_bytes() -> usize {
         1024 * 1024
+    }
+    pub fn dedup_window() -> Duration {
+        Duration::from_secs(3600)
     }
     pub fn plugin_config() -> toml::Table {
         toml::Table::new()
@@ -228,6 +263,15 @@ impl Config {
         for name in self.plugin_overrides.keys() {
             self.limits_for(name)
                 .validate(&format!("plugin_overrides.{name}"))?;
+        }
+        if self.retention.every.is_zero() {
+            bail!("`retention.every` must be greater than 0");
+        }
+        if !(0.0..=1.0).contains(&self.delivery.jitter) {
+            bail!(
+                "`delivery.jitter` must be between 0 and 1, found {}",
+                self.delivery.jitter
+            );
         }
         if self.delivery.concurrency == 0 {
             bail!("`delivery.concurrency` must be greater than 0");

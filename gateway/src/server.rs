@@ -15,14 +15,13 @@ use tokio::sync::Notify;
 use crate::actions::continuations::{Continuations, ResponseHandler};
 use crate::actions::worker::Worker;
 use crate::actions::Produced;
-use crate::config::Config;
+use crate::config::{Config, Retention};
 use crate::events;
 use crate::ingress::{self, Ingress, TenantEntry};
 use crate::plugins::bindings::to_wit_event;
 use crate::plugins::watcher::{self, Watcher};
 use crate::plugins::{CompileCache, Registry, Runtime};
-use crate::store::PendingContinuation;
-use crate::store::Store;
+use crate::store::{now_ms, PendingContinuation, Store};
 
 /// A started gateway: store open, plugins loaded, worker running.
 pub struct Gateway {
@@ -63,6 +62,7 @@ impl Gateway {
             plugins: registry,
             store: store.clone(),
             wake_worker: wake_worker.clone(),
+            dedup_window: config.dedup_window,
         });
         let worker = Worker::new(
             store.clone(),
@@ -80,6 +80,10 @@ impl Gateway {
         let background = vec![
             tokio::spawn(worker.run()),
             tokio::spawn(continuations.run()),
+            tokio::spawn(prune_old_events(
+                ingress.store.clone(),
+                config.retention.clone(),
+            )),
         ];
         Ok(Self {
             ingress,
@@ -104,6 +108,25 @@ impl Gateway {
             task.abort();
         }
         Ok(())
+    }
+}
+
+/// Deletes finished events older than the retention, every `retention.every`.
+async fn prune_old_events(store: Store, retention: Retention) {
+    let mut ticks = tokio::time::interval(retention.every);
+    loop {
+        ticks.tick().await;
+        let cutoff = now_ms() - retention.keep.as_millis() as i64;
+        match store.prune(cutoff).await {
+            Ok(pruned) if pruned.events > 0 => tracing::info!(
+                events = pruned.events,
+                actions = pruned.actions,
+                attempts = pruned.attempts,
+                "pruned finished events past retention"
+            ),
+            Ok(_) => {}
+            Err(error) => tracing::error!("cannot prune old events: {error:#}"),
+        }
     }
 }
 

@@ -239,6 +239,9 @@ pub struct Config {
     pub retry_delays: Vec<String>,
     pub poll_interval: String,
     pub tenants: Vec<Tenant>,
+    /// `dedup_window`: `"0s"` (off) unless a test is about deduplication, since many tests send
+    /// the same seed event more than once on purpose.
+    pub dedup_window: String,
     /// Appended verbatim to the top-level table (before any `[section]`).
     pub extra_top_level_toml: String,
 }
@@ -254,6 +257,7 @@ impl Default for Config {
             retry_delays: vec!["1s".into(), "5s".into(), "30s".into()],
             poll_interval: "200ms".into(),
             tenants: Vec::new(),
+            dedup_window: "0s".into(),
             extra_top_level_toml: String::new(),
         }
     }
@@ -297,6 +301,12 @@ impl Config {
         self
     }
 
+    /// Turns inbound deduplication on for this window (humantime, e.g. `"1h"`).
+    pub fn dedup_window(mut self, window: &str) -> Self {
+        self.dedup_window = window.into();
+        self
+    }
+
     pub fn poll_interval(mut self, interval: &str) -> Self {
         self.poll_interval = interval.into();
         self
@@ -328,6 +338,7 @@ impl Config {
              plugins_dir = \"plugins\"\n\
              data_dir = \"data\"\n\
              max_body_bytes = {}\n\
+             dedup_window = {}\n\
              {}\n\
              [plugin_limits]\n\
              deadline = {}\n\
@@ -338,6 +349,7 @@ impl Config {
              retry_delays = [{}]\n\
              poll_interval = {}\n",
             self.max_body_bytes,
+            toml_string(&self.dedup_window),
             self.extra_top_level_toml,
             toml_string(&self.deadline),
             self.memory_mib,

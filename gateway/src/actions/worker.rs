@@ -10,7 +10,7 @@ use std::time::{Duration, Instant};
 use reqwest::redirect::Policy;
 use tokio::sync::{Notify, Semaphore};
 
-use super::retry::{next_step, AttemptResult, Next};
+use super::retry::{next_step, parse_retry_after, AttemptResult, Next, Schedule};
 use super::Response;
 use crate::config::Delivery;
 use crate::store::{now_ms, AttemptRecord, DueAction, Store};
@@ -98,7 +98,19 @@ impl Worker {
             },
             error,
         };
-        let next = next_step(&result, action.attempts + 1, &self.config.retry_delays);
+        let retry_after = response.as_ref().and_then(|response| {
+            let (_, value) = response
+                .headers
+                .iter()
+                .find(|(name, _)| name.eq_ignore_ascii_case("retry-after"))?;
+            parse_retry_after(value, std::time::SystemTime::now())
+        });
+        let schedule = Schedule {
+            delays: &self.config.retry_delays,
+            jitter: self.config.jitter,
+        };
+        let spread = fastrand::f64() * 2.0 - 1.0;
+        let next = next_step(&result, action.attempts + 1, schedule, retry_after, spread);
         match next {
             Next::Succeeded => {
                 tracing::info!(action = %action.id, tenant = %action.tenant, plugin = %action.plugin, "action delivered")

@@ -25,7 +25,8 @@ use crate::config::{Config, Tenant};
 use crate::events::{self, EventKind};
 use crate::plugins::bindings::to_wit_event;
 use crate::plugins::{Enabled, PluginRun, Registry, StateSource};
-use crate::store::{new_id, EventRecord, RunRecord, Store};
+use crate::store::{new_id, now_ms, EventRecord, RunRecord, Store};
+use sha2::{Digest, Sha256};
 
 /// Everything a request needs, shared by all requests.
 pub struct Ingress {
@@ -34,6 +35,8 @@ pub struct Ingress {
     pub store: Store,
     /// Wakes the delivery worker after new actions were stored.
     pub wake_worker: Arc<Notify>,
+    /// Window of inbound deduplication (zero: off).
+    pub dedup_window: std::time::Duration,
 }
 
 impl Ingress {
@@ -103,6 +106,29 @@ async fn receive(
         Ok(event) => event,
         Err(error) => return reject(StatusCode::BAD_REQUEST, error.to_string()),
     };
+    let dedup_key = dedup_key(&headers, &body);
+    if !ingress.dedup_window.is_zero() {
+        let since = now_ms() - ingress.dedup_window.as_millis() as i64;
+        match ingress
+            .store
+            .find_duplicate(&tenant_id, &dedup_key, since)
+            .await
+        {
+            Ok(Some((original, link))) => {
+                tracing::info!(tenant = %tenant_id, original_event_id = %original, "duplicate delivery acknowledged without running plugins");
+                let answer = link.map_or_else(|| json!({}), |link| json!({ "link": link }));
+                return (StatusCode::OK, Json(answer)).into_response();
+            }
+            Ok(None) => {}
+            Err(error) => {
+                tracing::error!(tenant = %tenant_id, "cannot look for duplicates: {error:#}");
+                return reject(
+                    StatusCode::SERVICE_UNAVAILABLE,
+                    "cannot store the event, try again".into(),
+                );
+            }
+        }
+    }
     let event_id = new_id("evt");
     let runs = if matches!(event.kind, EventKind::Validate) {
         Vec::new()
@@ -120,6 +146,7 @@ async fn receive(
         tenant: &tenant_id,
         event_type: event.type_name(),
         body: &body,
+        dedup_key: &dedup_key,
     };
     let run_records: Vec<RunRecord> = runs
         .iter()
@@ -166,6 +193,15 @@ async fn run_plugins(
     let runs =
         tokio::task::spawn_blocking(move || registry.run(&tenant_id, &enabled, &wit_event, &state));
     Ok(runs.await?)
+}
+
+/// What recognises a second delivery of the same event: the Standard Webhooks `webhook-id` when
+/// the sender sets one, else the SHA-256 of the raw body.
+fn dedup_key(headers: &HeaderMap, body: &[u8]) -> String {
+    match headers.get("webhook-id").and_then(|id| id.to_str().ok()) {
+        Some(id) => format!("id:{id}"),
+        None => format!("sha256:{}", hex::encode(Sha256::digest(body))),
+    }
 }
 
 /// Soda's answer: the first synchronous incident link, if a plugin returned one.

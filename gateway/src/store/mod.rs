@@ -28,6 +28,8 @@ pub struct EventRecord<'a> {
     pub tenant: &'a str,
     pub event_type: &'a str,
     pub body: &'a [u8],
+    /// Recognises a second delivery of the same event (see `ingress::dedup_key`).
+    pub dedup_key: &'a str,
 }
 
 /// One plugin's run on the event, as it is stored.
@@ -106,13 +108,15 @@ impl Store {
         let now = now_ms();
         let mut tx = self.pool.begin().await?;
         sqlx::query(
-            "INSERT INTO events (id, tenant, event_type, received_at, body) VALUES (?, ?, ?, ?, ?)",
+            "INSERT INTO events (id, tenant, event_type, received_at, body, dedup_key)
+             VALUES (?, ?, ?, ?, ?, ?)",
         )
         .bind(event.id)
         .bind(event.tenant)
         .bind(event.event_type)
         .bind(now)
         .bind(event.body)
+        .bind(event.dedup_key)
         .execute(&mut *tx)
         .await?;
         for run in runs {
@@ -333,8 +337,10 @@ pub fn now_ms() -> i64 {
 }
 
 mod continuations;
+mod maintenance;
 mod state;
 #[cfg(test)]
 mod tests;
 
 pub use continuations::PendingContinuation;
+pub use maintenance::Pruned;

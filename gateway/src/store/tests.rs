@@ -47,6 +47,7 @@ async fn store_with_one_action() -> (tempfile::TempDir, Store) {
         tenant: "acme",
         event_type: "checkEvaluation",
         body: b"{}",
+        dedup_key: "sha256:x",
     };
     store.record_event(&event, &runs).await.unwrap();
     (dir, store)
@@ -196,6 +197,7 @@ async fn a_failed_event_write_leaves_nothing_behind() {
         tenant: "acme",
         event_type: "checkEvaluation",
         body: b"{}",
+        dedup_key: "sha256:x",
     };
     assert!(store.record_event(&event, &runs).await.is_err());
     assert_eq!(count(&store, "SELECT COUNT(*) FROM actions").await, 2);
@@ -237,6 +239,7 @@ async fn a_response_is_kept_for_the_plugin_and_its_run_stored_with_new_actions()
         tenant: "acme",
         event_type: "incidentCreated",
         body: b"{}",
+        dedup_key: "sha256:x",
     };
     store.record_event(&event, &runs).await.unwrap();
     let lease = Duration::from_secs(60);
@@ -303,4 +306,78 @@ async fn a_response_is_kept_for_the_plugin_and_its_run_stored_with_new_actions()
         store.state_get("acme", "jira", "issue").await.unwrap(),
         Some(b"X-1".to_vec())
     );
+}
+
+#[tokio::test]
+async fn a_duplicate_is_found_within_the_window_with_its_link_answer() {
+    let (_dir, store) = store_with_one_action().await;
+    let (id, link) = store
+        .find_duplicate("acme", "sha256:x", 0)
+        .await
+        .unwrap()
+        .expect("found");
+    assert_eq!(id, "evt_1");
+    assert_eq!(
+        link,
+        Some(serde_json::json!({"url": "https://t.test/1", "text": "T-1"}))
+    );
+    let later = now_ms() + 60_000;
+    assert!(
+        store
+            .find_duplicate("acme", "sha256:x", later)
+            .await
+            .unwrap()
+            .is_none(),
+        "outside the window"
+    );
+    assert!(
+        store
+            .find_duplicate("other", "sha256:x", 0)
+            .await
+            .unwrap()
+            .is_none(),
+        "per tenant"
+    );
+    assert!(store
+        .find_duplicate("acme", "sha256:y", 0)
+        .await
+        .unwrap()
+        .is_none());
+}
+
+#[tokio::test]
+async fn retention_keeps_events_with_work_left_and_deletes_finished_ones() {
+    let (_dir, store) = store_with_one_action().await;
+    let future = now_ms() + 60_000;
+    // The http action is still pending: nothing may go, however old.
+    assert_eq!(store.prune(future).await.unwrap(), Pruned::default());
+    assert_eq!(count(&store, "SELECT COUNT(*) FROM events").await, 1);
+
+    let id = store.claim_due(10, Duration::from_secs(60)).await.unwrap()[0]
+        .id
+        .clone();
+    let attempt = AttemptRecord {
+        started_at_ms: now_ms(),
+        duration: Duration::ZERO,
+        status_code: Some(200),
+        error: None,
+    };
+    store
+        .record_attempt(&id, &attempt, Next::Succeeded, None)
+        .await
+        .unwrap();
+    assert_eq!(
+        store.prune(now_ms() - 60_000).await.unwrap(),
+        Pruned::default(),
+        "too recent"
+    );
+    let pruned = store.prune(future).await.unwrap();
+    assert_eq!((pruned.events, pruned.actions, pruned.attempts), (1, 2, 1));
+    for table in ["events", "plugin_runs", "actions", "attempts"] {
+        assert_eq!(
+            count(&store, &format!("SELECT COUNT(*) FROM {table}")).await,
+            0,
+            "{table}"
+        );
+    }
 }
