@@ -34,6 +34,9 @@ pub struct Config {
     pub dedup_window: Duration,
     #[serde(default)]
     pub retention: Retention,
+    /// The admin API; off unless a token is set.
+    #[serde(default)]
+    pub admin: Admin,
     #[serde(default)]
     pub plugin_limits: PluginLimits,
     /// Per-plugin exceptions to `plugin_limits`, by plugin name.
@@ -131,6 +134,14 @@ pub struct Delivery {
     pub poll_interval: Duration,
     /// Outbound requests in flight at once.
     pub concurrency: usize,
+}
+
+/// The admin API's settings.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Admin {
+    /// Bearer token every admin request must carry; no token, no admin API.
+    pub token: Option<String>,
 }
 
 /// How long finished events are kept.
@@ -263,6 +274,9 @@ impl Config {
         for name in self.plugin_overrides.keys() {
             self.limits_for(name)
                 .validate(&format!("plugin_overrides.{name}"))?;
+        }
+        if self.admin.token.as_deref() == Some("") {
+            bail!("`admin.token` must not be empty (leave it out to turn the admin API off)");
         }
         if self.retention.every.is_zero() {
             bail!("`retention.every` must be greater than 0");

@@ -10,11 +10,13 @@
 //! - [`plugins`]: loading `.wasm` components and calling them in a sandbox.
 //! - [`actions`]: what plugins asked for, retries, and the delivery worker.
 //! - [`store`]: SQLite, where events, runs, actions and attempts are kept.
+//! - [`admin`]: the operators' API (dead letters, replays), behind a bearer token.
 //!
 //! [`config`] reads the TOML file, [`server`] wires everything together and [`cli`] holds the
 //! command-line tools for plugin authors.
 
 pub mod actions;
+pub mod admin;
 pub mod cli;
 pub mod config;
 pub mod events;

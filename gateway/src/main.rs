@@ -28,6 +28,42 @@ enum Command {
     /// Tools for plugin authors.
     #[command(subcommand)]
     Plugin(PluginCommand),
+    /// Dead letters: HTTP actions that failed for good.
+    #[command(subcommand)]
+    Dlq(DlqCommand),
+    /// Stored events.
+    #[command(subcommand)]
+    Events(EventsCommand),
+}
+
+#[derive(Subcommand)]
+enum DlqCommand {
+    /// List the dead letters, newest first.
+    List {
+        #[arg(long, short)]
+        config: PathBuf,
+    },
+    /// Send dead letters again, from a fresh retry schedule.
+    Retry {
+        #[arg(long, short)]
+        config: PathBuf,
+        /// Action ids to retry.
+        ids: Vec<String>,
+        /// Retry every dead letter.
+        #[arg(long)]
+        all: bool,
+    },
+}
+
+#[derive(Subcommand)]
+enum EventsCommand {
+    /// Run a stored event again through the plugins loaded now (e.g. after fixing a plugin).
+    Replay {
+        #[arg(long, short)]
+        config: PathBuf,
+        /// The event id (`evt_...`).
+        id: String,
+    },
 }
 
 #[derive(Subcommand)]
@@ -74,6 +110,13 @@ async fn run() -> anyhow::Result<()> {
         .init();
     match Cli::parse().command {
         Command::Serve { config } => serve(config).await,
+        Command::Dlq(DlqCommand::List { config }) => cli::operate::list_dead_letters(&config).await,
+        Command::Dlq(DlqCommand::Retry { config, ids, all }) => {
+            cli::operate::retry_dead_letters(&config, &ids, all).await
+        }
+        Command::Events(EventsCommand::Replay { config, id }) => {
+            cli::operate::replay(&config, &id).await
+        }
         // Plugin calls block (and a plugin's stdio writes block on the runtime): keep them
         // off the async threads.
         Command::Plugin(command) => tokio::task::spawn_blocking(move || match command {

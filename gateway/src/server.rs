@@ -15,6 +15,7 @@ use tokio::sync::Notify;
 use crate::actions::continuations::{Continuations, ResponseHandler};
 use crate::actions::worker::Worker;
 use crate::actions::Produced;
+use crate::admin;
 use crate::config::{Config, Retention};
 use crate::events;
 use crate::ingress::{self, Ingress, TenantEntry};
@@ -27,6 +28,7 @@ use crate::store::{now_ms, PendingContinuation, Store};
 pub struct Gateway {
     ingress: Arc<Ingress>,
     max_body_bytes: usize,
+    admin_token: Option<String>,
     /// The delivery worker and the continuation loop.
     background: Vec<tokio::task::JoinHandle<()>>,
     /// Hot reload runs as long as this lives.
@@ -37,33 +39,11 @@ impl Gateway {
     /// Opens the store, loads the plugins, watches their folder and starts the delivery worker.
     pub async fn start(config: Config) -> anyhow::Result<Self> {
         let store = Store::open(&config.data_dir).await?;
-        let runtime = Runtime::new(config.largest_memory_bytes())?;
-        let cache = CompileCache::new(&config.data_dir.join("plugin-cache"))?;
-        let plugins_dir = config.plugins_dir.clone();
-        let registry =
-            tokio::task::spawn_blocking(move || Registry::open(runtime, &plugins_dir, Some(cache)))
-                .await
-                .context("plugin loading panicked")??;
-        let registry = Arc::new(registry);
-        let watcher = watcher::watch(registry.clone())?;
-        let mut tenants = std::collections::HashMap::new();
-        for tenant in &config.tenants {
-            for plugin in &tenant.plugins {
-                if !registry.contains(&plugin.name) {
-                    tracing::warn!(tenant = %tenant.id, plugin = %plugin.name, "enabled plugin is not loaded; its runs are recorded as errors until it is");
-                }
-            }
-            tenants.insert(tenant.id.clone(), TenantEntry::new(tenant, &config)?);
-        }
+        store.release_leases().await?;
         let wake_worker = Arc::new(Notify::new());
+        let ingress = build_ingress(&config, store.clone(), wake_worker.clone()).await?;
+        let watcher = watcher::watch(ingress.plugins.clone())?;
         let wake_continuations = Arc::new(Notify::new());
-        let ingress = Arc::new(Ingress {
-            tenants,
-            plugins: registry,
-            store: store.clone(),
-            wake_worker: wake_worker.clone(),
-            dedup_window: config.dedup_window,
-        });
         let worker = Worker::new(
             store.clone(),
             config.delivery.clone(),
@@ -88,6 +68,7 @@ impl Gateway {
         Ok(Self {
             ingress,
             max_body_bytes: config.max_body_bytes,
+            admin_token: config.admin.token.clone(),
             background,
             _watcher: watcher,
         })
@@ -99,7 +80,10 @@ impl Gateway {
         listener: TcpListener,
         shutdown: impl Future<Output = ()> + Send + 'static,
     ) -> anyhow::Result<()> {
-        let app = ingress::router(self.ingress, self.max_body_bytes);
+        let mut app = ingress::router(self.ingress.clone(), self.max_body_bytes);
+        if let Some(token) = self.admin_token {
+            app = app.merge(admin::router(self.ingress, token));
+        }
         axum::serve(listener, app)
             .with_graceful_shutdown(shutdown)
             .await
@@ -109,6 +93,38 @@ impl Gateway {
         }
         Ok(())
     }
+}
+
+/// Loads the plugins and prepares the tenants: everything a request (or a replay) needs.
+/// `wake_worker` is notified when new actions were stored.
+pub async fn build_ingress(
+    config: &Config,
+    store: Store,
+    wake_worker: Arc<Notify>,
+) -> anyhow::Result<Arc<Ingress>> {
+    let runtime = Runtime::new(config.largest_memory_bytes())?;
+    let cache = CompileCache::new(&config.data_dir.join("plugin-cache"))?;
+    let plugins_dir = config.plugins_dir.clone();
+    let registry =
+        tokio::task::spawn_blocking(move || Registry::open(runtime, &plugins_dir, Some(cache)))
+            .await
+            .context("plugin loading panicked")??;
+    let mut tenants = std::collections::HashMap::new();
+    for tenant in &config.tenants {
+        for plugin in &tenant.plugins {
+            if !registry.contains(&plugin.name) {
+                tracing::warn!(tenant = %tenant.id, plugin = %plugin.name, "enabled plugin is not loaded; its runs are recorded as errors until it is");
+            }
+        }
+        tenants.insert(tenant.id.clone(), TenantEntry::new(tenant, config)?);
+    }
+    Ok(Arc::new(Ingress {
+        tenants,
+        plugins: Arc::new(registry),
+        store,
+        wake_worker,
+        dedup_window: config.dedup_window,
+    }))
 }
 
 /// Deletes finished events older than the retention, every `retention.every`.

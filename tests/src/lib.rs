@@ -779,6 +779,17 @@ impl Gateway {
             .await
             .expect("reading events")
     }
+
+    /// The ids of the stored events, oldest first.
+    pub async fn event_ids(&self) -> Vec<String> {
+        let Some(mut db) = self.db().await else {
+            return Vec::new();
+        };
+        sqlx::query_scalar("SELECT id FROM events ORDER BY received_at, id")
+            .fetch_all(&mut db)
+            .await
+            .expect("reading event ids")
+    }
 }
 
 impl Drop for Gateway {

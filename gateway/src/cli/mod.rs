@@ -1,3 +1,4 @@
 //! Command-line tools beside `serve`.
 
+pub mod operate;
 pub mod plugin;

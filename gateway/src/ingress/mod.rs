@@ -129,70 +129,143 @@ async fn receive(
             }
         }
     }
-    let event_id = new_id("evt");
-    let runs = if matches!(event.kind, EventKind::Validate) {
-        Vec::new()
-    } else {
-        match run_plugins(&ingress, tenant, &event_id, &event, &body).await {
-            Ok(runs) => runs,
-            Err(error) => {
-                tracing::error!(tenant = %tenant_id, event_id, "plugin execution failed: {error:#}");
-                return reject(StatusCode::INTERNAL_SERVER_ERROR, "internal error".into());
-            }
-        }
-    };
-    let record = EventRecord {
-        id: &event_id,
-        tenant: &tenant_id,
-        event_type: event.type_name(),
-        body: &body,
-        dedup_key: &dedup_key,
-    };
-    let run_records: Vec<RunRecord> = runs
-        .iter()
-        .map(|run| RunRecord {
-            plugin: &run.plugin,
-            duration: run.duration,
-            outcome: run.outcome.as_ref().map_err(String::as_str),
-        })
-        .collect();
-    if let Err(error) = ingress.store.record_event(&record, &run_records).await {
-        tracing::error!(tenant = %tenant_id, event_id, "cannot store event: {error:#}");
-        return reject(
+    let accepted = ingress
+        .accept(tenant, &event, &body, &dedup_key, None)
+        .await;
+    match accepted {
+        Ok(accepted) => (StatusCode::OK, Json(answer(&accepted.runs))).into_response(),
+        Err(Refused::Plugins) => reject(StatusCode::INTERNAL_SERVER_ERROR, "internal error".into()),
+        Err(Refused::Store) => reject(
             StatusCode::SERVICE_UNAVAILABLE,
             "cannot store the event, try again".into(),
-        );
+        ),
     }
-    ingress.wake_worker.notify_one();
-    for run in &runs {
-        if let Err(reason) = &run.outcome {
-            tracing::warn!(tenant = %tenant_id, event_id, plugin = %run.plugin, "plugin {reason}");
-        }
-    }
-    tracing::info!(tenant = %tenant_id, event_id, event_type = event.type_name(), plugins = runs.len(), "event accepted");
-    (StatusCode::OK, Json(answer(&runs))).into_response()
 }
 
-/// Runs the tenant's plugins on a blocking thread: wasm calls are CPU-bound.
-async fn run_plugins(
-    ingress: &Arc<Ingress>,
-    tenant: &TenantEntry,
-    event_id: &str,
-    event: &events::SodaEvent,
-    body: &Bytes,
-) -> anyhow::Result<Vec<PluginRun>> {
-    if tenant.plugins.is_empty() {
-        return Ok(Vec::new());
+/// An event stored with the runs of its plugins.
+pub struct Accepted {
+    pub event_id: String,
+    pub runs: Vec<PluginRun>,
+}
+
+/// Why an event could not be accepted (the details are logged).
+#[derive(Debug, PartialEq)]
+pub enum Refused {
+    /// The plugin execution itself failed (not a plugin's error: those are recorded).
+    Plugins,
+    /// The store could not commit the event.
+    Store,
+}
+
+/// Why a stored event could not be replayed.
+#[derive(Debug, thiserror::Error, PartialEq)]
+pub enum ReplayError {
+    #[error("no event `{0}`")]
+    NoSuchEvent(String),
+    #[error("tenant `{0}` is no longer configured")]
+    NoSuchTenant(String),
+    #[error("the stored event does not parse: {0}")]
+    Unparsable(String),
+    #[error("the replay could not be stored")]
+    Refused,
+}
+
+impl Ingress {
+    /// Runs the tenant's plugins on a verified, parsed event and stores the event with every
+    /// run, action and state write, atomically; then wakes the delivery worker.
+    pub async fn accept(
+        &self,
+        tenant: &TenantEntry,
+        event: &events::SodaEvent,
+        body: &[u8],
+        dedup_key: &str,
+        replay_of: Option<&str>,
+    ) -> Result<Accepted, Refused> {
+        let tenant_id = &tenant.config.id;
+        let event_id = new_id("evt");
+        let runs = if matches!(event.kind, EventKind::Validate) {
+            Vec::new()
+        } else {
+            self.run_plugins(tenant, &event_id, event, body)
+                .await
+                .map_err(|error| {
+                    tracing::error!(tenant = %tenant_id, event_id, "plugin execution failed: {error:#}");
+                    Refused::Plugins
+                })?
+        };
+        let record = EventRecord {
+            id: &event_id,
+            tenant: tenant_id,
+            event_type: event.type_name(),
+            body,
+            dedup_key,
+            replay_of,
+        };
+        let run_records: Vec<RunRecord> = runs
+            .iter()
+            .map(|run| RunRecord {
+                plugin: &run.plugin,
+                duration: run.duration,
+                outcome: run.outcome.as_ref().map_err(String::as_str),
+            })
+            .collect();
+        if let Err(error) = self.store.record_event(&record, &run_records).await {
+            tracing::error!(tenant = %tenant_id, event_id, "cannot store event: {error:#}");
+            return Err(Refused::Store);
+        }
+        self.wake_worker.notify_one();
+        for run in &runs {
+            if let Err(reason) = &run.outcome {
+                tracing::warn!(tenant = %tenant_id, event_id, plugin = %run.plugin, "plugin {reason}");
+            }
+        }
+        tracing::info!(tenant = %tenant_id, event_id, event_type = event.type_name(), replay_of, plugins = runs.len(), "event accepted");
+        Ok(Accepted { event_id, runs })
     }
-    let raw_json = String::from_utf8_lossy(body);
-    let wit_event = to_wit_event(event_id, event, &raw_json);
-    let registry = ingress.plugins.clone();
-    let tenant_id = tenant.config.id.clone();
-    let enabled = tenant.plugins.clone();
-    let state = ingress.state_source();
-    let runs =
-        tokio::task::spawn_blocking(move || registry.run(&tenant_id, &enabled, &wit_event, &state));
-    Ok(runs.await?)
+
+    /// Runs a stored event again through the plugins loaded now (after a plugin was fixed),
+    /// stored as a new event pointing at the original.
+    pub async fn replay(&self, event_id: &str) -> Result<Accepted, ReplayError> {
+        let stored = self
+            .store
+            .event(event_id)
+            .await
+            .map_err(|_| ReplayError::Refused)?
+            .ok_or_else(|| ReplayError::NoSuchEvent(event_id.to_owned()))?;
+        let tenant = self
+            .tenants
+            .get(&stored.tenant)
+            .ok_or_else(|| ReplayError::NoSuchTenant(stored.tenant.clone()))?;
+        let event = events::parse(&stored.body)
+            .map_err(|error| ReplayError::Unparsable(error.to_string()))?;
+        let dedup_key = format!("replay:{}", new_id("rpl"));
+        self.accept(tenant, &event, &stored.body, &dedup_key, Some(&stored.id))
+            .await
+            .map_err(|_| ReplayError::Refused)
+    }
+
+    /// Runs the tenant's plugins on a blocking thread: wasm calls are CPU-bound.
+    async fn run_plugins(
+        &self,
+        tenant: &TenantEntry,
+        event_id: &str,
+        event: &events::SodaEvent,
+        body: &[u8],
+    ) -> anyhow::Result<Vec<PluginRun>> {
+        if tenant.plugins.is_empty() {
+            return Ok(Vec::new());
+        }
+        let raw_json = String::from_utf8_lossy(body);
+        let wit_event = to_wit_event(event_id, event, &raw_json);
+        let registry = self.plugins.clone();
+        let tenant_id = tenant.config.id.clone();
+        let enabled = tenant.plugins.clone();
+        let state = self.state_source();
+        let runs = tokio::task::spawn_blocking(move || {
+            registry.run(&tenant_id, &enabled, &wit_event, &state)
+        });
+        Ok(runs.await?)
+    }
 }
 
 /// What recognises a second delivery of the same event: the Standard Webhooks `webhook-id` when

@@ -30,6 +30,8 @@ pub struct EventRecord<'a> {
     pub body: &'a [u8],
     /// Recognises a second delivery of the same event (see `ingress::dedup_key`).
     pub dedup_key: &'a str,
+    /// The event this one replays, if it is a replay.
+    pub replay_of: Option<&'a str>,
 }
 
 /// One plugin's run on the event, as it is stored.
@@ -81,14 +83,13 @@ impl Store {
             .run(&pool)
             .await
             .context("cannot apply database migrations")?;
-        let store = Self { pool };
-        store.release_leases().await?;
-        Ok(store)
+        Ok(Self { pool })
     }
 
-    /// Forgets the leases of a previous process: SQLite is used by one gateway at a time, so
-    /// any lease found at start belonged to a process that is gone.
-    async fn release_leases(&self) -> anyhow::Result<()> {
+    /// Forgets the leases of a previous process. The serving gateway calls it at start: SQLite
+    /// is served by one gateway at a time, so any lease found then belonged to a process that is
+    /// gone. (Tools that open the store beside a running gateway must not.)
+    pub async fn release_leases(&self) -> anyhow::Result<()> {
         sqlx::query(
             "UPDATE actions SET lease_until = NULL, continuation_lease_until = NULL
              WHERE lease_until IS NOT NULL OR continuation_lease_until IS NOT NULL",
@@ -108,8 +109,8 @@ impl Store {
         let now = now_ms();
         let mut tx = self.pool.begin().await?;
         sqlx::query(
-            "INSERT INTO events (id, tenant, event_type, received_at, body, dedup_key)
-             VALUES (?, ?, ?, ?, ?, ?)",
+            "INSERT INTO events (id, tenant, event_type, received_at, body, dedup_key, replay_of)
+             VALUES (?, ?, ?, ?, ?, ?, ?)",
         )
         .bind(event.id)
         .bind(event.tenant)
@@ -117,6 +118,7 @@ impl Store {
         .bind(now)
         .bind(event.body)
         .bind(event.dedup_key)
+        .bind(event.replay_of)
         .execute(&mut *tx)
         .await?;
         for run in runs {
@@ -337,10 +339,12 @@ pub fn now_ms() -> i64 {
 }
 
 mod continuations;
+mod dead_letters;
 mod maintenance;
 mod state;
 #[cfg(test)]
 mod tests;
 
 pub use continuations::PendingContinuation;
+pub use dead_letters::{DeadLetter, StoredEvent};
 pub use maintenance::Pruned;

@@ -48,6 +48,7 @@ async fn store_with_one_action() -> (tempfile::TempDir, Store) {
         event_type: "checkEvaluation",
         body: b"{}",
         dedup_key: "sha256:x",
+        replay_of: None,
     };
     store.record_event(&event, &runs).await.unwrap();
     (dir, store)
@@ -169,6 +170,7 @@ async fn leases_of_a_dead_process_are_released_on_open() {
     );
     store.pool.close().await;
     let reopened = Store::open(dir.path()).await.unwrap();
+    reopened.release_leases().await.unwrap();
     assert_eq!(
         reopened
             .claim_due(10, Duration::from_secs(600))
@@ -198,6 +200,7 @@ async fn a_failed_event_write_leaves_nothing_behind() {
         event_type: "checkEvaluation",
         body: b"{}",
         dedup_key: "sha256:x",
+        replay_of: None,
     };
     assert!(store.record_event(&event, &runs).await.is_err());
     assert_eq!(count(&store, "SELECT COUNT(*) FROM actions").await, 2);
@@ -240,6 +243,7 @@ async fn a_response_is_kept_for_the_plugin_and_its_run_stored_with_new_actions()
         event_type: "incidentCreated",
         body: b"{}",
         dedup_key: "sha256:x",
+        replay_of: None,
     };
     store.record_event(&event, &runs).await.unwrap();
     let lease = Duration::from_secs(60);
@@ -380,4 +384,36 @@ async fn retention_keeps_events_with_work_left_and_deletes_finished_ones() {
             "{table}"
         );
     }
+}
+
+#[tokio::test]
+async fn a_failed_action_is_a_dead_letter_until_it_is_retried() {
+    let (_dir, store) = store_with_one_action().await;
+    let id = store.claim_due(10, Duration::from_secs(60)).await.unwrap()[0]
+        .id
+        .clone();
+    let attempt = AttemptRecord {
+        started_at_ms: now_ms(),
+        duration: Duration::ZERO,
+        status_code: Some(400),
+        error: Some("HTTP 400: invalid_payload".into()),
+    };
+    store
+        .record_attempt(&id, &attempt, Next::Failed, None)
+        .await
+        .unwrap();
+    let letters = store.dead_letters(10).await.unwrap();
+    assert_eq!(letters.len(), 1);
+    assert_eq!(letters[0].id, id);
+    assert_eq!(
+        letters[0].last_error.as_deref(),
+        Some("HTTP 400: invalid_payload")
+    );
+
+    let unknown = ["act_unknown".to_string()];
+    assert_eq!(store.retry_dead_letters(&unknown).await.unwrap(), 0);
+    assert_eq!(store.retry_dead_letters(&[id.clone()]).await.unwrap(), 1);
+    assert!(store.dead_letters(10).await.unwrap().is_empty());
+    let due = store.claim_due(10, Duration::from_secs(60)).await.unwrap();
+    assert_eq!((due[0].id.as_str(), due[0].attempts), (id.as_str(), 0));
 }

@@ -1,0 +1,112 @@
+//! The admin API, for operators: dead letters and replays. Every route needs
+//! `Authorization: Bearer <admin.token>`; without `admin.token` in the config there is no admin
+//! API at all.
+//!
+//! - `GET  /admin/dead-letters`: HTTP actions that failed for good, newest first.
+//! - `POST /admin/dead-letters/retry`: requeue them all (or `{"ids": [...]}`) from a fresh
+//!   retry schedule.
+//! - `POST /admin/events/{id}/replay`: run a stored event through the plugins loaded now.
+
+use std::sync::Arc;
+
+use axum::extract::{Path, Request, State};
+use axum::http::{header, StatusCode};
+use axum::middleware::{self, Next};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use axum::{Json, Router};
+use serde::Deserialize;
+use serde_json::json;
+use sha2::{Digest, Sha256};
+use subtle::ConstantTimeEq;
+
+use crate::ingress::{Ingress, ReplayError};
+
+/// The admin routes, guarded by the bearer token.
+pub fn router(ingress: Arc<Ingress>, token: String) -> Router {
+    let token = Arc::new(token);
+    Router::new()
+        .route("/admin/dead-letters", get(dead_letters))
+        .route("/admin/dead-letters/retry", post(retry_dead_letters))
+        .route("/admin/events/{id}/replay", post(replay))
+        .layer(middleware::from_fn(move |request: Request, next: Next| {
+            let token = token.clone();
+            async move { authorize(&token, request, next).await }
+        }))
+        .with_state(ingress)
+}
+
+async fn authorize(token: &str, request: Request, next: Next) -> Response {
+    let presented = request
+        .headers()
+        .get(header::AUTHORIZATION)
+        .and_then(|value| value.to_str().ok())
+        .and_then(|value| value.strip_prefix("Bearer "))
+        .unwrap_or_default();
+    // Hashing first makes the comparison independent of the lengths, too.
+    let matches = Sha256::digest(presented.as_bytes()).ct_eq(&Sha256::digest(token.as_bytes()));
+    if bool::from(matches) && !presented.is_empty() {
+        next.run(request).await
+    } else {
+        error(
+            StatusCode::UNAUTHORIZED,
+            "missing or wrong admin bearer token",
+        )
+    }
+}
+
+async fn dead_letters(State(ingress): State<Arc<Ingress>>) -> Response {
+    match ingress.store.dead_letters(1000).await {
+        Ok(letters) => Json(json!({ "dead_letters": letters })).into_response(),
+        Err(failure) => internal(&failure),
+    }
+}
+
+/// Which dead letters to retry; none named means all.
+#[derive(Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+struct RetryRequest {
+    #[serde(default)]
+    ids: Vec<String>,
+}
+
+async fn retry_dead_letters(
+    State(ingress): State<Arc<Ingress>>,
+    body: Option<Json<RetryRequest>>,
+) -> Response {
+    let ids = body.map(|Json(request)| request.ids).unwrap_or_default();
+    match ingress.store.retry_dead_letters(&ids).await {
+        Ok(retried) => {
+            ingress.wake_worker.notify_one();
+            Json(json!({ "retried": retried })).into_response()
+        }
+        Err(failure) => internal(&failure),
+    }
+}
+
+async fn replay(State(ingress): State<Arc<Ingress>>, Path(id): Path<String>) -> Response {
+    match ingress.replay(&id).await {
+        Ok(accepted) => {
+            let runs: Vec<_> = accepted
+                .runs
+                .iter()
+                .map(|run| json!({ "plugin": run.plugin, "error": run.outcome.as_ref().err() }))
+                .collect();
+            Json(json!({ "event_id": accepted.event_id, "replay_of": id, "runs": runs }))
+                .into_response()
+        }
+        Err(failure @ ReplayError::NoSuchEvent(_)) => {
+            error(StatusCode::NOT_FOUND, &failure.to_string())
+        }
+        Err(failure) => error(StatusCode::CONFLICT, &failure.to_string()),
+    }
+}
+
+fn internal(failure: &anyhow::Error) -> Response {
+    tracing::error!("admin request failed: {failure:#}");
+    error(StatusCode::INTERNAL_SERVER_ERROR, "internal error")
+}
+
+fn error(status: StatusCode, reason: &str) -> Response {
+    (status, Json(json!({ "error": reason }))).into_response()
+}
