@@ -412,7 +412,7 @@ async fn a_failed_action_is_a_dead_letter_until_it_is_retried() {
 
     let unknown = ["act_unknown".to_string()];
     assert_eq!(store.retry_dead_letters(&unknown).await.unwrap(), 0);
-    assert_eq!(store.retry_dead_letters(&[id.clone()]).await.unwrap(), 1);
+    assert_eq!(store.retry_dead_letters(std::slice::from_ref(&id)).await.unwrap(), 1);
     assert!(store.dead_letters(10).await.unwrap().is_empty());
     let due = store.claim_due(10, Duration::from_secs(60)).await.unwrap();
     assert_eq!((due[0].id.as_str(), due[0].attempts), (id.as_str(), 0));
