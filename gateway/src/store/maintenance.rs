@@ -52,6 +52,13 @@ impl Store {
     /// attempts; events with work still to do are kept whatever their age.
     pub async fn prune(&self, before_ms: i64) -> anyhow::Result<Pruned> {
         let mut tx = self.pool.begin().await?;
+        // A replay that is kept outlives the original it points at.
+        sqlx::query(&format!(
+            "UPDATE events SET replay_of = NULL WHERE replay_of IN ({PRUNABLE})"
+        ))
+        .bind(before_ms)
+        .execute(&mut *tx)
+        .await?;
         let of_prunable_actions =
             format!("SELECT a.id FROM actions a WHERE a.event_id IN ({PRUNABLE})");
         let attempts = sqlx::query(&format!(

@@ -412,8 +412,42 @@ async fn a_failed_action_is_a_dead_letter_until_it_is_retried() {
 
     let unknown = ["act_unknown".to_string()];
     assert_eq!(store.retry_dead_letters(&unknown).await.unwrap(), 0);
-    assert_eq!(store.retry_dead_letters(std::slice::from_ref(&id)).await.unwrap(), 1);
+    assert_eq!(
+        store
+            .retry_dead_letters(std::slice::from_ref(&id))
+            .await
+            .unwrap(),
+        1
+    );
     assert!(store.dead_letters(10).await.unwrap().is_empty());
     let due = store.claim_due(10, Duration::from_secs(60)).await.unwrap();
     assert_eq!((due[0].id.as_str(), due[0].attempts), (id.as_str(), 0));
+}
+
+#[tokio::test]
+async fn pruning_an_original_keeps_its_newer_replay() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = Store::open(dir.path()).await.unwrap();
+    let record = |id: &'static str, replay_of: Option<&'static str>| EventRecord {
+        id,
+        tenant: "acme",
+        event_type: "validate",
+        body: b"{}",
+        dedup_key: "sha256:x",
+        replay_of,
+    };
+    store
+        .record_event(&record("evt_1", None), &[])
+        .await
+        .unwrap();
+    tokio::time::sleep(Duration::from_millis(20)).await;
+    let cutoff = now_ms();
+    tokio::time::sleep(Duration::from_millis(20)).await;
+    store
+        .record_event(&record("evt_2", Some("evt_1")), &[])
+        .await
+        .unwrap();
+    assert_eq!(store.prune(cutoff).await.unwrap().events, 1);
+    assert!(store.event("evt_1").await.unwrap().is_none());
+    assert!(store.event("evt_2").await.unwrap().is_some());
 }
