@@ -12,6 +12,7 @@
 //! No test may send traffic to anything but the loopback interface: [`Gateway::post`] refuses
 //! bodies whose `incidentLinkCallbackUrl` points elsewhere (see [`with_callback_url`]).
 
+pub mod faults;
 pub mod reload;
 
 use std::fmt;
