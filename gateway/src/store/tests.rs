@@ -14,6 +14,16 @@ fn request(url: &str) -> Request {
     .unwrap()
 }
 
+/// An attempt that just ended with `status`.
+fn attempt(status: u16, error: Option<&str>) -> AttemptRecord {
+    AttemptRecord {
+        started_at_ms: now_ms(),
+        duration: Duration::ZERO,
+        status_code: Some(status),
+        error: error.map(str::to_owned),
+    }
+}
+
 async fn store_with_one_action() -> (tempfile::TempDir, Store) {
     let dir = tempfile::tempdir().unwrap();
     let store = Store::open(dir.path()).await.unwrap();
@@ -111,12 +121,7 @@ async fn a_retry_waits_its_delay_and_counts_the_attempt() {
     let id = store.claim_due(10, Duration::from_secs(60)).await.unwrap()[0]
         .id
         .clone();
-    let attempt = AttemptRecord {
-        started_at_ms: now_ms(),
-        duration: Duration::from_millis(3),
-        status_code: Some(503),
-        error: Some("HTTP 503".into()),
-    };
+    let attempt = attempt(503, Some("HTTP 503"));
     store
         .record_attempt(
             &id,
@@ -255,12 +260,7 @@ async fn a_response_is_kept_for_the_plugin_and_its_run_stored_with_new_actions()
         .unwrap()
         .is_empty());
 
-    let attempt = AttemptRecord {
-        started_at_ms: now_ms(),
-        duration: Duration::ZERO,
-        status_code: Some(201),
-        error: None,
-    };
+    let attempt = attempt(201, None);
     let response = Response {
         status: 201,
         headers: vec![("x".into(), "y".into())],
@@ -360,12 +360,7 @@ async fn retention_keeps_events_with_work_left_and_deletes_finished_ones() {
     let id = store.claim_due(10, Duration::from_secs(60)).await.unwrap()[0]
         .id
         .clone();
-    let attempt = AttemptRecord {
-        started_at_ms: now_ms(),
-        duration: Duration::ZERO,
-        status_code: Some(200),
-        error: None,
-    };
+    let attempt = attempt(200, None);
     store
         .record_attempt(&id, &attempt, Next::Succeeded, None)
         .await
@@ -392,12 +387,7 @@ async fn a_failed_action_is_a_dead_letter_until_it_is_retried() {
     let id = store.claim_due(10, Duration::from_secs(60)).await.unwrap()[0]
         .id
         .clone();
-    let attempt = AttemptRecord {
-        started_at_ms: now_ms(),
-        duration: Duration::ZERO,
-        status_code: Some(400),
-        error: Some("HTTP 400: invalid_payload".into()),
-    };
+    let attempt = attempt(400, Some("HTTP 400: invalid_payload"));
     store
         .record_attempt(&id, &attempt, Next::Failed, None)
         .await
