@@ -141,7 +141,8 @@ fn start_up(plugins: &Path) {
         let runtime = Runtime::new(PluginLimits::default().memory_bytes()).expect("engine");
         let cache = CompileCache::new(cache_dir.path()).unwrap();
         let started = Instant::now();
-        let registry = Registry::open(runtime, folder.path(), Some(cache)).expect("opens");
+        let registry =
+            Registry::open(runtime, folder.path(), Some(cache), Default::default()).expect("opens");
         assert!(registry.contains("slack"));
         started.elapsed()
     };
@@ -168,7 +169,8 @@ fn start_up(plugins: &Path) {
 fn hot_reload(plugins: &Path) {
     let folder = tempfile::tempdir().unwrap();
     let runtime = Runtime::new(PluginLimits::default().memory_bytes()).expect("engine");
-    let registry = Arc::new(Registry::open(runtime, folder.path(), None).expect("opens"));
+    let registry =
+        Arc::new(Registry::open(runtime, folder.path(), None, Default::default()).expect("opens"));
     let _watcher = watcher::watch(registry.clone()).expect("watches");
     let bytes = std::fs::read(plugins.join("slack.wasm")).unwrap();
     let validate = events::parse(br#"{"event":"validate"}"#).unwrap();

@@ -10,7 +10,8 @@
 //! - [`plugins`]: loading `.wasm` components and calling them in a sandbox.
 //! - [`actions`]: what plugins asked for, retries, and the delivery worker.
 //! - [`store`]: SQLite, where events, runs, actions and attempts are kept.
-//! - [`admin`]: the operators' API (dead letters, replays), behind a bearer token.
+//! - [`admin`]: the operators' API (dead letters, replays, metrics), behind a bearer token;
+//!   [`telemetry`] counts what flows through.
 //!
 //! [`config`] reads the TOML file, [`server`] wires everything together and [`cli`] holds the
 //! command-line tools for plugin authors.
@@ -24,3 +25,4 @@ pub mod ingress;
 pub mod plugins;
 pub mod server;
 pub mod store;
+pub mod telemetry;

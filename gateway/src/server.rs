@@ -23,6 +23,7 @@ use crate::plugins::bindings::to_wit_event;
 use crate::plugins::watcher::{self, Watcher};
 use crate::plugins::{CompileCache, Registry, Runtime};
 use crate::store::{now_ms, PendingContinuation, Store};
+use crate::telemetry::Metrics;
 
 /// A started gateway: store open, plugins loaded, worker running.
 pub struct Gateway {
@@ -49,6 +50,7 @@ impl Gateway {
             config.delivery.clone(),
             wake_worker.clone(),
             wake_continuations.clone(),
+            ingress.metrics.clone(),
         )?;
         let continuations = Continuations {
             store,
@@ -105,10 +107,13 @@ pub async fn build_ingress(
     let runtime = Runtime::new(config.largest_memory_bytes())?;
     let cache = CompileCache::new(&config.data_dir.join("plugin-cache"))?;
     let plugins_dir = config.plugins_dir.clone();
-    let registry =
-        tokio::task::spawn_blocking(move || Registry::open(runtime, &plugins_dir, Some(cache)))
-            .await
-            .context("plugin loading panicked")??;
+    let metrics = Arc::new(Metrics::default());
+    let registry_metrics = metrics.clone();
+    let registry = tokio::task::spawn_blocking(move || {
+        Registry::open(runtime, &plugins_dir, Some(cache), registry_metrics)
+    })
+    .await
+    .context("plugin loading panicked")??;
     let mut tenants = std::collections::HashMap::new();
     for tenant in &config.tenants {
         for plugin in &tenant.plugins {
@@ -124,6 +129,7 @@ pub async fn build_ingress(
         store,
         wake_worker,
         dedup_window: config.dedup_window,
+        metrics,
     }))
 }
 
@@ -189,6 +195,9 @@ impl ResponseHandler for PluginResponses {
             &pending.response,
             &ingress.state_source(),
         );
+        ingress
+            .metrics
+            .plugin_call(&run.plugin, run.duration, run.outcome.is_err());
         (run.duration, run.outcome)
     }
 }

@@ -14,6 +14,7 @@ use super::retry::{next_step, parse_retry_after, AttemptResult, Next, Schedule};
 use super::Response;
 use crate::config::Delivery;
 use crate::store::{now_ms, AttemptRecord, DueAction, Store};
+use crate::telemetry::Metrics;
 
 /// How long a claimed action stays reserved: far longer than one attempt can take.
 const LEASE: Duration = Duration::from_secs(300);
@@ -29,6 +30,7 @@ pub struct Worker {
     config: Delivery,
     wake: Arc<Notify>,
     wake_continuations: Arc<Notify>,
+    metrics: Arc<Metrics>,
 }
 
 impl Worker {
@@ -39,6 +41,7 @@ impl Worker {
         config: Delivery,
         wake: Arc<Notify>,
         wake_continuations: Arc<Notify>,
+        metrics: Arc<Metrics>,
     ) -> anyhow::Result<Self> {
         let client = reqwest::Client::builder()
             .redirect(Policy::none())
@@ -51,6 +54,7 @@ impl Worker {
             config,
             wake,
             wake_continuations,
+            metrics,
         })
     }
 
@@ -111,6 +115,11 @@ impl Worker {
         };
         let spread = fastrand::f64() * 2.0 - 1.0;
         let next = next_step(&result, action.attempts + 1, schedule, retry_after, spread);
+        self.metrics.attempt(match next {
+            Next::Succeeded => "delivered",
+            Next::RetryAfter(_) => "retry",
+            Next::Failed => "failed",
+        });
         match next {
             Next::Succeeded => {
                 tracing::info!(action = %action.id, tenant = %action.tenant, plugin = %action.plugin, "action delivered")

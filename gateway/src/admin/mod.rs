@@ -6,6 +6,7 @@
 //! - `POST /admin/dead-letters/retry`: requeue them all (or `{"ids": [...]}`) from a fresh
 //!   retry schedule.
 //! - `POST /admin/events/{id}/replay`: run a stored event through the plugins loaded now.
+//! - `GET  /metrics`: Prometheus metrics (see `telemetry`).
 
 use std::sync::Arc;
 
@@ -29,6 +30,7 @@ pub fn router(ingress: Arc<Ingress>, token: String) -> Router {
         .route("/admin/dead-letters", get(dead_letters))
         .route("/admin/dead-letters/retry", post(retry_dead_letters))
         .route("/admin/events/{id}/replay", post(replay))
+        .route("/metrics", get(metrics))
         .layer(middleware::from_fn(move |request: Request, next: Next| {
             let token = token.clone();
             async move { authorize(&token, request, next).await }
@@ -52,6 +54,17 @@ async fn authorize(token: &str, request: Request, next: Next) -> Response {
             StatusCode::UNAUTHORIZED,
             "missing or wrong admin bearer token",
         )
+    }
+}
+
+async fn metrics(State(ingress): State<Arc<Ingress>>) -> Response {
+    match ingress.store.backlog().await {
+        Ok((pending, dead)) => (
+            [(header::CONTENT_TYPE, "text/plain; version=0.0.4")],
+            ingress.metrics.render(pending, dead),
+        )
+            .into_response(),
+        Err(failure) => internal(&failure),
     }
 }
 

@@ -15,7 +15,7 @@ use axum::extract::rejection::BytesRejection;
 use axum::extract::{DefaultBodyLimit, Path, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
-use axum::routing::post;
+use axum::routing::{get, post};
 use axum::{Json, Router};
 use serde_json::json;
 use tokio::sync::Notify;
@@ -26,6 +26,7 @@ use crate::events::{self, EventKind};
 use crate::plugins::bindings::to_wit_event;
 use crate::plugins::{Enabled, PluginRun, Registry, StateSource};
 use crate::store::{new_id, now_ms, EventRecord, RunRecord, Store};
+use crate::telemetry::Metrics;
 use sha2::{Digest, Sha256};
 
 /// Everything a request needs, shared by all requests.
@@ -37,6 +38,7 @@ pub struct Ingress {
     pub wake_worker: Arc<Notify>,
     /// Window of inbound deduplication (zero: off).
     pub dedup_window: std::time::Duration,
+    pub metrics: Arc<Metrics>,
 }
 
 impl Ingress {
@@ -77,6 +79,8 @@ impl TenantEntry {
 pub fn router(ingress: Arc<Ingress>, max_body_bytes: usize) -> Router {
     Router::new()
         .route("/hooks/{tenant}", post(receive))
+        .route("/healthz", get(healthz))
+        .route("/readyz", get(readyz))
         .layer(DefaultBodyLimit::max(max_body_bytes))
         .with_state(ingress)
 }
@@ -87,18 +91,39 @@ async fn receive(
     headers: HeaderMap,
     body: Result<Bytes, BytesRejection>,
 ) -> Response {
+    let mut event_type = "none";
+    let response = respond(&ingress, &tenant_id, &headers, body, &mut event_type).await;
+    let tenant = if ingress.tenants.contains_key(&tenant_id) {
+        tenant_id.as_str()
+    } else {
+        "unknown"
+    };
+    ingress
+        .metrics
+        .request(tenant, event_type, response.status().as_u16());
+    response
+}
+
+/// Answers one webhook request; `event_type` is set once the body parsed (a bounded label).
+async fn respond(
+    ingress: &Ingress,
+    tenant_id: &str,
+    headers: &HeaderMap,
+    body: Result<Bytes, BytesRejection>,
+    event_type: &mut &'static str,
+) -> Response {
     let body = match body {
         Ok(body) => body,
         // Over `max_body_bytes` (413) or a broken connection: answered as JSON like the rest.
         Err(rejection) => return reject(rejection.status(), rejection.body_text()),
     };
-    let Some(tenant) = ingress.tenants.get(&tenant_id) else {
+    let Some(tenant) = ingress.tenants.get(tenant_id) else {
         return reject(
             StatusCode::NOT_FOUND,
             format!("unknown tenant `{tenant_id}`"),
         );
     };
-    if let Err(error) = verify::verify(&tenant.config.verify, &headers, &body) {
+    if let Err(error) = verify::verify(&tenant.config.verify, headers, &body) {
         tracing::warn!(tenant = %tenant_id, "rejected: {error}");
         return reject(StatusCode::UNAUTHORIZED, error.to_string());
     }
@@ -106,12 +131,13 @@ async fn receive(
         Ok(event) => event,
         Err(error) => return reject(StatusCode::BAD_REQUEST, error.to_string()),
     };
-    let dedup_key = dedup_key(&headers, &body);
+    *event_type = event_label(&event.kind);
+    let dedup_key = dedup_key(headers, &body);
     if !ingress.dedup_window.is_zero() {
         let since = now_ms() - ingress.dedup_window.as_millis() as i64;
         match ingress
             .store
-            .find_duplicate(&tenant_id, &dedup_key, since)
+            .find_duplicate(tenant_id, &dedup_key, since)
             .await
         {
             Ok(Some((original, link))) => {
@@ -215,6 +241,8 @@ impl Ingress {
         }
         self.wake_worker.notify_one();
         for run in &runs {
+            self.metrics
+                .plugin_call(&run.plugin, run.duration, run.outcome.is_err());
             if let Err(reason) = &run.outcome {
                 tracing::warn!(tenant = %tenant_id, event_id, plugin = %run.plugin, "plugin {reason}");
             }
@@ -268,6 +296,18 @@ impl Ingress {
     }
 }
 
+/// The event type as a metrics label: Soda's name, or `unknown` (unbounded names are not labels).
+fn event_label(kind: &EventKind) -> &'static str {
+    match kind {
+        EventKind::Validate => "validate",
+        EventKind::CheckEvaluation(_) => "checkEvaluation",
+        EventKind::IncidentCreated(_) => "incidentCreated",
+        EventKind::IncidentUpdated(_) => "incidentUpdated",
+        EventKind::ContractPublished(_) => "contractPublished",
+        EventKind::Unknown(_) => "unknown",
+    }
+}
+
 /// What recognises a second delivery of the same event: the Standard Webhooks `webhook-id` when
 /// the sender sets one, else the SHA-256 of the raw body.
 fn dedup_key(headers: &HeaderMap, body: &[u8]) -> String {
@@ -290,6 +330,32 @@ fn answer(runs: &[PluginRun]) -> serde_json::Value {
     match link {
         Some(link) => json!({ "link": link }),
         None => json!({}),
+    }
+}
+
+/// Liveness: the process answers.
+async fn healthz() -> &'static str {
+    "ok"
+}
+
+/// Readiness: the store answers (503 otherwise); lists enabled plugins that are not loaded.
+async fn readyz(State(ingress): State<Arc<Ingress>>) -> Response {
+    let mut missing: Vec<&str> = ingress
+        .tenants
+        .values()
+        .flat_map(|tenant| &tenant.plugins)
+        .map(|plugin| plugin.name.as_str())
+        .filter(|name| !ingress.plugins.contains(name))
+        .collect();
+    missing.sort_unstable();
+    missing.dedup();
+    match ingress.store.ping().await {
+        Ok(()) => Json(json!({ "store": "ok", "plugins_not_loaded": missing })).into_response(),
+        Err(error) => {
+            tracing::error!("readiness: store unreachable: {error:#}");
+            let body = json!({ "store": "unreachable", "plugins_not_loaded": missing });
+            (StatusCode::SERVICE_UNAVAILABLE, Json(body)).into_response()
+        }
     }
 }
 

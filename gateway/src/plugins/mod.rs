@@ -24,6 +24,7 @@ use arc_swap::ArcSwap;
 
 use crate::actions::{NewAction, Produced, Request, Response};
 use crate::config::PluginLimits;
+use crate::telemetry::Metrics;
 use bindings::wit;
 pub use cache::CompileCache;
 pub use host::CallScope;
@@ -39,6 +40,7 @@ pub struct Registry {
     plugins: ArcSwap<HashMap<String, Arc<LoadedPlugin>>>,
     /// Serialises changes to `plugins`, so two reloads cannot lose each other's swap.
     changing: Mutex<()>,
+    metrics: Arc<Metrics>,
 }
 
 /// A plugin enabled for a tenant, with its configuration rendered as JSON and its limits.
@@ -60,7 +62,12 @@ pub struct PluginRun {
 impl Registry {
     /// Loads every `*.wasm` in `dir`. A file that does not load is logged and skipped, so one
     /// broken plugin cannot take the gateway down for every tenant.
-    pub fn open(runtime: Runtime, dir: &Path, cache: Option<CompileCache>) -> anyhow::Result<Self> {
+    pub fn open(
+        runtime: Runtime,
+        dir: &Path,
+        cache: Option<CompileCache>,
+        metrics: Arc<Metrics>,
+    ) -> anyhow::Result<Self> {
         let entries = std::fs::read_dir(dir)
             .with_context(|| format!("cannot read plugins_dir {}", dir.display()))?;
         let registry = Self {
@@ -69,6 +76,7 @@ impl Registry {
             dir: dir.to_owned(),
             plugins: ArcSwap::from_pointee(HashMap::new()),
             changing: Mutex::new(()),
+            metrics,
         };
         let mut paths: Vec<PathBuf> = entries
             .filter_map(|entry| entry.ok().map(|entry| entry.path()))
@@ -95,6 +103,7 @@ impl Registry {
         if !path.exists() {
             self.change(|plugins| {
                 if plugins.remove(&name).is_some() {
+                    self.metrics.reload("unloaded");
                     tracing::info!(plugin = %name, file = %path.display(), "plugin unloaded");
                 }
             });
@@ -102,6 +111,7 @@ impl Registry {
         }
         match loader::load(&self.runtime, self.cache.as_ref(), path) {
             Ok(loaded) => {
+                self.metrics.reload("loaded");
                 tracing::info!(
                     plugin = %name,
                     file = %path.display(),
@@ -115,6 +125,7 @@ impl Registry {
                 });
             }
             Err(error) => {
+                self.metrics.reload("rejected");
                 let serving = self.plugins.load().contains_key(&name);
                 tracing::error!(
                     plugin = %name,

@@ -82,6 +82,24 @@ impl Store {
         Ok(requeued)
     }
 
+    /// Actions waiting to be sent, and dead letters.
+    pub async fn backlog(&self) -> anyhow::Result<(i64, i64)> {
+        let row = sqlx::query(
+            "SELECT COALESCE(SUM(status = 'pending'), 0) AS pending,
+                    COALESCE(SUM(status = 'failed' AND kind = 'http'), 0) AS failed
+             FROM actions",
+        )
+        .fetch_one(&self.pool)
+        .await?;
+        Ok((row.try_get("pending")?, row.try_get("failed")?))
+    }
+
+    /// Whether the database answers.
+    pub async fn ping(&self) -> anyhow::Result<()> {
+        sqlx::query("SELECT 1").execute(&self.pool).await?;
+        Ok(())
+    }
+
     /// A stored event by id.
     pub async fn event(&self, id: &str) -> anyhow::Result<Option<StoredEvent>> {
         let row = sqlx::query("SELECT id, tenant, body FROM events WHERE id = ?")

@@ -1,0 +1,179 @@
+//! Prometheus metrics: what flows through the gateway, counted where it happens.
+//!
+//! Label values are bounded: unknown tenants and event types are counted as `unknown`, so a
+//! sender cannot grow the series without limit. The backlog gauges are read from the store when
+//! `/metrics` is scraped.
+
+use std::time::Duration;
+
+use prometheus_client::encoding::EncodeLabelSet;
+use prometheus_client::metrics::counter::Counter;
+use prometheus_client::metrics::family::Family;
+use prometheus_client::metrics::gauge::Gauge;
+use prometheus_client::metrics::histogram::{exponential_buckets, Histogram};
+use prometheus_client::registry::Registry;
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct RequestLabels {
+    tenant: String,
+    event_type: String,
+    status: u16,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct PluginLabels {
+    plugin: String,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct OutcomeLabels {
+    outcome: &'static str,
+}
+
+/// Every metric the gateway exports.
+pub struct Metrics {
+    registry: Registry,
+    requests: Family<RequestLabels, Counter>,
+    plugin_seconds: Family<PluginLabels, Histogram>,
+    plugin_errors: Family<PluginLabels, Counter>,
+    attempts: Family<OutcomeLabels, Counter>,
+    reloads: Family<OutcomeLabels, Counter>,
+    pending: Gauge,
+    dead_letters: Gauge,
+}
+
+impl Default for Metrics {
+    fn default() -> Self {
+        let mut registry = Registry::default();
+        let requests = Family::default();
+        registry.register(
+            "soda_requests",
+            "Webhook requests by tenant, event type and answered status",
+            requests.clone(),
+        );
+        let plugin_seconds = Family::<PluginLabels, Histogram>::new_with_constructor(|| {
+            // 10 µs to ~2.6 s.
+            Histogram::new(exponential_buckets(0.000_01, 4.0, 10))
+        });
+        registry.register(
+            "soda_plugin_call_seconds",
+            "Duration of plugin calls (instantiation included)",
+            plugin_seconds.clone(),
+        );
+        let plugin_errors = Family::default();
+        registry.register(
+            "soda_plugin_errors",
+            "Plugin calls that failed (trap, limit, error, invalid actions, not loaded)",
+            plugin_errors.clone(),
+        );
+        let attempts = Family::default();
+        registry.register(
+            "soda_delivery_attempts",
+            "Delivery attempts by outcome: delivered, retry or failed",
+            attempts.clone(),
+        );
+        let reloads = Family::default();
+        registry.register(
+            "soda_plugin_reloads",
+            "Plugin file changes by outcome: loaded, rejected or unloaded",
+            reloads.clone(),
+        );
+        let pending = Gauge::default();
+        registry.register(
+            "soda_actions_pending",
+            "Actions waiting to be sent",
+            pending.clone(),
+        );
+        let dead_letters = Gauge::default();
+        registry.register(
+            "soda_dead_letters",
+            "Actions that failed for good",
+            dead_letters.clone(),
+        );
+        Self {
+            registry,
+            requests,
+            plugin_seconds,
+            plugin_errors,
+            attempts,
+            reloads,
+            pending,
+            dead_letters,
+        }
+    }
+}
+
+impl Metrics {
+    /// Counts one answered webhook request.
+    pub fn request(&self, tenant: &str, event_type: &str, status: u16) {
+        let labels = RequestLabels {
+            tenant: tenant.to_owned(),
+            event_type: event_type.to_owned(),
+            status,
+        };
+        self.requests.get_or_create(&labels).inc();
+    }
+
+    /// Records one plugin call.
+    pub fn plugin_call(&self, plugin: &str, duration: Duration, failed: bool) {
+        let labels = PluginLabels {
+            plugin: plugin.to_owned(),
+        };
+        self.plugin_seconds
+            .get_or_create(&labels)
+            .observe(duration.as_secs_f64());
+        if failed {
+            self.plugin_errors.get_or_create(&labels).inc();
+        }
+    }
+
+    /// Counts one delivery attempt: `delivered`, `retry` or `failed`.
+    pub fn attempt(&self, outcome: &'static str) {
+        self.attempts
+            .get_or_create(&OutcomeLabels { outcome })
+            .inc();
+    }
+
+    /// Counts one plugin file change: `loaded`, `rejected` or `unloaded`.
+    pub fn reload(&self, outcome: &'static str) {
+        self.reloads.get_or_create(&OutcomeLabels { outcome }).inc();
+    }
+
+    /// The Prometheus text exposition, with the backlog as given.
+    pub fn render(&self, pending: i64, dead_letters: i64) -> String {
+        self.pending.set(pending);
+        self.dead_letters.set(dead_letters);
+        let mut text = String::new();
+        prometheus_client::encoding::text::encode(&mut text, &self.registry)
+            .expect("writing to a String cannot fail");
+        text
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn counted_values_show_in_the_exposition() {
+        let metrics = Metrics::default();
+        metrics.request("acme", "checkEvaluation", 200);
+        metrics.request("acme", "checkEvaluation", 200);
+        metrics.plugin_call("slack", Duration::from_micros(50), false);
+        metrics.plugin_call("trap", Duration::from_micros(50), true);
+        metrics.attempt("delivered");
+        metrics.reload("loaded");
+        let text = metrics.render(3, 1);
+        for line in [
+            r#"soda_requests_total{tenant="acme",event_type="checkEvaluation",status="200"} 2"#,
+            r#"soda_plugin_call_seconds_count{plugin="slack"} 1"#,
+            r#"soda_plugin_errors_total{plugin="trap"} 1"#,
+            r#"soda_delivery_attempts_total{outcome="delivered"} 1"#,
+            r#"soda_plugin_reloads_total{outcome="loaded"} 1"#,
+            "soda_actions_pending 3",
+            "soda_dead_letters 1",
+        ] {
+            assert!(text.contains(line), "{line} missing from\n{text}");
+        }
+    }
+}
