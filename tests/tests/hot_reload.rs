@@ -400,22 +400,37 @@ async fn restart_with_a_warm_cache_loads_plugins_from_the_cache() {
     slack_posts(&gateway, &slack, 1).await;
 }
 
-#[tokio::test(flavor = "multi_thread")]
-async fn corrupt_cache_entry_is_recompiled_not_a_crash() {
-    let slack = FakeDownstream::start().await;
-    let mut gateway = slack_gateway(&slack).await;
+/// Starts a gateway with Slack, lets it fill the compile cache, kills it, damages every cache
+/// entry with `corrupt`, restarts it and returns it, still serving, with its new `loaded` line.
+async fn restart_with_corrupted_cache(
+    slack: &FakeDownstream,
+    corrupt: impl Fn(&mut Vec<u8>),
+) -> (Gateway, LogLine) {
+    let mut gateway = slack_gateway(slack).await;
     let entries = cache_entries(&gateway);
     assert!(!entries.is_empty(), "the first start fills the cache");
-
     gateway.kill();
     for entry in &entries {
-        fs::write(entry, GARBAGE).expect("corrupting a cache entry");
+        let mut bytes = fs::read(entry).expect("a cache entry");
+        corrupt(&mut bytes);
+        fs::write(entry, bytes).expect("corrupting a cache entry");
     }
     let mark = log_mark(&gateway);
     gateway.restart().await;
-    let recompiled = loaded(&gateway, mark).await;
+    // Serving first: running code from a bad entry crashes the gateway.
+    slack_posts(&gateway, slack, 1).await;
+    let reloaded = loaded(&gateway, mark).await;
+    (gateway, reloaded)
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn corrupt_cache_entry_is_recompiled_not_a_crash() {
+    let slack = FakeDownstream::start().await;
+    let (gateway, recompiled) = restart_with_corrupted_cache(&slack, |bytes| {
+        *bytes = GARBAGE.to_vec();
+    })
+    .await;
     assert!(recompiled.has("from_cache", "false"), "{recompiled:?}");
-    slack_posts(&gateway, &slack, 1).await;
     for entry in cache_entries(&gateway) {
         assert_ne!(
             fs::read(&entry).expect("a cache entry"),
@@ -429,26 +444,15 @@ async fn corrupt_cache_entry_is_recompiled_not_a_crash() {
 #[tokio::test(flavor = "multi_thread")]
 async fn cache_entry_with_corrupted_code_is_recompiled_not_a_crash() {
     let slack = FakeDownstream::start().await;
-    let mut gateway = slack_gateway(&slack).await;
-    let entries = cache_entries(&gateway);
-    assert!(!entries.is_empty(), "the first start fills the cache");
-
     // Headers and section tables intact, the compiled code in the middle scrambled: what a bad
     // disk or a stray write leaves behind.
-    gateway.kill();
-    for entry in &entries {
-        let mut bytes = fs::read(entry).expect("a cache entry");
+    let (_gateway, recompiled) = restart_with_corrupted_cache(&slack, |bytes| {
         let len = bytes.len();
         for byte in &mut bytes[len / 4..len / 2] {
             *byte ^= 0xff;
         }
-        fs::write(entry, bytes).expect("corrupting a cache entry");
-    }
-    let mark = log_mark(&gateway);
-    gateway.restart().await;
-    // Serving first: running code from a bad entry crashes the gateway.
-    slack_posts(&gateway, &slack, 1).await;
-    let recompiled = loaded(&gateway, mark).await;
+    })
+    .await;
     assert!(
         recompiled.has("from_cache", "false"),
         "a corrupt entry is a cache miss: {recompiled:?}"
