@@ -115,11 +115,6 @@ impl Worker {
         };
         let spread = fastrand::f64() * 2.0 - 1.0;
         let next = next_step(&result, action.attempts + 1, schedule, retry_after, spread);
-        self.metrics.attempt(match next {
-            Next::Succeeded => "delivered",
-            Next::RetryAfter(_) => "retry",
-            Next::Failed => "failed",
-        });
         match next {
             Next::Succeeded => {
                 tracing::info!(action = %action.id, tenant = %action.tenant, plugin = %action.plugin, "action delivered")
@@ -142,7 +137,15 @@ impl Worker {
         {
             // The lease expires and the action is sent again: at least once, never lost.
             tracing::error!(action = %action.id, "cannot record attempt: {error:#}");
-        } else if hand_over {
+            return;
+        }
+        // Counted once stored, so the counters never run ahead of the backlog gauges.
+        self.metrics.attempt(match next {
+            Next::Succeeded => "delivered",
+            Next::RetryAfter(_) => "retry",
+            Next::Failed => "failed",
+        });
+        if hand_over {
             self.wake_continuations.notify_one();
         }
     }
