@@ -12,6 +12,8 @@ use std::time::Duration;
 use anyhow::{bail, Context};
 use serde::Deserialize;
 
+use crate::store::Database;
+
 /// The whole configuration file.
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -32,6 +34,8 @@ pub struct Config {
     /// without running plugins again (`0s` turns deduplication off).
     #[serde(default = "defaults::dedup_window", with = "humantime_serde")]
     pub dedup_window: Duration,
+    #[serde(default)]
+    pub store: StoreSettings,
     #[serde(default)]
     pub retention: Retention,
     /// The admin API; off unless a token is set.
@@ -134,6 +138,11 @@ pub struct Delivery {
     pub poll_interval: Duration,
     /// Outbound requests in flight at once.
     pub concurrency: usize,
+    /// How long a claimed action (or response waiting for its plugin) belongs to the process
+    /// that claimed it. If that process dies, another replica, or this one restarted on
+    /// PostgreSQL, takes the work over once the lease has run out. Longer than `timeout`.
+    #[serde(with = "humantime_serde")]
+    pub lease: Duration,
 }
 
 /// The admin API's settings.
@@ -142,6 +151,18 @@ pub struct Delivery {
 pub struct Admin {
     /// Bearer token every admin request must carry; no token, no admin API.
     pub token: Option<String>,
+}
+
+/// Where events and actions are stored.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct StoreSettings {
+    /// `postgres://user@host:5432/db` for a database that several replicas share, or
+    /// `sqlite::memory:` (nothing survives a restart: for benchmarks and trials). Unset: the
+    /// SQLite file `data_dir/gateway.db`.
+    pub url: Option<String>,
+    /// PostgreSQL only: the schema the tables live in, created if missing.
+    pub schema: Option<String>,
 }
 
 /// How long finished events are kept.
@@ -221,6 +242,7 @@ impl Default for Delivery {
             jitter: 0.2,
             poll_interval: Duration::from_secs(1),
             concurrency: 16,
+            lease: Duration::from_secs(60),
         }
     }
 }
@@ -290,6 +312,16 @@ impl Config {
         if self.delivery.concurrency == 0 {
             bail!("`delivery.concurrency` must be greater than 0");
         }
+        let longest_step = self.delivery.timeout.max(self.plugin_limits.timeout);
+        if self.delivery.lease <= longest_step {
+            bail!(
+                "`delivery.lease` ({}) must be longer than `delivery.timeout` and \
+                 `plugin_limits.timeout` ({}), or work would be taken over while it runs",
+                humantime::format_duration(self.delivery.lease),
+                humantime::format_duration(longest_step)
+            );
+        }
+        self.database()?;
         let mut ids = HashSet::new();
         for (index, tenant) in self.tenants.iter().enumerate() {
             let key = format!("tenants[{index}]");
@@ -315,6 +347,15 @@ impl Config {
 }
 
 impl Config {
+    /// The database `[store]` names.
+    pub fn database(&self) -> anyhow::Result<Database> {
+        Database::from_url(
+            self.store.url.as_deref(),
+            self.store.schema.as_deref(),
+            self.data_dir.clone(),
+        )
+    }
+
     /// The limits a plugin runs under: `plugin_limits` with its overrides applied.
     pub fn limits_for(&self, plugin: &str) -> PluginLimits {
         match self.plugin_overrides.get(plugin) {

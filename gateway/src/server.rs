@@ -39,8 +39,10 @@ pub struct Gateway {
 impl Gateway {
     /// Opens the store, loads the plugins, watches their folder and starts the delivery worker.
     pub async fn start(config: Config) -> anyhow::Result<Self> {
-        let store = Store::open(&config.data_dir).await?;
-        store.release_leases().await?;
+        let store = Store::open(&config.database()?).await?;
+        if store.database().single_process() {
+            store.release_leases().await?;
+        }
         let wake_worker = Arc::new(Notify::new());
         let ingress = build_ingress(&config, store.clone(), wake_worker.clone()).await?;
         let watcher = watcher::watch(ingress.plugins.clone())?;
@@ -58,6 +60,7 @@ impl Gateway {
             wake: wake_continuations,
             wake_delivery: wake_worker,
             poll_interval: config.delivery.poll_interval,
+            lease: config.delivery.lease,
         };
         let background = vec![
             tokio::spawn(worker.run()),

@@ -14,8 +14,6 @@ use tokio::sync::Notify;
 use super::Produced;
 use crate::store::{PendingContinuation, RunRecord, Store};
 
-/// How long a claimed continuation stays reserved.
-const LEASE: Duration = Duration::from_secs(300);
 /// Continuations claimed at once.
 const BATCH: usize = 8;
 
@@ -38,13 +36,15 @@ pub struct Continuations {
     /// Wakes the delivery worker when a continuation produced actions.
     pub wake_delivery: Arc<Notify>,
     pub poll_interval: Duration,
+    /// How long a claimed response belongs to this process (`delivery.lease`).
+    pub lease: Duration,
 }
 
 impl Continuations {
     /// Runs until the task is dropped.
     pub async fn run(self) {
         loop {
-            let pending = match self.store.claim_continuations(BATCH, LEASE).await {
+            let pending = match self.store.claim_continuations(BATCH, self.lease).await {
                 Ok(pending) => pending,
                 Err(error) => {
                     tracing::error!("cannot claim continuations: {error:#}");

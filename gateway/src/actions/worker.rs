@@ -5,7 +5,7 @@
 //! `idempotency-key` header. A restart resumes whatever is still pending.
 
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
 use reqwest::redirect::Policy;
 use tokio::sync::{Notify, Semaphore};
@@ -16,8 +16,6 @@ use crate::config::Delivery;
 use crate::store::{now_ms, AttemptRecord, DueAction, Store};
 use crate::telemetry::Metrics;
 
-/// How long a claimed action stays reserved: far longer than one attempt can take.
-const LEASE: Duration = Duration::from_secs(300);
 /// How much of an error response body is kept in the audit trail.
 const ERROR_BODY_PREVIEW: usize = 300;
 /// How much of a response body is kept for a plugin's `on-response`.
@@ -64,7 +62,7 @@ impl Worker {
         let slots = Arc::new(Semaphore::new(this.config.concurrency));
         loop {
             let free = slots.available_permits().max(1);
-            let due = match this.store.claim_due(free, LEASE).await {
+            let due = match this.store.claim_due(free, this.config.lease).await {
                 Ok(due) => due,
                 Err(error) => {
                     tracing::error!("cannot claim pending actions: {error:#}");

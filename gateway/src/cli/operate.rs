@@ -55,7 +55,7 @@ pub async fn retry_dead_letters(config: &Path, ids: &[String], all: bool) -> any
 /// Runs a stored event through the plugins in the configured folder now.
 pub async fn replay(config_path: &Path, event_id: &str) -> anyhow::Result<()> {
     let config = Config::load(config_path)?;
-    let store = Store::open(&config.data_dir).await?;
+    let store = Store::open(&config.database()?).await?;
     let ingress = build_ingress(&config, store, Arc::new(Notify::new())).await?;
     let accepted = ingress.replay(event_id).await?;
     println!("replayed {event_id} as {}", accepted.event_id);
@@ -70,5 +70,5 @@ pub async fn replay(config_path: &Path, event_id: &str) -> anyhow::Result<()> {
 
 async fn open(config: &Path) -> anyhow::Result<Store> {
     let config = Config::load(config)?;
-    Store::open(&config.data_dir).await
+    Store::open(&config.database()?).await
 }

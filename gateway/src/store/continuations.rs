@@ -26,16 +26,17 @@ impl Store {
         lease: Duration,
     ) -> anyhow::Result<Vec<PendingContinuation>> {
         let now = now_ms();
-        let rows = sqlx::query(
-            "UPDATE actions SET continuation_lease_until = ?
+        let rows = sqlx::query(&format!(
+            "UPDATE actions SET continuation_lease_until = $1
              WHERE id IN (
                  SELECT id FROM actions
                  WHERE continuation_status = 'pending'
-                   AND (continuation_lease_until IS NULL OR continuation_lease_until < ?)
-                 LIMIT ?)
+                   AND (continuation_lease_until IS NULL OR continuation_lease_until < $2)
+                 LIMIT $3 {})
              RETURNING id, event_id, tenant, plugin, continuation, response_status,
                        response_headers, response_body",
-        )
+            self.database.dialect().skip_locked()
+        ))
         .bind(now + lease.as_millis() as i64)
         .bind(now)
         .bind(limit as i64)
@@ -62,7 +63,7 @@ impl Store {
 
     /// The raw body of a stored event.
     pub async fn event_body(&self, event_id: &str) -> anyhow::Result<Vec<u8>> {
-        Ok(sqlx::query_scalar("SELECT body FROM events WHERE id = ?")
+        Ok(sqlx::query_scalar("SELECT body FROM events WHERE id = $1")
             .bind(event_id)
             .fetch_one(&self.pool)
             .await?)
@@ -85,7 +86,7 @@ impl Store {
         };
         insert_run(&mut tx, &origin, run, now).await?;
         sqlx::query(
-            "UPDATE actions SET continuation_status = ?, continuation_lease_until = NULL WHERE id = ?",
+            "UPDATE actions SET continuation_status = $1, continuation_lease_until = NULL WHERE id = $2",
         )
         .bind(if run.outcome.is_ok() { "done" } else { "error" })
         .bind(&pending.action_id)

@@ -33,7 +33,7 @@ impl Store {
         let rows = sqlx::query(
             "SELECT id, event_id, tenant, plugin, method, url, attempts, last_error, created_at
              FROM actions WHERE kind = 'http' AND status = 'failed'
-             ORDER BY created_at DESC LIMIT ?",
+             ORDER BY created_at DESC LIMIT $1",
         )
         .bind(limit)
         .fetch_all(&self.pool)
@@ -59,7 +59,7 @@ impl Store {
     /// is empty. Returns how many were requeued (ids that are not dead letters are skipped).
     pub async fn retry_dead_letters(&self, ids: &[String]) -> anyhow::Result<u64> {
         const REQUEUE: &str = "UPDATE actions SET status = 'pending', attempts = 0,
-                 next_attempt_at = ?, lease_until = NULL
+                 next_attempt_at = $1, lease_until = NULL
              WHERE kind = 'http' AND status = 'failed'";
         if ids.is_empty() {
             let done = sqlx::query(REQUEUE)
@@ -71,7 +71,7 @@ impl Store {
         let mut tx = self.pool.begin().await?;
         let mut requeued = 0;
         for id in ids {
-            requeued += sqlx::query(&format!("{REQUEUE} AND id = ?"))
+            requeued += sqlx::query(&format!("{REQUEUE} AND id = $2"))
                 .bind(now_ms())
                 .bind(id)
                 .execute(&mut *tx)
@@ -85,8 +85,8 @@ impl Store {
     /// Actions waiting to be sent, and dead letters.
     pub async fn backlog(&self) -> anyhow::Result<(i64, i64)> {
         let row = sqlx::query(
-            "SELECT COALESCE(SUM(status = 'pending'), 0) AS pending,
-                    COALESCE(SUM(status = 'failed' AND kind = 'http'), 0) AS failed
+            "SELECT COUNT(CASE WHEN status = 'pending' THEN 1 END) AS pending,
+                    COUNT(CASE WHEN status = 'failed' AND kind = 'http' THEN 1 END) AS failed
              FROM actions",
         )
         .fetch_one(&self.pool)
@@ -102,7 +102,7 @@ impl Store {
 
     /// A stored event by id.
     pub async fn event(&self, id: &str) -> anyhow::Result<Option<StoredEvent>> {
-        let row = sqlx::query("SELECT id, tenant, body FROM events WHERE id = ?")
+        let row = sqlx::query("SELECT id, tenant, body FROM events WHERE id = $1")
             .bind(id)
             .fetch_optional(&self.pool)
             .await?;

@@ -14,7 +14,7 @@ pub struct Pruned {
 
 /// Events received before the cutoff whose work is finished: no action still to send, no
 /// response still to hand back. Bound parameter: the cutoff.
-const PRUNABLE: &str = "SELECT e.id FROM events e WHERE e.received_at < ?1 AND NOT EXISTS (
+const PRUNABLE: &str = "SELECT e.id FROM events e WHERE e.received_at < $1 AND NOT EXISTS (
         SELECT 1 FROM actions a WHERE a.event_id = e.id
           AND (a.status = 'pending' OR a.continuation_status IN ('waiting', 'pending')))";
 
@@ -30,9 +30,9 @@ impl Store {
         let row = sqlx::query(
             "SELECT e.id,
                     (SELECT body FROM actions a WHERE a.event_id = e.id AND a.kind = 'link_answer'
-                     ORDER BY a.rowid LIMIT 1) AS link
+                     ORDER BY a.id LIMIT 1) AS link
              FROM events e
-             WHERE e.tenant = ? AND e.dedup_key = ? AND e.received_at >= ?
+             WHERE e.tenant = $1 AND e.dedup_key = $2 AND e.received_at >= $3
              ORDER BY e.received_at LIMIT 1",
         )
         .bind(tenant)

@@ -1,17 +1,15 @@
-//! Durable state in an embedded SQLite database (`data_dir/gateway.db`).
+//! Durable state: an embedded SQLite file (`data_dir/gateway.db`) by default, or a PostgreSQL
+//! server that several gateway replicas share (see [`Database`]).
 //!
 //! The promise this module keeps: [`Store::record_event`] commits the event, its plugin runs and
-//! all their actions in one transaction, with `synchronous = FULL`, before the gateway answers
-//! 2xx. The worker then claims due actions with a lease ([`Store::claim_due`]) and records every
-//! attempt ([`Store::record_attempt`]).
+//! all their actions in one transaction (SQLite: WAL with `synchronous = FULL`) before the
+//! gateway answers 2xx. The worker then claims due actions with a lease ([`Store::claim_due`];
+//! on PostgreSQL with `FOR UPDATE SKIP LOCKED`, so replicas never claim the same action) and
+//! records every attempt ([`Store::record_attempt`]).
 
-use std::path::Path;
-use std::str::FromStr;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
-use anyhow::Context as _;
-use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
-use sqlx::{Row, SqlitePool};
+use sqlx::{AnyPool, Row};
 
 use crate::actions::retry::Next;
 use crate::actions::{NewAction, Produced, Request, Response};
@@ -19,7 +17,8 @@ use crate::actions::{NewAction, Produced, Request, Response};
 /// Handle to the database; cheap to clone.
 #[derive(Clone)]
 pub struct Store {
-    pool: SqlitePool,
+    pool: AnyPool,
+    database: Database,
 }
 
 /// An accepted event, as it is stored.
@@ -63,32 +62,23 @@ pub struct AttemptRecord {
 }
 
 impl Store {
-    /// Opens (creating if needed) the database in `data_dir` and applies the migrations.
-    pub async fn open(data_dir: &Path) -> anyhow::Result<Self> {
-        std::fs::create_dir_all(data_dir)
-            .with_context(|| format!("cannot create data_dir {}", data_dir.display()))?;
-        let path = data_dir.join("gateway.db");
-        let options = SqliteConnectOptions::from_str(&format!("sqlite://{}", path.display()))?
-            .create_if_missing(true)
-            .journal_mode(SqliteJournalMode::Wal)
-            .synchronous(SqliteSynchronous::Full)
-            .foreign_keys(true)
-            .busy_timeout(Duration::from_secs(5));
-        let pool = SqlitePoolOptions::new()
-            .max_connections(4)
-            .connect_with(options)
-            .await
-            .with_context(|| format!("cannot open database {}", path.display()))?;
-        sqlx::migrate!("./migrations")
-            .run(&pool)
-            .await
-            .context("cannot apply database migrations")?;
-        Ok(Self { pool })
+    /// Opens (creating if needed) the database and applies the migrations.
+    pub async fn open(database: &Database) -> anyhow::Result<Self> {
+        Ok(Self {
+            pool: database.connect().await?,
+            database: database.clone(),
+        })
     }
 
-    /// Forgets the leases of a previous process. The serving gateway calls it at start: SQLite
-    /// is served by one gateway at a time, so any lease found then belonged to a process that is
-    /// gone. (Tools that open the store beside a running gateway must not.)
+    /// The database this store lives in.
+    pub fn database(&self) -> &Database {
+        &self.database
+    }
+
+    /// Forgets the leases of a previous process. The serving gateway calls it at start when
+    /// [`Database::single_process`]: then any lease found belonged to a process that is gone.
+    /// (Tools that open the store beside a running gateway must not; nor may a replica that
+    /// shares PostgreSQL, where leases of a replica that died are taken over once they expire.)
     pub async fn release_leases(&self) -> anyhow::Result<()> {
         sqlx::query(
             "UPDATE actions SET lease_until = NULL, continuation_lease_until = NULL
@@ -110,7 +100,7 @@ impl Store {
         let mut tx = self.pool.begin().await?;
         sqlx::query(
             "INSERT INTO events (id, tenant, event_type, received_at, body, dedup_key, replay_of)
-             VALUES (?, ?, ?, ?, ?, ?, ?)",
+             VALUES ($1, $2, $3, $4, $5, $6, $7)",
         )
         .bind(event.id)
         .bind(event.tenant)
@@ -137,16 +127,17 @@ impl Store {
     /// Leases up to `limit` pending actions that are due, so no one else sends them meanwhile.
     pub async fn claim_due(&self, limit: usize, lease: Duration) -> anyhow::Result<Vec<DueAction>> {
         let now = now_ms();
-        let rows = sqlx::query(
-            "UPDATE actions SET lease_until = ?
+        let rows = sqlx::query(&format!(
+            "UPDATE actions SET lease_until = $1
              WHERE id IN (
                  SELECT id FROM actions
-                 WHERE status = 'pending' AND next_attempt_at <= ?
-                   AND (lease_until IS NULL OR lease_until < ?)
+                 WHERE status = 'pending' AND next_attempt_at <= $2
+                   AND (lease_until IS NULL OR lease_until < $3)
                  ORDER BY next_attempt_at
-                 LIMIT ?)
+                 LIMIT $4 {})
              RETURNING id, tenant, plugin, method, url, headers, body, attempts, continuation",
-        )
+            self.database.dialect().skip_locked()
+        ))
         .bind(now + lease.as_millis() as i64)
         .bind(now)
         .bind(now)
@@ -185,7 +176,7 @@ impl Store {
     ) -> anyhow::Result<()> {
         let mut tx = self.pool.begin().await?;
         sqlx::query(
-            "INSERT INTO attempts (action_id, started_at, duration_ms, status_code, error) VALUES (?, ?, ?, ?, ?)",
+            "INSERT INTO attempts (action_id, started_at, duration_ms, status_code, error) VALUES ($1, $2, $3, $4, $5)",
         )
         .bind(action_id)
         .bind(attempt.started_at_ms)
@@ -200,9 +191,9 @@ impl Store {
             Next::RetryAfter(delay) => ("pending", Some(now_ms() + delay.as_millis() as i64)),
         };
         sqlx::query(
-            "UPDATE actions SET status = ?, attempts = attempts + 1, lease_until = NULL,
-                 next_attempt_at = COALESCE(?, next_attempt_at), last_error = ?
-             WHERE id = ?",
+            "UPDATE actions SET status = $1, attempts = attempts + 1, lease_until = NULL,
+                 next_attempt_at = COALESCE($2, next_attempt_at), last_error = $3
+             WHERE id = $4",
         )
         .bind(status)
         .bind(next_attempt_at)
@@ -212,9 +203,9 @@ impl Store {
         .await?;
         if let Some(response) = response {
             sqlx::query(
-                "UPDATE actions SET continuation_status = 'pending', response_status = ?,
-                     response_headers = ?, response_body = ?
-                 WHERE id = ? AND continuation_status = 'waiting'",
+                "UPDATE actions SET continuation_status = 'pending', response_status = $1,
+                     response_headers = $2, response_body = $3
+                 WHERE id = $4 AND continuation_status = 'waiting'",
             )
             .bind(i64::from(response.status))
             .bind(serde_json::to_string(&response.headers)?)
@@ -239,14 +230,14 @@ struct Origin<'a> {
 
 /// Inserts a plugin run and, when it succeeded, its actions and state writes.
 async fn insert_run(
-    tx: &mut sqlx::Transaction<'_, sqlx::Sqlite>,
+    tx: &mut sqlx::Transaction<'_, sqlx::Any>,
     origin: &Origin<'_>,
     run: &RunRecord<'_>,
     now: i64,
 ) -> anyhow::Result<()> {
     sqlx::query(
         "INSERT INTO plugin_runs (event_id, plugin, outcome, error, duration_us, phase, action_id)
-         VALUES (?, ?, ?, ?, ?, ?, ?)",
+         VALUES ($1, $2, $3, $4, $5, $6, $7)",
     )
     .bind(origin.event_id)
     .bind(origin.plugin)
@@ -284,7 +275,7 @@ async fn insert_run(
         sqlx::query(
             "INSERT INTO actions (id, event_id, tenant, plugin, kind, method, url, headers, body,
                  status, next_attempt_at, created_at, continuation, continuation_status, parent_action_id)
-             VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15)",
         )
         .bind(new_id("act"))
         .bind(origin.event_id)
@@ -307,7 +298,7 @@ async fn insert_run(
     for write in &produced.state {
         match &write.value {
             Some(value) => sqlx::query(
-                "INSERT INTO plugin_state (tenant, plugin, key, value, updated_at) VALUES (?, ?, ?, ?, ?)
+                "INSERT INTO plugin_state (tenant, plugin, key, value, updated_at) VALUES ($1, $2, $3, $4, $5)
                  ON CONFLICT (tenant, plugin, key) DO UPDATE SET value = excluded.value, updated_at = excluded.updated_at",
             )
             .bind(origin.tenant)
@@ -315,7 +306,7 @@ async fn insert_run(
             .bind(&write.key)
             .bind(value)
             .bind(now),
-            None => sqlx::query("DELETE FROM plugin_state WHERE tenant = ? AND plugin = ? AND key = ?")
+            None => sqlx::query("DELETE FROM plugin_state WHERE tenant = $1 AND plugin = $2 AND key = $3")
                 .bind(origin.tenant)
                 .bind(origin.plugin)
                 .bind(&write.key),
@@ -339,6 +330,7 @@ pub fn now_ms() -> i64 {
 }
 
 mod continuations;
+mod database;
 mod dead_letters;
 mod maintenance;
 mod state;
@@ -346,5 +338,6 @@ mod state;
 mod tests;
 
 pub use continuations::PendingContinuation;
+pub use database::{Database, Dialect};
 pub use dead_letters::{DeadLetter, StoredEvent};
 pub use maintenance::Pruned;

@@ -11,7 +11,7 @@ impl Store {
         key: &str,
     ) -> anyhow::Result<Option<Vec<u8>>> {
         Ok(sqlx::query_scalar(
-            "SELECT value FROM plugin_state WHERE tenant = ? AND plugin = ? AND key = ?",
+            "SELECT value FROM plugin_state WHERE tenant = $1 AND plugin = $2 AND key = $3",
         )
         .bind(tenant)
         .bind(plugin)
@@ -22,12 +22,13 @@ impl Store {
 
     /// How many keys a plugin holds for a tenant.
     pub async fn state_count(&self, tenant: &str, plugin: &str) -> anyhow::Result<usize> {
-        let count: i64 =
-            sqlx::query_scalar("SELECT COUNT(*) FROM plugin_state WHERE tenant = ? AND plugin = ?")
-                .bind(tenant)
-                .bind(plugin)
-                .fetch_one(&self.pool)
-                .await?;
+        let count: i64 = sqlx::query_scalar(
+            "SELECT COUNT(*) FROM plugin_state WHERE tenant = $1 AND plugin = $2",
+        )
+        .bind(tenant)
+        .bind(plugin)
+        .fetch_one(&self.pool)
+        .await?;
         Ok(count as usize)
     }
 }

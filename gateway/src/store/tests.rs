@@ -1,8 +1,112 @@
-//! Store tests against a real SQLite file in a temporary folder.
+//! Store tests, each run on both backends: a real SQLite file in a temporary folder
+//! (`store::tests::sqlite::*`) and a fresh schema in PostgreSQL (`store::tests::postgres::*`).
+//!
+//! PostgreSQL is found at `SODA_TEST_PG_URL`, by default the development and CI server
+//! `postgres://postgres@127.0.0.1:5432/test`. When none answers, the PostgreSQL tests fail:
+//! they never skip.
 
 use super::*;
 use crate::actions::retry::Next;
 use crate::actions::{Produced, Response, StateWrite};
+
+on_both_backends!(
+    an_event_is_stored_with_its_runs_and_actions,
+    a_claimed_action_is_not_claimed_again_while_leased,
+    a_retry_waits_its_delay_and_counts_the_attempt,
+    leases_of_a_dead_process_are_released_on_open,
+    a_failed_event_write_leaves_nothing_behind,
+    state_writes_are_kept_per_tenant_and_plugin_and_only_for_successful_runs,
+    a_response_is_kept_for_the_plugin_and_its_run_stored_with_new_actions,
+    a_duplicate_is_found_within_the_window_with_its_link_answer,
+    retention_keeps_events_with_work_left_and_deletes_finished_ones,
+    a_failed_action_is_a_dead_letter_until_it_is_retried,
+    pruning_an_original_keeps_its_newer_replay,
+    concurrent_claimers_never_get_the_same_action,
+    an_expired_lease_is_taken_over
+);
+
+/// Declares `sqlite::<test>` and `postgres::<test>` for each `async fn <test>(db: TestDb)`.
+macro_rules! on_both_backends {
+    ($($test:ident),* $(,)?) => {
+        mod sqlite {
+            $(#[tokio::test]
+            async fn $test() {
+                let db = super::TestDb::sqlite();
+                super::$test(db).await;
+            })*
+        }
+        mod postgres {
+            $(#[tokio::test]
+            async fn $test() {
+                let db = super::TestDb::postgres();
+                let cleanup = db.cleanup_handle();
+                super::$test(db).await;
+                cleanup.drop_schema().await;
+            })*
+        }
+    };
+}
+use on_both_backends;
+
+/// An empty database of one backend for one test.
+struct TestDb {
+    database: Database,
+    /// Holds the SQLite file's folder for the test's lifetime.
+    _dir: Option<tempfile::TempDir>,
+}
+
+impl TestDb {
+    fn sqlite() -> Self {
+        let dir = tempfile::tempdir().unwrap();
+        TestDb {
+            database: Database::Sqlite(dir.path().join("gateway.db")),
+            _dir: Some(dir),
+        }
+    }
+
+    /// A schema of its own in the test server, so tests run in parallel.
+    fn postgres() -> Self {
+        let url = std::env::var("SODA_TEST_PG_URL")
+            .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/test".into());
+        let schema = format!("soda_store_test_{}", uuid::Uuid::now_v7().simple());
+        TestDb {
+            database: Database::Postgres {
+                url,
+                schema: Some(schema),
+            },
+            _dir: None,
+        }
+    }
+
+    /// Opens (the first time: creates) the store.
+    async fn open(&self) -> Store {
+        Store::open(&self.database)
+            .await
+            .unwrap_or_else(|e| panic!("cannot open the test database {:?}: {e:#}", self.database))
+    }
+
+    fn cleanup_handle(&self) -> TestDb {
+        TestDb {
+            database: self.database.clone(),
+            _dir: None,
+        }
+    }
+
+    /// Drops the test's schema (left in place when the test failed, for a look).
+    async fn drop_schema(self) {
+        if let Database::Postgres {
+            schema: Some(schema),
+            ..
+        } = &self.database
+        {
+            let store = self.open().await;
+            sqlx::query(&format!("DROP SCHEMA \"{schema}\" CASCADE"))
+                .execute(&store.pool)
+                .await
+                .unwrap();
+        }
+    }
+}
 
 fn request(url: &str) -> Request {
     Request::new(
@@ -24,9 +128,8 @@ fn attempt(status: u16, error: Option<&str>) -> AttemptRecord {
     }
 }
 
-async fn store_with_one_action() -> (tempfile::TempDir, Store) {
-    let dir = tempfile::tempdir().unwrap();
-    let store = Store::open(dir.path()).await.unwrap();
+async fn store_with_one_action(db: &TestDb) -> Store {
+    let store = db.open().await;
     let produced = Produced {
         actions: vec![
             NewAction::Http(request("https://hooks.test/a")),
@@ -61,7 +164,7 @@ async fn store_with_one_action() -> (tempfile::TempDir, Store) {
         replay_of: None,
     };
     store.record_event(&event, &runs).await.unwrap();
-    (dir, store)
+    store
 }
 
 async fn count(store: &Store, sql: &str) -> i64 {
@@ -71,9 +174,8 @@ async fn count(store: &Store, sql: &str) -> i64 {
         .unwrap()
 }
 
-#[tokio::test]
-async fn an_event_is_stored_with_its_runs_and_actions() {
-    let (_dir, store) = store_with_one_action().await;
+async fn an_event_is_stored_with_its_runs_and_actions(db: TestDb) {
+    let store = store_with_one_action(&db).await;
     assert_eq!(count(&store, "SELECT COUNT(*) FROM events").await, 1);
     assert_eq!(
         count(
@@ -101,9 +203,8 @@ async fn an_event_is_stored_with_its_runs_and_actions() {
     );
 }
 
-#[tokio::test]
-async fn a_claimed_action_is_not_claimed_again_while_leased() {
-    let (_dir, store) = store_with_one_action().await;
+async fn a_claimed_action_is_not_claimed_again_while_leased(db: TestDb) {
+    let store = store_with_one_action(&db).await;
     let claimed = store.claim_due(10, Duration::from_secs(60)).await.unwrap();
     assert_eq!(claimed.len(), 1, "only the http action is due");
     assert_eq!(claimed[0].request, request("https://hooks.test/a"));
@@ -115,9 +216,8 @@ async fn a_claimed_action_is_not_claimed_again_while_leased() {
         .is_empty());
 }
 
-#[tokio::test]
-async fn a_retry_waits_its_delay_and_counts_the_attempt() {
-    let (_dir, store) = store_with_one_action().await;
+async fn a_retry_waits_its_delay_and_counts_the_attempt(db: TestDb) {
+    let store = store_with_one_action(&db).await;
     let id = store.claim_due(10, Duration::from_secs(60)).await.unwrap()[0]
         .id
         .clone();
@@ -162,9 +262,8 @@ async fn a_retry_waits_its_delay_and_counts_the_attempt() {
         .is_empty());
 }
 
-#[tokio::test]
-async fn leases_of_a_dead_process_are_released_on_open() {
-    let (dir, store) = store_with_one_action().await;
+async fn leases_of_a_dead_process_are_released_on_open(db: TestDb) {
+    let store = store_with_one_action(&db).await;
     assert_eq!(
         store
             .claim_due(10, Duration::from_secs(600))
@@ -174,7 +273,7 @@ async fn leases_of_a_dead_process_are_released_on_open() {
         1
     );
     store.pool.close().await;
-    let reopened = Store::open(dir.path()).await.unwrap();
+    let reopened = db.open().await;
     reopened.release_leases().await.unwrap();
     assert_eq!(
         reopened
@@ -186,9 +285,8 @@ async fn leases_of_a_dead_process_are_released_on_open() {
     );
 }
 
-#[tokio::test]
-async fn a_failed_event_write_leaves_nothing_behind() {
-    let (_dir, store) = store_with_one_action().await;
+async fn a_failed_event_write_leaves_nothing_behind(db: TestDb) {
+    let store = store_with_one_action(&db).await;
     // The same event id again violates the primary key: the whole transaction must roll back.
     let produced = Produced {
         actions: vec![NewAction::Http(request("https://hooks.test/b"))],
@@ -212,9 +310,8 @@ async fn a_failed_event_write_leaves_nothing_behind() {
     assert_eq!(count(&store, "SELECT COUNT(*) FROM plugin_runs").await, 2);
 }
 
-#[tokio::test]
-async fn state_writes_are_kept_per_tenant_and_plugin_and_only_for_successful_runs() {
-    let (_dir, store) = store_with_one_action().await;
+async fn state_writes_are_kept_per_tenant_and_plugin_and_only_for_successful_runs(db: TestDb) {
+    let store = store_with_one_action(&db).await;
     let get = |tenant: &'static str, plugin: &'static str| {
         let store = store.clone();
         async move { store.state_get(tenant, plugin, "k").await.unwrap() }
@@ -225,10 +322,8 @@ async fn state_writes_are_kept_per_tenant_and_plugin_and_only_for_successful_run
     assert_eq!(store.state_count("acme", "slack").await.unwrap(), 1);
 }
 
-#[tokio::test]
-async fn a_response_is_kept_for_the_plugin_and_its_run_stored_with_new_actions() {
-    let dir = tempfile::tempdir().unwrap();
-    let store = Store::open(dir.path()).await.unwrap();
+async fn a_response_is_kept_for_the_plugin_and_its_run_stored_with_new_actions(db: TestDb) {
+    let store = db.open().await;
     let create = Request {
         continuation: Some("step-2".into()),
         ..request("https://jira.test/issue")
@@ -312,9 +407,8 @@ async fn a_response_is_kept_for_the_plugin_and_its_run_stored_with_new_actions()
     );
 }
 
-#[tokio::test]
-async fn a_duplicate_is_found_within_the_window_with_its_link_answer() {
-    let (_dir, store) = store_with_one_action().await;
+async fn a_duplicate_is_found_within_the_window_with_its_link_answer(db: TestDb) {
+    let store = store_with_one_action(&db).await;
     let (id, link) = store
         .find_duplicate("acme", "sha256:x", 0)
         .await
@@ -349,9 +443,8 @@ async fn a_duplicate_is_found_within_the_window_with_its_link_answer() {
         .is_none());
 }
 
-#[tokio::test]
-async fn retention_keeps_events_with_work_left_and_deletes_finished_ones() {
-    let (_dir, store) = store_with_one_action().await;
+async fn retention_keeps_events_with_work_left_and_deletes_finished_ones(db: TestDb) {
+    let store = store_with_one_action(&db).await;
     let future = now_ms() + 60_000;
     // The http action is still pending: nothing may go, however old.
     assert_eq!(store.prune(future).await.unwrap(), Pruned::default());
@@ -381,9 +474,8 @@ async fn retention_keeps_events_with_work_left_and_deletes_finished_ones() {
     }
 }
 
-#[tokio::test]
-async fn a_failed_action_is_a_dead_letter_until_it_is_retried() {
-    let (_dir, store) = store_with_one_action().await;
+async fn a_failed_action_is_a_dead_letter_until_it_is_retried(db: TestDb) {
+    let store = store_with_one_action(&db).await;
     let id = store.claim_due(10, Duration::from_secs(60)).await.unwrap()[0]
         .id
         .clone();
@@ -414,10 +506,8 @@ async fn a_failed_action_is_a_dead_letter_until_it_is_retried() {
     assert_eq!((due[0].id.as_str(), due[0].attempts), (id.as_str(), 0));
 }
 
-#[tokio::test]
-async fn pruning_an_original_keeps_its_newer_replay() {
-    let dir = tempfile::tempdir().unwrap();
-    let store = Store::open(dir.path()).await.unwrap();
+async fn pruning_an_original_keeps_its_newer_replay(db: TestDb) {
+    let store = db.open().await;
     let record = |id: &'static str, replay_of: Option<&'static str>| EventRecord {
         id,
         tenant: "acme",
@@ -440,4 +530,79 @@ async fn pruning_an_original_keeps_its_newer_replay() {
     assert_eq!(store.prune(cutoff).await.unwrap().events, 1);
     assert!(store.event("evt_1").await.unwrap().is_none());
     assert!(store.event("evt_2").await.unwrap().is_some());
+}
+
+/// Stores `count` events with one pending HTTP action each.
+async fn store_pending_actions(store: &Store, count: usize) {
+    let produced = Produced {
+        actions: vec![NewAction::Http(request("https://hooks.test/many"))],
+        state: vec![],
+    };
+    for i in 0..count {
+        let id = format!("evt_many_{i}");
+        let event = EventRecord {
+            id: &id,
+            tenant: "acme",
+            event_type: "checkEvaluation",
+            body: b"{}",
+            dedup_key: &id,
+            replay_of: None,
+        };
+        let runs = [RunRecord {
+            plugin: "slack",
+            duration: Duration::ZERO,
+            outcome: Ok(&produced),
+        }];
+        store.record_event(&event, &runs).await.unwrap();
+    }
+}
+
+async fn concurrent_claimers_never_get_the_same_action(db: TestDb) {
+    let store = db.open().await;
+    store_pending_actions(&store, 60).await;
+    // Separate pools, as separate replicas would have.
+    let mut claimers = tokio::task::JoinSet::new();
+    for _ in 0..6 {
+        let replica = db.open().await;
+        claimers.spawn(async move {
+            let mut mine = Vec::new();
+            loop {
+                let due = replica.claim_due(4, Duration::from_secs(60)).await.unwrap();
+                if due.is_empty() {
+                    return mine;
+                }
+                mine.extend(due.into_iter().map(|action| action.id));
+            }
+        });
+    }
+    let mut claimed = Vec::new();
+    while let Some(mine) = claimers.join_next().await {
+        claimed.extend(mine.unwrap());
+    }
+    let distinct: std::collections::HashSet<_> = claimed.iter().collect();
+    assert_eq!(claimed.len(), 60, "every action claimed exactly once");
+    assert_eq!(distinct.len(), 60);
+}
+
+async fn an_expired_lease_is_taken_over(db: TestDb) {
+    let store = store_with_one_action(&db).await;
+    let first = store
+        .claim_due(10, Duration::from_millis(200))
+        .await
+        .unwrap();
+    assert_eq!(first.len(), 1);
+    assert!(store
+        .claim_due(10, Duration::from_secs(60))
+        .await
+        .unwrap()
+        .is_empty());
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let taken_over = db
+        .open()
+        .await
+        .claim_due(10, Duration::from_secs(60))
+        .await
+        .unwrap();
+    assert_eq!(taken_over.len(), 1, "the lease ran out");
+    assert_eq!(taken_over[0].id, first[0].id);
 }

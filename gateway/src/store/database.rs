@@ -1,0 +1,264 @@
+//! Where the store lives, and opening it: the embedded SQLite file, SQLite in memory, or a
+//! PostgreSQL server shared by several gateway replicas.
+//!
+//! Queries are written once, with `$1`-style parameters that both databases accept; the few
+//! statements that must differ are picked by [`Dialect`].
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+use anyhow::{bail, Context as _};
+use sqlx::any::AnyPoolOptions;
+use sqlx::{AnyPool, Executor as _};
+
+/// Which database a store lives in.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Database {
+    /// The embedded SQLite file (durable; one gateway process at a time).
+    Sqlite(PathBuf),
+    /// SQLite in memory: nothing survives the process. For benchmarks and trials only.
+    Memory,
+    /// A PostgreSQL server, which any number of gateway replicas may share.
+    Postgres {
+        url: String,
+        /// Schema the tables live in, created if missing; the server's default when `None`.
+        schema: Option<String>,
+    },
+}
+
+/// The SQL dialect of an open store.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Dialect {
+    Sqlite,
+    Postgres,
+}
+
+impl Dialect {
+    /// How a claim's inner `SELECT` ends so that concurrent claimers skip each other's rows.
+    /// SQLite has a single writer, so its `UPDATE … RETURNING` claims atomically without it.
+    pub(super) fn skip_locked(self) -> &'static str {
+        match self {
+            Dialect::Sqlite => "",
+            Dialect::Postgres => "FOR UPDATE SKIP LOCKED",
+        }
+    }
+}
+
+impl Database {
+    /// The database a `[store] url` names: `postgres://…`, or `sqlite::memory:`. No URL means
+    /// the SQLite file `data_dir/gateway.db`.
+    pub fn from_url(
+        url: Option<&str>,
+        schema: Option<&str>,
+        data_dir: PathBuf,
+    ) -> anyhow::Result<Self> {
+        let database = match url {
+            None => Database::Sqlite(data_dir.join("gateway.db")),
+            Some("sqlite::memory:") => Database::Memory,
+            Some(url) if url.starts_with("postgres://") || url.starts_with("postgresql://") => {
+                Database::Postgres {
+                    url: url.to_owned(),
+                    schema: schema.map(str::to_owned),
+                }
+            }
+            Some(url) => bail!(
+                "`store.url` must be a postgres:// URL or sqlite::memory: (leave it out for the \
+                 SQLite file in data_dir), found {:?}",
+                redact(url)
+            ),
+        };
+        if let Some(schema) = schema {
+            if !matches!(database, Database::Postgres { .. }) {
+                bail!("`store.schema` applies only to a PostgreSQL `store.url`");
+            }
+            if !is_plain_identifier(schema) {
+                bail!(
+                    "`store.schema` must be 1 to 63 lowercase letters, digits and `_`, not \
+                     starting with a digit; found {schema:?}"
+                );
+            }
+        }
+        Ok(database)
+    }
+
+    /// The dialect its SQL is written in.
+    pub fn dialect(&self) -> Dialect {
+        match self {
+            Database::Sqlite(_) | Database::Memory => Dialect::Sqlite,
+            Database::Postgres { .. } => Dialect::Postgres,
+        }
+    }
+
+    /// Whether one gateway process owns the whole database, so leases found at start belong to
+    /// a process that is gone. Not so for PostgreSQL, which replicas share.
+    pub fn single_process(&self) -> bool {
+        self.dialect() == Dialect::Sqlite
+    }
+
+    /// Connects, creating the file or schema if needed, and applies the migrations.
+    pub(super) async fn connect(&self) -> anyhow::Result<AnyPool> {
+        sqlx::any::install_default_drivers();
+        let pool = match self {
+            Database::Sqlite(path) => {
+                if let Some(dir) = path.parent() {
+                    std::fs::create_dir_all(dir)
+                        .with_context(|| format!("cannot create data_dir {}", dir.display()))?;
+                }
+                sqlite_pool(4)
+                    .connect(&format!("sqlite://{}?mode=rwc", path.display()))
+                    .await
+                    .with_context(|| format!("cannot open database {}", path.display()))?
+            }
+            // Every connection to `:memory:` is a database of its own: one connection, kept.
+            Database::Memory => sqlite_pool(1)
+                .idle_timeout(None)
+                .max_lifetime(None)
+                .min_connections(1)
+                .connect("sqlite::memory:")
+                .await
+                .context("cannot open the in-memory database")?,
+            Database::Postgres { url, schema } => {
+                let pool = postgres_pool(schema.clone())
+                    .connect(url)
+                    .await
+                    .with_context(|| format!("cannot connect to PostgreSQL at {}", redact(url)))?;
+                if let Some(schema) = schema {
+                    create_schema(&pool, schema).await?;
+                }
+                pool
+            }
+        };
+        let migrator = match self.dialect() {
+            Dialect::Sqlite => sqlx::migrate!("./migrations/sqlite"),
+            Dialect::Postgres => sqlx::migrate!("./migrations/postgres"),
+        };
+        migrator
+            .run(&pool)
+            .await
+            .context("cannot apply database migrations")?;
+        Ok(pool)
+    }
+}
+
+/// SQLite connections that commit durably: WAL with `synchronous = FULL`.
+fn sqlite_pool(max_connections: u32) -> AnyPoolOptions {
+    AnyPoolOptions::new()
+        .max_connections(max_connections)
+        .after_connect(|connection, _| {
+            Box::pin(async move {
+                connection
+                    .execute(
+                        "PRAGMA journal_mode = WAL; PRAGMA synchronous = FULL;
+                         PRAGMA foreign_keys = ON; PRAGMA busy_timeout = 5000;",
+                    )
+                    .await?;
+                Ok(())
+            })
+        })
+}
+
+/// PostgreSQL connections whose unqualified names resolve in `schema`.
+fn postgres_pool(schema: Option<String>) -> AnyPoolOptions {
+    AnyPoolOptions::new()
+        .max_connections(8)
+        .acquire_timeout(Duration::from_secs(10))
+        .after_connect(move |connection, _| {
+            let schema = schema.clone();
+            Box::pin(async move {
+                if let Some(schema) = schema {
+                    // A plain identifier (checked in `from_url`), so quoting is enough.
+                    connection
+                        .execute(format!("SET search_path TO \"{schema}\"").as_str())
+                        .await?;
+                }
+                Ok(())
+            })
+        })
+}
+
+/// Creates the schema unless it exists; replicas starting together take turns.
+async fn create_schema(pool: &AnyPool, schema: &str) -> anyhow::Result<()> {
+    let mut tx = pool.begin().await?;
+    // Any fixed number works: it only has to be the same for every replica.
+    sqlx::query("SELECT pg_advisory_xact_lock(7165063)")
+        .execute(&mut *tx)
+        .await?;
+    tx.execute(format!("CREATE SCHEMA IF NOT EXISTS \"{schema}\"").as_str())
+        .await
+        .with_context(|| format!("cannot create schema {schema}"))?;
+    tx.commit().await?;
+    Ok(())
+}
+
+/// `[a-z_][a-z0-9_]{0,62}`: safe to quote into SQL.
+fn is_plain_identifier(name: &str) -> bool {
+    let mut chars = name.chars();
+    matches!(chars.next(), Some(c) if c.is_ascii_lowercase() || c == '_')
+        && chars.all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_')
+        && name.len() <= 63
+}
+
+/// The URL with any password replaced, for messages.
+fn redact(url: &str) -> String {
+    match (url.find("://"), url.rfind('@')) {
+        (Some(scheme_end), Some(at)) if at > scheme_end => {
+            let credentials = &url[scheme_end + 3..at];
+            match credentials.find(':') {
+                Some(colon) => format!(
+                    "{}{}:***{}",
+                    &url[..scheme_end + 3],
+                    &credentials[..colon],
+                    &url[at..]
+                ),
+                None => url.to_owned(),
+            }
+        }
+        _ => url.to_owned(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn urls_pick_the_database() {
+        let dir = PathBuf::from("/data");
+        assert_eq!(
+            Database::from_url(None, None, dir.clone()).unwrap(),
+            Database::Sqlite("/data/gateway.db".into())
+        );
+        assert_eq!(
+            Database::from_url(Some("sqlite::memory:"), None, dir.clone()).unwrap(),
+            Database::Memory
+        );
+        let pg = Database::from_url(Some("postgres://h/db"), Some("soda_1"), dir.clone()).unwrap();
+        assert_eq!(pg.dialect(), Dialect::Postgres);
+        assert!(!pg.single_process());
+    }
+
+    #[test]
+    fn bad_store_settings_are_explained() {
+        let dir = PathBuf::from("/data");
+        let err = Database::from_url(Some("mysql://u:hunter2@h/db"), None, dir.clone())
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("postgres://"), "{err}");
+        assert!(!err.contains("hunter2"), "password leaked: {err}");
+        for schema in ["Soda", "1x", "a-b", "x\"; DROP TABLE events; --", ""] {
+            let err = Database::from_url(Some("postgres://h/db"), Some(schema), dir.clone());
+            assert!(err.is_err(), "{schema:?} accepted");
+        }
+        let err = Database::from_url(None, Some("soda"), dir).unwrap_err();
+        assert!(err.to_string().contains("only to a PostgreSQL"), "{err}");
+    }
+
+    #[test]
+    fn passwords_are_redacted() {
+        assert_eq!(
+            redact("postgres://gw:secret@db:5432/x"),
+            "postgres://gw:***@db:5432/x"
+        );
+        assert_eq!(redact("postgres://gw@db/x"), "postgres://gw@db/x");
+    }
+}
