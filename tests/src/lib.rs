@@ -2,7 +2,8 @@
 //!
 //! The tests start the real `soda-gateway` binary with a config written into a temporary
 //! directory, speak real HTTP to it, fake the services it delivers to ([`FakeDownstream`]) and
-//! read its SQLite database read-only. Nothing here knows how the gateway is implemented.
+//! read its database: the SQLite file read-only, or the test's PostgreSQL schema
+//! ([`postgres::PgSchema`]). Nothing here knows how the gateway is implemented.
 //!
 //! Build outputs the tests need:
 //! - the gateway binary: `cargo build -p soda-gateway`;
@@ -13,6 +14,7 @@
 //! bodies whose `incidentLinkCallbackUrl` points elsewhere (see [`with_callback_url`]).
 
 pub mod faults;
+pub mod postgres;
 pub mod reload;
 
 use std::fmt;
@@ -32,8 +34,7 @@ use axum::Router;
 use hmac::{Hmac, Mac};
 use serde_json::Value;
 use sha2::Sha256;
-use sqlx::sqlite::{SqliteConnectOptions, SqliteConnection};
-use sqlx::ConnectOptions;
+use sqlx::{AnyConnection, Connection as _};
 use tempfile::TempDir;
 use tokio::sync::{mpsc, Notify};
 use tokio::task::JoinHandle;
@@ -245,6 +246,10 @@ pub struct Config {
     pub dedup_window: String,
     /// Appended verbatim to the top-level table (before any `[section]`).
     pub extra_top_level_toml: String,
+    /// `[store]`: PostgreSQL URL and schema; the SQLite file in `data/` when `None`.
+    pub postgres: Option<(String, String)>,
+    /// `delivery.lease`; the gateway's default when `None`.
+    pub lease: Option<String>,
 }
 
 impl Default for Config {
@@ -260,6 +265,8 @@ impl Default for Config {
             tenants: Vec::new(),
             dedup_window: "0s".into(),
             extra_top_level_toml: String::new(),
+            postgres: None,
+            lease: None,
         }
     }
 }
@@ -313,6 +320,18 @@ impl Config {
         self
     }
 
+    /// Stores events and actions in `schema` (on PostgreSQL) instead of the SQLite file.
+    pub fn postgres(mut self, schema: &postgres::PgSchema) -> Self {
+        self.postgres = Some((schema.url().into(), schema.name().into()));
+        self
+    }
+
+    /// How long claimed work belongs to a gateway process (humantime).
+    pub fn lease(mut self, lease: &str) -> Self {
+        self.lease = Some(lease.into());
+        self
+    }
+
     /// Adds raw TOML to the top-level table, e.g. an unknown key.
     pub fn extra_top_level_toml(mut self, toml: &str) -> Self {
         self.extra_top_level_toml.push_str(toml);
@@ -348,7 +367,8 @@ impl Config {
              [delivery]\n\
              timeout = {}\n\
              retry_delays = [{}]\n\
-             poll_interval = {}\n",
+             poll_interval = {}\n\
+             {}\n",
             self.max_body_bytes,
             toml_string(&self.dedup_window),
             self.extra_top_level_toml,
@@ -360,7 +380,18 @@ impl Config {
             toml_string(&self.delivery_timeout),
             delays.join(", "),
             toml_string(&self.poll_interval),
+            self.lease
+                .as_ref()
+                .map(|lease| format!("lease = {}\n", toml_string(lease)))
+                .unwrap_or_default(),
         );
+        if let Some((url, schema)) = &self.postgres {
+            out.push_str(&format!(
+                "\n[store]\nurl = {}\nschema = {}\n",
+                toml_string(url),
+                toml_string(schema)
+            ));
+        }
         for tenant in &self.tenants {
             out.push_str(&format!(
                 "\n[[tenants]]\nid = {}\nverify = {}\n",
@@ -692,18 +723,37 @@ impl Gateway {
         self.dir.path().join("data").join("gateway.db")
     }
 
-    async fn db(&self) -> Option<SqliteConnection> {
+    /// A connection to the gateway's database; `None` while its SQLite file does not exist.
+    async fn db(&self) -> Option<AnyConnection> {
+        sqlx::any::install_default_drivers();
+        if let Some((url, schema)) = &self.config.postgres {
+            let mut connection = AnyConnection::connect(url)
+                .await
+                .unwrap_or_else(|e| panic!("connecting to {url}: {e}"));
+            sqlx::Executor::execute(
+                &mut connection,
+                format!("SET search_path TO \"{schema}\"").as_str(),
+            )
+            .await
+            .expect("setting search_path");
+            return Some(connection);
+        }
         let path = self.db_path();
         if !path.exists() {
             return None;
         }
-        let connection = SqliteConnectOptions::new()
-            .filename(&path)
-            .read_only(true)
-            .connect()
+        let connection = AnyConnection::connect(&format!("sqlite://{}?mode=ro", path.display()))
             .await
             .unwrap_or_else(|e| panic!("opening {} read-only: {e}", path.display()));
         Some(connection)
+    }
+
+    /// SQL for a BLOB/BYTEA column's bytes as text, in the gateway database's dialect.
+    pub fn as_text_sql(&self, column: &str) -> String {
+        match self.config.postgres {
+            Some(_) => format!("convert_from({column}, 'UTF8')"),
+            None => format!("CAST({column} AS TEXT)"),
+        }
     }
 
     /// The number `sql` (a `SELECT COUNT(*) ...`) returns; 0 while there is no database.

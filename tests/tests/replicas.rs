@@ -1,0 +1,194 @@
+//! Several gateway replicas sharing one PostgreSQL database: each serves webhooks and delivers,
+//! no action is sent twice while they all live, and the work of a replica that dies is taken
+//! over by another once its lease runs out.
+
+use std::collections::{HashMap, HashSet};
+use std::time::{Duration, Instant};
+
+use serde_json::{json, Value};
+use soda_gateway_tests::postgres::PgSchema;
+use soda_gateway_tests::{
+    event, wait_until, Config, FakeDownstream, Gateway, Plugin, Tenant, SOON,
+};
+
+const TENANT: &str = "acme";
+const TOKEN: &str = "replicas-admin";
+/// Just over the longest step a lease covers (a plugin call may take 5 s).
+const LEASE: Duration = Duration::from_secs(6);
+
+fn replica_config(schema: &PgSchema, downstream: &FakeDownstream) -> Config {
+    let tenant = Tenant::hmac(TENANT, "s3cret").plugin(
+        Plugin::Slack,
+        json!({ "webhook_url": downstream.url("/hook") }),
+    );
+    let mut config = Config::new()
+        .tenant(tenant)
+        .postgres(schema)
+        .lease(&format!("{}s", LEASE.as_secs()))
+        .extra_top_level_toml(&format!("[admin]\ntoken = \"{TOKEN}\""));
+    config.delivery_timeout = "2s".into();
+    config
+}
+
+/// A `checkEvaluation` whose Slack message names `marker`.
+fn failing_check_named(marker: &str) -> Value {
+    let mut event = event("gen2_check_evaluation");
+    event["checkResults"][0]["name"] = Value::String(marker.to_string());
+    event
+}
+
+/// The markers each request's body names, and requests per idempotency key.
+fn tally(
+    downstream: &FakeDownstream,
+    markers: &[String],
+) -> (HashSet<String>, HashMap<String, usize>) {
+    let mut seen = HashSet::new();
+    let mut per_key = HashMap::new();
+    for request in downstream.requests() {
+        let text = request.text();
+        seen.extend(
+            markers
+                .iter()
+                .filter(|m| text.contains(m.as_str()))
+                .cloned(),
+        );
+        let key = request
+            .header("idempotency-key")
+            .unwrap_or_default()
+            .to_string();
+        *per_key.entry(key).or_insert(0) += 1;
+    }
+    (seen, per_key)
+}
+
+/// This replica's count of attempts the downstream answered 2xx, from its `/metrics`.
+async fn delivered_by(replica: &Gateway) -> u64 {
+    let text = reqwest::Client::new()
+        .get(format!("{}/metrics", replica.url()))
+        .bearer_auth(TOKEN)
+        .send()
+        .await
+        .expect("metrics request")
+        .text()
+        .await
+        .expect("metrics body");
+    text.lines()
+        .find_map(|line| line.strip_prefix(r#"soda_delivery_attempts_total{outcome="delivered"} "#))
+        .map_or(0, |n| n.trim().parse().expect("a counter value"))
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn two_replicas_serve_and_deliver_and_send_each_action_once() {
+    const EVENTS: usize = 40;
+    let schema = PgSchema::new().await;
+    let slack = FakeDownstream::start().await;
+    slack.set_delay(Duration::from_millis(20));
+    let config = replica_config(&schema, &slack);
+    let a = Gateway::start(config.clone()).await;
+    let b = Gateway::start(config).await;
+
+    let markers: Vec<String> = (0..EVENTS).map(|i| format!("replica-e{i:02}")).collect();
+    for (i, marker) in markers.iter().enumerate() {
+        let replica = if i % 2 == 0 { &a } else { &b };
+        let reply = replica
+            .send_event(TENANT, &failing_check_named(marker))
+            .await;
+        assert_eq!(reply.status, 200, "{reply:?}");
+    }
+    assert_eq!(
+        a.count_rows("events").await,
+        EVENTS as i64,
+        "one shared store"
+    );
+    slack.wait_for(EVENTS, SOON).await;
+    wait_until("both replicas counted their deliveries", SOON, async || {
+        delivered_by(&a).await + delivered_by(&b).await == EVENTS as u64
+    })
+    .await;
+    // Both keep polling: give a second claim of the same action time to happen.
+    tokio::time::sleep(Duration::from_secs(1)).await;
+
+    let (seen, per_key) = tally(&slack, &markers);
+    let (by_a, by_b) = (delivered_by(&a).await, delivered_by(&b).await);
+    println!(
+        "events={EVENTS} delivered_by_a={by_a} delivered_by_b={by_b} requests={}",
+        slack.requests().len()
+    );
+    assert_eq!(seen.len(), EVENTS, "every event delivered");
+    assert_eq!(
+        slack.requests().len(),
+        EVENTS,
+        "no action sent twice: {per_key:?}"
+    );
+    assert_eq!(per_key.len(), EVENTS, "one idempotency key per action");
+    assert!(
+        by_a > 0 && by_b > 0,
+        "both replicas deliver: a={by_a} b={by_b}"
+    );
+    assert_eq!(by_a + by_b, EVENTS as u64);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_killed_replicas_work_is_taken_over_after_its_lease() {
+    const EVENTS: usize = 8;
+    let schema = PgSchema::new().await;
+    let slack = FakeDownstream::start().await;
+    // Slow enough that the first replica is mid-delivery when it dies.
+    slack.set_delay(Duration::from_millis(800));
+    let config = replica_config(&schema, &slack);
+    let mut a = Gateway::start(config.clone()).await;
+    let b = Gateway::start(config).await;
+
+    let markers: Vec<String> = (0..EVENTS).map(|i| format!("takeover-e{i}")).collect();
+    for marker in &markers {
+        let reply = a.send_event(TENANT, &failing_check_named(marker)).await;
+        assert_eq!(reply.status, 200, "{reply:?}");
+    }
+    slack.wait_for(1, SOON).await;
+    a.kill();
+    let killed = Instant::now();
+    // Requests the dead replica had sent: the downstream answers only after 800 ms, so none of
+    // them was answered, and none was recorded as delivered.
+    let (_, in_flight_at_kill) = tally(&slack, &markers);
+
+    wait_until(
+        "every event delivered, and every request in flight at the kill sent again",
+        SOON + LEASE,
+        async || {
+            let (seen, per_key) = tally(&slack, &markers);
+            seen.len() == EVENTS && in_flight_at_kill.keys().all(|key| per_key[key] >= 2)
+        },
+    )
+    .await;
+    let takeover = killed.elapsed();
+    // Give any extra resend time to show.
+    tokio::time::sleep(Duration::from_secs(1)).await;
+    let (seen, per_key) = tally(&slack, &markers);
+    let by_survivor = delivered_by(&b).await;
+    println!(
+        "events={EVENTS} in_flight_at_kill={} delivered_by_survivor={by_survivor} \
+         taken_over_after={takeover:?} lease={LEASE:?} requests={}",
+        in_flight_at_kill.len(),
+        slack.requests().len()
+    );
+    assert_eq!(seen.len(), EVENTS);
+    assert!(
+        takeover >= LEASE - Duration::from_millis(500),
+        "taken over before the lease ran out: {takeover:?}"
+    );
+    for (key, count) in &per_key {
+        let expected = if in_flight_at_kill.contains_key(key) {
+            2
+        } else {
+            1
+        };
+        assert_eq!(
+            *count, expected,
+            "{key}: only requests in flight at the kill are sent again, once"
+        );
+    }
+    assert_eq!(
+        by_survivor, EVENTS as u64,
+        "the survivor delivered every action"
+    );
+}
