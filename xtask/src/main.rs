@@ -58,7 +58,10 @@ fn main() {
         }
         "bench" => {
             build_all_plugins(&root);
+            // The throughput benchmark starts the release binary.
+            cargo(&root, &["build", "--release", "-p", "soda-gateway"]);
             cargo(&root, &["bench", "-p", "soda-gateway"]);
+            cargo(&root, &["bench", "-p", "soda-gateway-tests"]);
         }
         _ => {
             eprintln!("usage: cargo xtask <run|test|bench>");
