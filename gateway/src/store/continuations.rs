@@ -4,7 +4,8 @@ use std::time::Duration;
 
 use sqlx::Row;
 
-use super::{insert_run, now_ms, Origin, RunRecord, Store};
+use super::writes::{insert_run, Origin};
+use super::{now_ms, RunRecord, Store};
 use crate::actions::Response;
 
 /// A response whose plugin has not handled it yet.

@@ -11,14 +11,19 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use sqlx::{AnyPool, Row};
 
+use group_commit::GroupCommit;
+use writes::Write;
+
 use crate::actions::retry::Next;
-use crate::actions::{NewAction, Produced, Request, Response};
+use crate::actions::{Produced, Request, Response};
 
 /// Handle to the database; cheap to clone.
 #[derive(Clone)]
 pub struct Store {
     pool: AnyPool,
     database: Database,
+    /// The writer that batches [`Store::record_event`] and [`Store::record_attempt`].
+    writer: GroupCommit,
 }
 
 /// An accepted event, as it is stored.
@@ -54,6 +59,7 @@ pub struct DueAction {
 }
 
 /// One delivery attempt, as it is stored.
+#[derive(Debug, Clone)]
 pub struct AttemptRecord {
     pub started_at_ms: i64,
     pub duration: Duration,
@@ -64,8 +70,10 @@ pub struct AttemptRecord {
 impl Store {
     /// Opens (creating if needed) the database and applies the migrations.
     pub async fn open(database: &Database) -> anyhow::Result<Self> {
+        let pool = database.connect().await?;
         Ok(Self {
-            pool: database.connect().await?,
+            writer: GroupCommit::start(pool.clone()),
+            pool,
             database: database.clone(),
         })
     }
@@ -90,38 +98,13 @@ impl Store {
     }
 
     /// Stores an event with its plugin runs, their actions and state writes, atomically and
-    /// durably.
+    /// durably (see [`group_commit`] for how concurrent calls share a commit).
     pub async fn record_event(
         &self,
         event: &EventRecord<'_>,
         runs: &[RunRecord<'_>],
     ) -> anyhow::Result<()> {
-        let now = now_ms();
-        let mut tx = self.pool.begin().await?;
-        sqlx::query(
-            "INSERT INTO events (id, tenant, event_type, received_at, body, dedup_key, replay_of)
-             VALUES ($1, $2, $3, $4, $5, $6, $7)",
-        )
-        .bind(event.id)
-        .bind(event.tenant)
-        .bind(event.event_type)
-        .bind(now)
-        .bind(event.body)
-        .bind(event.dedup_key)
-        .bind(event.replay_of)
-        .execute(&mut *tx)
-        .await?;
-        for run in runs {
-            let origin = Origin {
-                event_id: event.id,
-                tenant: event.tenant,
-                plugin: run.plugin,
-                parent_action_id: None,
-            };
-            insert_run(&mut tx, &origin, run, now).await?;
-        }
-        tx.commit().await?;
-        Ok(())
+        self.writer.write(Write::event(event, runs)).await
     }
 
     /// Leases up to `limit` pending actions that are due, so no one else sends them meanwhile.
@@ -174,147 +157,15 @@ impl Store {
         next: Next,
         response: Option<&Response>,
     ) -> anyhow::Result<()> {
-        let mut tx = self.pool.begin().await?;
-        sqlx::query(
-            "INSERT INTO attempts (action_id, started_at, duration_ms, status_code, error) VALUES ($1, $2, $3, $4, $5)",
-        )
-        .bind(action_id)
-        .bind(attempt.started_at_ms)
-        .bind(attempt.duration.as_millis() as i64)
-        .bind(attempt.status_code.map(i64::from))
-        .bind(&attempt.error)
-        .execute(&mut *tx)
-        .await?;
-        let (status, next_attempt_at) = match next {
-            Next::Succeeded => ("succeeded", None),
-            Next::Failed => ("failed", None),
-            Next::RetryAfter(delay) => ("pending", Some(now_ms() + delay.as_millis() as i64)),
-        };
-        sqlx::query(
-            "UPDATE actions SET status = $1, attempts = attempts + 1, lease_until = NULL,
-                 next_attempt_at = COALESCE($2, next_attempt_at), last_error = $3
-             WHERE id = $4",
-        )
-        .bind(status)
-        .bind(next_attempt_at)
-        .bind(&attempt.error)
-        .bind(action_id)
-        .execute(&mut *tx)
-        .await?;
-        if let Some(response) = response {
-            sqlx::query(
-                "UPDATE actions SET continuation_status = 'pending', response_status = $1,
-                     response_headers = $2, response_body = $3
-                 WHERE id = $4 AND continuation_status = 'waiting'",
-            )
-            .bind(i64::from(response.status))
-            .bind(serde_json::to_string(&response.headers)?)
-            .bind(&response.body)
-            .bind(action_id)
-            .execute(&mut *tx)
-            .await?;
-        }
-        tx.commit().await?;
-        Ok(())
+        self.writer
+            .write(Write::Attempt {
+                action_id: action_id.to_owned(),
+                attempt: attempt.clone(),
+                next,
+                response: response.cloned(),
+            })
+            .await
     }
-}
-
-/// Where a plugin run's output belongs.
-struct Origin<'a> {
-    event_id: &'a str,
-    tenant: &'a str,
-    plugin: &'a str,
-    /// The action whose response the run handled, for `on-response` runs.
-    parent_action_id: Option<&'a str>,
-}
-
-/// Inserts a plugin run and, when it succeeded, its actions and state writes.
-async fn insert_run(
-    tx: &mut sqlx::Transaction<'_, sqlx::Any>,
-    origin: &Origin<'_>,
-    run: &RunRecord<'_>,
-    now: i64,
-) -> anyhow::Result<()> {
-    sqlx::query(
-        "INSERT INTO plugin_runs (event_id, plugin, outcome, error, duration_us, phase, action_id)
-         VALUES ($1, $2, $3, $4, $5, $6, $7)",
-    )
-    .bind(origin.event_id)
-    .bind(origin.plugin)
-    .bind(if run.outcome.is_ok() { "ok" } else { "error" })
-    .bind(run.outcome.err())
-    .bind(run.duration.as_micros() as i64)
-    .bind(if origin.parent_action_id.is_some() {
-        "on_response"
-    } else {
-        "handle"
-    })
-    .bind(origin.parent_action_id)
-    .execute(&mut **tx)
-    .await?;
-    let Ok(produced) = run.outcome else {
-        return Ok(());
-    };
-    for action in &produced.actions {
-        let (kind, status, request) = match action {
-            NewAction::Http(request) => ("http", "pending", request.clone()),
-            NewAction::LinkAnswer { url, text } => (
-                "link_answer",
-                "succeeded",
-                Request {
-                    method: String::new(),
-                    url: url.clone(),
-                    headers: Vec::new(),
-                    body: serde_json::json!({ "url": url, "text": text })
-                        .to_string()
-                        .into_bytes(),
-                    continuation: None,
-                },
-            ),
-        };
-        sqlx::query(
-            "INSERT INTO actions (id, event_id, tenant, plugin, kind, method, url, headers, body,
-                 status, next_attempt_at, created_at, continuation, continuation_status, parent_action_id)
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15)",
-        )
-        .bind(new_id("act"))
-        .bind(origin.event_id)
-        .bind(origin.tenant)
-        .bind(origin.plugin)
-        .bind(kind)
-        .bind(&request.method)
-        .bind(&request.url)
-        .bind(serde_json::to_string(&request.headers)?)
-        .bind(&request.body)
-        .bind(status)
-        .bind(now)
-        .bind(now)
-        .bind(&request.continuation)
-        .bind(request.continuation.as_ref().map(|_| "waiting"))
-        .bind(origin.parent_action_id)
-        .execute(&mut **tx)
-        .await?;
-    }
-    for write in &produced.state {
-        match &write.value {
-            Some(value) => sqlx::query(
-                "INSERT INTO plugin_state (tenant, plugin, key, value, updated_at) VALUES ($1, $2, $3, $4, $5)
-                 ON CONFLICT (tenant, plugin, key) DO UPDATE SET value = excluded.value, updated_at = excluded.updated_at",
-            )
-            .bind(origin.tenant)
-            .bind(origin.plugin)
-            .bind(&write.key)
-            .bind(value)
-            .bind(now),
-            None => sqlx::query("DELETE FROM plugin_state WHERE tenant = $1 AND plugin = $2 AND key = $3")
-                .bind(origin.tenant)
-                .bind(origin.plugin)
-                .bind(&write.key),
-        }
-        .execute(&mut **tx)
-        .await?;
-    }
-    Ok(())
 }
 
 /// A new prefixed, time-ordered identifier such as `evt_0190...`.
@@ -332,10 +183,12 @@ pub fn now_ms() -> i64 {
 mod continuations;
 mod database;
 mod dead_letters;
+mod group_commit;
 mod maintenance;
 mod state;
 #[cfg(test)]
 mod tests;
+mod writes;
 
 pub use continuations::PendingContinuation;
 pub use database::{Database, Dialect};

@@ -7,7 +7,7 @@
 
 use super::*;
 use crate::actions::retry::Next;
-use crate::actions::{Produced, Response, StateWrite};
+use crate::actions::{NewAction, Produced, Response, StateWrite};
 
 on_both_backends!(
     an_event_is_stored_with_its_runs_and_actions,
@@ -22,7 +22,8 @@ on_both_backends!(
     a_failed_action_is_a_dead_letter_until_it_is_retried,
     pruning_an_original_keeps_its_newer_replay,
     concurrent_claimers_never_get_the_same_action,
-    an_expired_lease_is_taken_over
+    an_expired_lease_is_taken_over,
+    a_bad_write_among_concurrent_ones_fails_alone
 );
 
 /// Declares `sqlite::<test>` and `postgres::<test>` for each `async fn <test>(db: TestDb)`.
@@ -605,4 +606,38 @@ async fn an_expired_lease_is_taken_over(db: TestDb) {
         .unwrap();
     assert_eq!(taken_over.len(), 1, "the lease ran out");
     assert_eq!(taken_over[0].id, first[0].id);
+}
+
+async fn a_bad_write_among_concurrent_ones_fails_alone(db: TestDb) {
+    let store = store_with_one_action(&db).await;
+    // Concurrent writes share commits; `evt_1` exists already, so that one must fail, alone.
+    let mut writers = tokio::task::JoinSet::new();
+    for i in 0..20 {
+        let store = store.clone();
+        writers.spawn(async move {
+            let id = if i == 7 {
+                "evt_1".to_string()
+            } else {
+                format!("evt_c{i}")
+            };
+            let event = EventRecord {
+                id: &id,
+                tenant: "acme",
+                event_type: "checkEvaluation",
+                body: b"{}",
+                dedup_key: &id,
+                replay_of: None,
+            };
+            (i, store.record_event(&event, &[]).await.is_ok())
+        });
+    }
+    let mut failed = Vec::new();
+    while let Some(joined) = writers.join_next().await {
+        let (i, ok) = joined.unwrap();
+        if !ok {
+            failed.push(i);
+        }
+    }
+    assert_eq!(failed, vec![7]);
+    assert_eq!(count(&store, "SELECT COUNT(*) FROM events").await, 20);
 }
