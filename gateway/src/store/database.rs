@@ -34,6 +34,15 @@ pub enum Dialect {
 }
 
 impl Dialect {
+    /// Transactions worth committing at once: SQLite has a single writer; PostgreSQL is bound
+    /// by round trips, so a few connections writing in parallel go further.
+    pub(super) fn writers(self) -> usize {
+        match self {
+            Dialect::Sqlite => 1,
+            Dialect::Postgres => 4,
+        }
+    }
+
     /// How a claim's inner `SELECT` ends so that concurrent claimers skip each other's rows.
     /// SQLite has a single writer, so its `UPDATE … RETURNING` claims atomically without it.
     pub(super) fn skip_locked(self) -> &'static str {

@@ -5,8 +5,10 @@
 //! means durable" is unchanged. When a batch fails, its writes are tried again one transaction
 //! each, so one bad write (say, a duplicate id) fails alone.
 
+use std::sync::Arc;
+
 use sqlx::{AnyConnection, AnyPool};
-use tokio::sync::{mpsc, oneshot};
+use tokio::sync::{mpsc, oneshot, Mutex};
 
 use super::writes::Write;
 
@@ -27,10 +29,15 @@ struct Job {
 }
 
 impl GroupCommit {
-    /// Starts the writer task; it ends when every handle is dropped.
-    pub(super) fn start(pool: AnyPool) -> Self {
+    /// Starts `writers` writer tasks, each committing its own batches; they end when every
+    /// handle is dropped. SQLite takes one writer at a time anyway; PostgreSQL commits several
+    /// transactions at once, so there more writers keep its connections busy.
+    pub(super) fn start(pool: AnyPool, writers: usize) -> Self {
         let (jobs, queue) = mpsc::channel(QUEUE);
-        tokio::spawn(run(pool, queue));
+        let queue = Arc::new(Mutex::new(queue));
+        for _ in 0..writers {
+            tokio::spawn(run(pool.clone(), Arc::clone(&queue)));
+        }
         Self { jobs }
     }
 
@@ -47,10 +54,13 @@ impl GroupCommit {
     }
 }
 
-async fn run(pool: AnyPool, mut queue: mpsc::Receiver<Job>) {
-    let mut batch = Vec::with_capacity(MAX_BATCH);
-    while queue.recv_many(&mut batch, MAX_BATCH).await > 0 {
-        let jobs = std::mem::take(&mut batch);
+async fn run(pool: AnyPool, queue: Arc<Mutex<mpsc::Receiver<Job>>>) {
+    loop {
+        // The lock is held only while taking a batch, not while committing it.
+        let mut jobs = Vec::with_capacity(MAX_BATCH);
+        if queue.lock().await.recv_many(&mut jobs, MAX_BATCH).await == 0 {
+            return;
+        }
         if jobs.len() > 1 {
             let writes: Vec<&Write> = jobs.iter().map(|job| &job.write).collect();
             if commit(&pool, &writes).await.is_ok() {

@@ -72,7 +72,7 @@ impl Store {
     pub async fn open(database: &Database) -> anyhow::Result<Self> {
         let pool = database.connect().await?;
         Ok(Self {
-            writer: GroupCommit::start(pool.clone()),
+            writer: GroupCommit::start(pool.clone(), database.dialect().writers()),
             pool,
             database: database.clone(),
         })

@@ -49,7 +49,7 @@ impl Write {
                 .map(|run| OwnedRun {
                     plugin: run.plugin.to_owned(),
                     duration: run.duration,
-                    outcome: run.outcome.map(Produced::clone).map_err(str::to_owned),
+                    outcome: run.outcome.cloned().map_err(str::to_owned),
                 })
                 .collect(),
         }
