@@ -61,7 +61,10 @@ impl Worker {
         let this = Arc::new(self);
         let slots = Arc::new(Semaphore::new(this.config.concurrency));
         loop {
-            let free = slots.available_permits().max(1);
+            // Wait for a free slot, then claim as many actions as there are free slots: one
+            // claim (a write) per batch rather than one per action.
+            let first = slots.clone().acquire_owned().await.expect("never closed");
+            let free = slots.available_permits() + 1;
             let due = match this.store.claim_due(free, this.config.lease).await {
                 Ok(due) => due,
                 Err(error) => {
@@ -70,14 +73,20 @@ impl Worker {
                 }
             };
             if due.is_empty() {
+                drop(first);
                 tokio::select! {
                     _ = this.wake.notified() => {}
                     _ = tokio::time::sleep(this.config.poll_interval) => {}
                 }
                 continue;
             }
+            let mut first = Some(first);
             for action in due {
-                let permit = slots.clone().acquire_owned().await.expect("never closed");
+                // Only this loop takes slots, so the ones counted free are still free.
+                let permit = match first.take() {
+                    Some(permit) => permit,
+                    None => slots.clone().acquire_owned().await.expect("never closed"),
+                };
                 let worker = this.clone();
                 tokio::spawn(async move {
                     worker.deliver(action).await;
