@@ -312,11 +312,16 @@ impl Config {
         if self.delivery.concurrency == 0 {
             bail!("`delivery.concurrency` must be greater than 0");
         }
-        let longest_step = self.delivery.timeout.max(self.plugin_limits.timeout);
+        let longest_plugin_call = self
+            .plugin_overrides
+            .keys()
+            .map(|name| self.limits_for(name).timeout)
+            .fold(self.plugin_limits.timeout, Duration::max);
+        let longest_step = self.delivery.timeout.max(longest_plugin_call);
         if self.delivery.lease <= longest_step {
             bail!(
-                "`delivery.lease` ({}) must be longer than `delivery.timeout` and \
-                 `plugin_limits.timeout` ({}), or work would be taken over while it runs",
+                "`delivery.lease` ({}) must be longer than `delivery.timeout` and every \
+                 plugin call's `timeout` ({}), or work would be taken over while it runs",
                 humantime::format_duration(self.delivery.lease),
                 humantime::format_duration(longest_step)
             );
@@ -422,6 +427,31 @@ mod tests {
             "{:#}",
             Config::from_toml(text, Path::new("/etc/gw")).unwrap_err()
         )
+    }
+
+    #[test]
+    fn the_store_and_its_lease_are_checked() {
+        let config = Config::from_toml(TENANT, Path::new("/etc/gw")).unwrap();
+        assert_eq!(
+            config.database().unwrap(),
+            Database::Sqlite("/etc/gw/data/gateway.db".into())
+        );
+        let pg = format!("[store]\nurl = \"postgres://db/gw\"\nschema = \"soda\"\n{TENANT}");
+        let config = Config::from_toml(&pg, Path::new("/")).unwrap();
+        assert!(!config.database().unwrap().single_process());
+        let err = error_of("[store]\nurl = \"mysql://db/gw\"");
+        assert!(err.contains("store.url"), "{err}");
+        let err = error_of("[delivery]\ntimeout = \"30s\"\nlease = \"30s\"");
+        assert!(
+            err.contains("`delivery.lease` (30s) must be longer"),
+            "{err}"
+        );
+        let err =
+            error_of("[delivery]\nlease = \"20s\"\n[plugin_overrides.slow]\ntimeout = \"25s\"");
+        assert!(
+            err.contains("(25s)"),
+            "a plugin's own timeout counts: {err}"
+        );
     }
 
     #[test]

@@ -533,6 +533,18 @@ async fn pruning_an_original_keeps_its_newer_replay(db: TestDb) {
     assert!(store.event("evt_2").await.unwrap().is_some());
 }
 
+/// A `checkEvaluation` for tenant `acme` whose dedup key is its id.
+fn check_evaluation(id: &str) -> EventRecord<'_> {
+    EventRecord {
+        id,
+        tenant: "acme",
+        event_type: "checkEvaluation",
+        body: b"{}",
+        dedup_key: id,
+        replay_of: None,
+    }
+}
+
 /// Stores `count` events with one pending HTTP action each.
 async fn store_pending_actions(store: &Store, count: usize) {
     let produced = Produced {
@@ -541,14 +553,7 @@ async fn store_pending_actions(store: &Store, count: usize) {
     };
     for i in 0..count {
         let id = format!("evt_many_{i}");
-        let event = EventRecord {
-            id: &id,
-            tenant: "acme",
-            event_type: "checkEvaluation",
-            body: b"{}",
-            dedup_key: &id,
-            replay_of: None,
-        };
+        let event = check_evaluation(&id);
         let runs = [RunRecord {
             plugin: "slack",
             duration: Duration::ZERO,
@@ -620,14 +625,7 @@ async fn a_bad_write_among_concurrent_ones_fails_alone(db: TestDb) {
             } else {
                 format!("evt_c{i}")
             };
-            let event = EventRecord {
-                id: &id,
-                tenant: "acme",
-                event_type: "checkEvaluation",
-                body: b"{}",
-                dedup_key: &id,
-                replay_of: None,
-            };
+            let event = check_evaluation(&id);
             (i, store.record_event(&event, &[]).await.is_ok())
         });
     }
