@@ -198,14 +198,64 @@ pub struct Tenant {
     pub plugins: Vec<EnabledPlugin>,
 }
 
-/// How a tenant's requests prove they come from its Soda organisation.
+/// How a tenant's requests prove they come from its Soda organisation. Every scheme takes
+/// several secrets (or token values) at once, so they can be rotated without downtime: a request
+/// matching any of them is accepted.
 #[derive(Debug, Clone, Deserialize)]
 #[serde(tag = "scheme", rename_all = "kebab-case", deny_unknown_fields)]
 pub enum Verify {
-    /// Lower-case hex HMAC-SHA256 of the raw body in `header` (an `sha256=` prefix is allowed).
-    HmacSha256 { header: String, secret: String },
+    /// An HMAC of the raw body in `header`, optionally after a fixed `prefix` (such as
+    /// `sha256=`), which is then required.
+    Hmac {
+        header: String,
+        #[serde(default)]
+        algorithm: HmacAlgorithm,
+        #[serde(default)]
+        encoding: SignatureEncoding,
+        #[serde(default)]
+        prefix: Option<String>,
+        #[serde(alias = "secret", deserialize_with = "one_or_many")]
+        secrets: Vec<String>,
+    },
+    /// Shorthand for `hmac` with sha256 and hex, the `sha256=` prefix allowed but not required.
+    HmacSha256 {
+        header: String,
+        #[serde(alias = "secret", deserialize_with = "one_or_many")]
+        secrets: Vec<String>,
+    },
+    /// Standard Webhooks: `webhook-id`, `webhook-timestamp` and `webhook-signature` headers,
+    /// `whsec_` secrets, and timestamps accepted only within `tolerance` of now (replays of an
+    /// old request are refused).
+    StandardWebhooks {
+        #[serde(alias = "secret", deserialize_with = "one_or_many")]
+        secrets: Vec<String>,
+        #[serde(default = "defaults::tolerance", with = "humantime_serde")]
+        tolerance: Duration,
+    },
     /// A static header value, such as `Authorization: Bearer ...` set in Soda's webhook form.
-    Token { header: String, value: String },
+    Token {
+        header: String,
+        #[serde(alias = "value", deserialize_with = "one_or_many")]
+        values: Vec<String>,
+    },
+}
+
+/// The hash an `hmac` signature uses.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum HmacAlgorithm {
+    #[default]
+    Sha256,
+    Sha512,
+}
+
+/// How an `hmac` signature is written in its header.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum SignatureEncoding {
+    #[default]
+    Hex,
+    Base64,
 }
 
 /// A plugin enabled for a tenant, with that tenant's configuration for it.
@@ -264,6 +314,9 @@ mod defaults {
     }
     pub fn dedup_window() -> Duration {
         Duration::from_secs(3600)
+    }
+    pub fn tolerance() -> Duration {
+        Duration::from_secs(300)
     }
     pub fn plugin_config() -> toml::Table {
         toml::Table::new()
@@ -380,18 +433,51 @@ impl Config {
 
 impl Verify {
     fn validate(&self, key: &str) -> anyhow::Result<()> {
-        let (header, secret_key, secret) = match self {
-            Verify::HmacSha256 { header, secret } => (header, "secret", secret),
-            Verify::Token { header, value } => (header, "value", value),
+        let (header, secrets_key, secrets) = match self {
+            Verify::Hmac {
+                header, secrets, ..
+            }
+            | Verify::HmacSha256 { header, secrets } => (Some(header), "secrets", secrets),
+            Verify::StandardWebhooks { secrets, .. } => (None, "secrets", secrets),
+            Verify::Token { header, values } => (Some(header), "values", values),
         };
-        if axum::http::HeaderName::from_bytes(header.as_bytes()).is_err() {
-            bail!("`{key}.header` is not a valid HTTP header name: {header:?}");
+        if let Some(header) = header {
+            if axum::http::HeaderName::from_bytes(header.as_bytes()).is_err() {
+                bail!("`{key}.header` is not a valid HTTP header name: {header:?}");
+            }
         }
-        if secret.is_empty() {
-            bail!("`{key}.{secret_key}` must not be empty");
+        if secrets.is_empty() || secrets.iter().any(String::is_empty) {
+            bail!("`{key}.{secrets_key}` must hold at least one value, and none empty");
+        }
+        if let Verify::StandardWebhooks { secrets, tolerance } = self {
+            for (index, secret) in secrets.iter().enumerate() {
+                if crate::ingress::verify::standard_webhooks_key(secret).is_none() {
+                    bail!(
+                        "`{key}.secrets[{index}]` must be `whsec_` followed by base64 (as Standard \
+                         Webhooks senders show it)"
+                    );
+                }
+            }
+            if tolerance.is_zero() {
+                bail!("`{key}.tolerance` must be greater than 0");
+            }
         }
         Ok(())
     }
+}
+
+/// A string or a list of strings, as a list.
+fn one_or_many<'de, D: serde::Deserializer<'de>>(de: D) -> Result<Vec<String>, D::Error> {
+    #[derive(Deserialize)]
+    #[serde(untagged)]
+    enum OneOrMany {
+        One(String),
+        Many(Vec<String>),
+    }
+    Ok(match OneOrMany::deserialize(de)? {
+        OneOrMany::One(one) => vec![one],
+        OneOrMany::Many(many) => many,
+    })
 }
 
 /// A list of human-readable durations such as `["5s", "1m"]`.
@@ -427,6 +513,58 @@ mod tests {
             "{:#}",
             Config::from_toml(text, Path::new("/etc/gw")).unwrap_err()
         )
+    }
+
+    #[test]
+    fn verification_schemes_parse_with_one_or_several_secrets() {
+        let tenant = |verify: &str| {
+            let text = format!("[[tenants]]\nid = \"t\"\nverify = {verify}\n");
+            Config::from_toml(&text, Path::new("/")).map(|c| c.tenants[0].verify.clone())
+        };
+        let hmac = tenant(
+            r#"{ scheme = "hmac", header = "x-sig", algorithm = "sha512", encoding = "base64", prefix = "sha512=", secrets = ["a", "b"] }"#,
+        )
+        .unwrap();
+        assert!(matches!(
+            hmac,
+            Verify::Hmac { algorithm: HmacAlgorithm::Sha512, encoding: SignatureEncoding::Base64, ref prefix, ref secrets, .. }
+                if prefix.as_deref() == Some("sha512=") && secrets.len() == 2
+        ));
+        let legacy =
+            tenant(r#"{ scheme = "hmac-sha256", header = "x-sig", secret = "s" }"#).unwrap();
+        assert!(matches!(legacy, Verify::HmacSha256 { ref secrets, .. } if secrets == &["s"]));
+        let token = tenant(r#"{ scheme = "token", header = "authorization", value = "Bearer x" }"#);
+        assert!(
+            matches!(token.unwrap(), Verify::Token { ref values, .. } if values == &["Bearer x"])
+        );
+        let webhooks = tenant(
+            r#"{ scheme = "standard-webhooks", secret = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw" }"#,
+        );
+        assert!(matches!(
+            webhooks.unwrap(),
+            Verify::StandardWebhooks { tolerance, .. } if tolerance == Duration::from_secs(300)
+        ));
+        for (bad, expected) in [
+            (
+                r#"{ scheme = "standard-webhooks", secret = "not-whsec" }"#,
+                "whsec_",
+            ),
+            (
+                r#"{ scheme = "hmac", header = "x", secrets = [] }"#,
+                "at least one",
+            ),
+            (
+                r#"{ scheme = "hmac", header = "x", algorithm = "md5", secret = "s" }"#,
+                "md5",
+            ),
+            (
+                r#"{ scheme = "token", header = "bad header", value = "v" }"#,
+                "header name",
+            ),
+        ] {
+            let err = format!("{:#}", tenant(bad).unwrap_err());
+            assert!(err.contains(expected), "{bad}: {err}");
+        }
     }
 
     #[test]

@@ -9,6 +9,7 @@ pub mod verify;
 
 use std::collections::HashMap;
 use std::sync::Arc;
+use std::time::SystemTime;
 
 use axum::body::Bytes;
 use axum::extract::rejection::BytesRejection;
@@ -123,7 +124,7 @@ async fn respond(
             format!("unknown tenant `{tenant_id}`"),
         );
     };
-    if let Err(error) = verify::verify(&tenant.config.verify, headers, &body) {
+    if let Err(error) = verify::verify(&tenant.config.verify, headers, &body, SystemTime::now()) {
         tracing::warn!(tenant = %tenant_id, "rejected: {error}");
         return reject(StatusCode::UNAUTHORIZED, error.to_string());
     }
