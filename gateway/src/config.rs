@@ -49,7 +49,21 @@ pub struct Config {
     #[serde(default)]
     pub delivery: Delivery,
     #[serde(default)]
+    pub outbound: Outbound,
+    #[serde(default)]
     pub tenants: Vec<Tenant>,
+}
+
+/// Where plugins' HTTP actions may go (see `actions::policy`).
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct Outbound {
+    /// Allow loopback, private, link-local and other non-public addresses. Off by default; for
+    /// tests and for gateways whose downstream services are on a private network.
+    pub allow_private: bool,
+    /// Hosts each plugin may reach, by plugin name: exact names, `*.example.com` for any
+    /// subdomain, or `*`. A plugin left out may reach any public host.
+    pub allowed_hosts: HashMap<String, Vec<String>>,
 }
 
 /// Sandbox limits applied to every plugin call.
@@ -380,6 +394,21 @@ impl Config {
             );
         }
         self.database()?;
+        for (plugin, hosts) in &self.outbound.allowed_hosts {
+            for (index, host) in hosts.iter().enumerate() {
+                let pattern = host.strip_prefix("*.").unwrap_or(host);
+                let plain = !pattern.is_empty()
+                    && pattern
+                        .chars()
+                        .all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '-' | ':'));
+                if host != "*" && !plain {
+                    bail!(
+                        "`outbound.allowed_hosts.{plugin}[{index}]` must be a host name, \
+                         `*.domain` or `*` (no scheme, port or path), found {host:?}"
+                    );
+                }
+            }
+        }
         let mut ids = HashSet::new();
         for (index, tenant) in self.tenants.iter().enumerate() {
             let key = format!("tenants[{index}]");

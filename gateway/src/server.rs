@@ -13,6 +13,7 @@ use tokio::net::TcpListener;
 use tokio::sync::Notify;
 
 use crate::actions::continuations::{Continuations, ResponseHandler};
+use crate::actions::policy::OutboundPolicy;
 use crate::actions::worker::Worker;
 use crate::actions::Produced;
 use crate::admin;
@@ -50,6 +51,7 @@ impl Gateway {
         let worker = Worker::new(
             store.clone(),
             config.delivery.clone(),
+            OutboundPolicy::new(&config.outbound),
             wake_worker.clone(),
             wake_continuations.clone(),
             ingress.metrics.clone(),

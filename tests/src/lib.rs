@@ -254,6 +254,10 @@ pub struct Config {
     pub postgres: Option<(String, String)>,
     /// `delivery.lease`; the gateway's default when `None`.
     pub lease: Option<String>,
+    /// `outbound.allow_private`: on, since the fake downstreams listen on loopback.
+    pub allow_private: bool,
+    /// `outbound.allowed_hosts`, by plugin.
+    pub allowed_hosts: Vec<(Plugin, Vec<String>)>,
 }
 
 impl Default for Config {
@@ -271,6 +275,8 @@ impl Default for Config {
             extra_top_level_toml: String::new(),
             postgres: None,
             lease: None,
+            allow_private: true,
+            allowed_hosts: Vec::new(),
         }
     }
 }
@@ -327,6 +333,19 @@ impl Config {
     /// Stores events and actions in `schema` (on PostgreSQL) instead of the SQLite file.
     pub fn postgres(mut self, schema: &postgres::PgSchema) -> Self {
         self.postgres = Some((schema.url().into(), schema.name().into()));
+        self
+    }
+
+    /// The production default: loopback, private and other non-public addresses refused.
+    pub fn refuse_private_addresses(mut self) -> Self {
+        self.allow_private = false;
+        self
+    }
+
+    /// The hosts `plugin` may reach (`outbound.allowed_hosts`).
+    pub fn allowed_hosts(mut self, plugin: Plugin, hosts: &[&str]) -> Self {
+        let hosts = hosts.iter().map(|host| host.to_string()).collect();
+        self.allowed_hosts.push((plugin, hosts));
         self
     }
 
@@ -389,6 +408,14 @@ impl Config {
                 .map(|lease| format!("lease = {}\n", toml_string(lease)))
                 .unwrap_or_default(),
         );
+        out.push_str(&format!(
+            "\n[outbound]\nallow_private = {}\n[outbound.allowed_hosts]\n",
+            self.allow_private
+        ));
+        for (plugin, hosts) in &self.allowed_hosts {
+            let hosts: Vec<String> = hosts.iter().map(|host| toml_string(host)).collect();
+            out.push_str(&format!("{} = [{}]\n", plugin.name(), hosts.join(", ")));
+        }
         if let Some((url, schema)) = &self.postgres {
             out.push_str(&format!(
                 "\n[store]\nurl = {}\nschema = {}\n",
@@ -960,6 +987,7 @@ struct Shared {
     arrived: Notify,
     status: AtomicU16,
     reply_body: Mutex<Vec<u8>>,
+    reply_headers: Mutex<HeaderMap>,
     delay: Mutex<Duration>,
 }
 
@@ -988,6 +1016,7 @@ impl FakeDownstream {
             arrived: Notify::new(),
             status: AtomicU16::new(200),
             reply_body: Mutex::default(),
+            reply_headers: Mutex::default(),
             delay: Mutex::new(Duration::ZERO),
         });
         let app = Router::new()
@@ -1018,6 +1047,16 @@ impl FakeDownstream {
     /// The body every later request is answered with (empty unless set).
     pub fn set_reply_body(&self, body: impl Into<Vec<u8>>) {
         *self.shared.reply_body.lock().unwrap() = body.into();
+    }
+
+    /// A header every later answer carries (e.g. `location` with a 302).
+    pub fn set_header(&self, name: &'static str, value: &str) {
+        let value = value.parse().expect("a valid header value");
+        self.shared
+            .reply_headers
+            .lock()
+            .unwrap()
+            .insert(name, value);
     }
 
     /// How long every later request waits (after being recorded) before it is answered.
@@ -1068,7 +1107,7 @@ async fn record(
     uri: Uri,
     headers: HeaderMap,
     body: Bytes,
-) -> (StatusCode, Vec<u8>) {
+) -> (StatusCode, HeaderMap, Vec<u8>) {
     shared.requests.lock().unwrap().push(Recorded {
         method: method.to_string(),
         path: uri
@@ -1083,7 +1122,11 @@ async fn record(
     tokio::time::sleep(delay).await;
     let status =
         StatusCode::from_u16(shared.status.load(Ordering::SeqCst)).unwrap_or(StatusCode::OK);
-    (status, shared.reply_body.lock().unwrap().clone())
+    (
+        status,
+        shared.reply_headers.lock().unwrap().clone(),
+        shared.reply_body.lock().unwrap().clone(),
+    )
 }
 
 /// A loopback port nothing listens on (bound once, then released).

@@ -6,6 +6,7 @@
 //! asked for them.
 
 pub mod continuations;
+pub mod policy;
 pub mod retry;
 pub mod worker;
 

@@ -14,6 +14,8 @@ pub enum AttemptResult {
     Status(u16),
     /// No answer: the connection failed or timed out.
     Transport,
+    /// Not sent: the outbound policy refused the destination. Final.
+    Refused,
 }
 
 /// The action's state after an attempt.
@@ -52,6 +54,7 @@ pub fn next_step(
         AttemptResult::Status(status) if (200..300).contains(status) => return Next::Succeeded,
         AttemptResult::Status(status) => matches!(status, 408 | 429 | 500..=599),
         AttemptResult::Transport => true,
+        AttemptResult::Refused => false,
     };
     if !retryable {
         return Next::Failed;

@@ -10,6 +10,7 @@ use std::time::Instant;
 use reqwest::redirect::Policy;
 use tokio::sync::{Notify, Semaphore};
 
+use super::policy::{refusal_in, OutboundPolicy};
 use super::retry::{next_step, parse_retry_after, AttemptResult, Next, Schedule};
 use super::Response;
 use crate::config::Delivery;
@@ -25,6 +26,7 @@ const RESPONSE_BODY_LIMIT: usize = 1024 * 1024;
 pub struct Worker {
     store: Store,
     client: reqwest::Client,
+    policy: OutboundPolicy,
     config: Delivery,
     wake: Arc<Notify>,
     wake_continuations: Arc<Notify>,
@@ -37,6 +39,7 @@ impl Worker {
     pub fn new(
         store: Store,
         config: Delivery,
+        policy: OutboundPolicy,
         wake: Arc<Notify>,
         wake_continuations: Arc<Notify>,
         metrics: Arc<Metrics>,
@@ -45,9 +48,11 @@ impl Worker {
             .redirect(Policy::none())
             .timeout(config.timeout)
             .user_agent(concat!("soda-gateway/", env!("CARGO_PKG_VERSION")))
+            .dns_resolver(policy.resolver())
             .build()?;
         Ok(Self {
             store,
+            policy,
             client,
             config,
             wake,
@@ -105,7 +110,7 @@ impl Worker {
             duration: started.elapsed(),
             status_code: match result {
                 AttemptResult::Status(status) => Some(status),
-                AttemptResult::Transport => None,
+                AttemptResult::Transport | AttemptResult::Refused => None,
             },
             error,
         };
@@ -161,10 +166,22 @@ impl Worker {
     /// response (a transport failure reads as status 0 with nothing else).
     async fn send(&self, action: &DueAction) -> (AttemptResult, Option<String>, Option<Response>) {
         let request = &action.request;
+        let nothing = || Response {
+            status: 0,
+            headers: Vec::new(),
+            body: Vec::new(),
+        };
         let Ok(method) = reqwest::Method::from_bytes(request.method.as_bytes()) else {
             let error = format!("invalid method {:?}", request.method);
             return (AttemptResult::Status(0), Some(error), None);
         };
+        if let Err(refused) = self.policy.check_url(&action.plugin, &request.url) {
+            return (
+                AttemptResult::Refused,
+                Some(refused.to_string()),
+                Some(nothing()),
+            );
+        }
         let mut builder = self
             .client
             .request(method, &request.url)
@@ -176,15 +193,18 @@ impl Worker {
         let response = match builder.send().await {
             Ok(response) => response,
             Err(error) => {
-                let nothing = Response {
-                    status: 0,
-                    headers: Vec::new(),
-                    body: Vec::new(),
-                };
+                // The resolver refused every address the host resolved to.
+                if let Some(refused) = refusal_in(&error) {
+                    return (
+                        AttemptResult::Refused,
+                        Some(refused.to_string()),
+                        Some(nothing()),
+                    );
+                }
                 return (
                     AttemptResult::Transport,
                     Some(transport_error(&error)),
-                    Some(nothing),
+                    Some(nothing()),
                 );
             }
         };
