@@ -208,8 +208,25 @@ pub struct Tenant {
     /// The `{tenant}` in `POST /hooks/{tenant}`.
     pub id: String,
     pub verify: Verify,
+    /// Named secrets that this tenant's plugin configs and actions refer to as
+    /// `{{secret:NAME}}`; the gateway substitutes them only when sending (see
+    /// `actions::secrets`).
+    #[serde(default)]
+    pub secrets: HashMap<String, SecretSource>,
     #[serde(default)]
     pub plugins: Vec<EnabledPlugin>,
+}
+
+/// Where a secret's value comes from.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(rename_all = "lowercase", deny_unknown_fields)]
+pub enum SecretSource {
+    /// Written in the config file.
+    Value(String),
+    /// An environment variable of the gateway process.
+    Env(String),
+    /// A file's contents, without a trailing newline (relative to the config file).
+    File(PathBuf),
 }
 
 /// How a tenant's requests prove they come from its Soda organisation. Every scheme takes
@@ -351,6 +368,13 @@ impl Config {
         let mut config: Config = toml::from_str(text)?;
         config.plugins_dir = base.join(&config.plugins_dir);
         config.data_dir = base.join(&config.data_dir);
+        for tenant in &mut config.tenants {
+            for source in tenant.secrets.values_mut() {
+                if let SecretSource::File(path) = source {
+                    *path = base.join(&*path);
+                }
+            }
+        }
         config.validate()?;
         Ok(config)
     }
@@ -419,6 +443,11 @@ impl Config {
                 bail!("`{key}.id`: tenant {:?} is defined twice", tenant.id);
             }
             tenant.verify.validate(&format!("{key}.verify"))?;
+            for name in tenant.secrets.keys() {
+                if name.is_empty() || !name.chars().all(is_id_char) {
+                    bail!("`{key}.secrets`: a secret's name must use only letters, digits, `-` and `_`, found {name:?}");
+                }
+            }
             let mut plugins = HashSet::new();
             for (p, plugin) in tenant.plugins.iter().enumerate() {
                 if !plugins.insert(plugin.name.as_str()) {

@@ -14,6 +14,7 @@ use tokio::sync::Notify;
 
 use crate::actions::continuations::{Continuations, ResponseHandler};
 use crate::actions::policy::OutboundPolicy;
+use crate::actions::secrets::Secrets;
 use crate::actions::worker::Worker;
 use crate::actions::Produced;
 use crate::admin;
@@ -52,6 +53,7 @@ impl Gateway {
             store.clone(),
             config.delivery.clone(),
             OutboundPolicy::new(&config.outbound),
+            Secrets::load(&config.tenants)?,
             wake_worker.clone(),
             wake_continuations.clone(),
             ingress.metrics.clone(),

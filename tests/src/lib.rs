@@ -205,6 +205,8 @@ pub struct Tenant {
     pub verify: Verify,
     /// Enabled plugins with their config (a JSON object, written as a TOML inline table).
     pub plugins: Vec<(Plugin, Value)>,
+    /// `secrets`: names with their source as a TOML inline table (`{ value = "..." }`).
+    pub secrets: Vec<(String, String)>,
 }
 
 impl Tenant {
@@ -213,7 +215,14 @@ impl Tenant {
             id: id.into(),
             verify,
             plugins: Vec::new(),
+            secrets: Vec::new(),
         }
+    }
+
+    /// Adds a named secret; `source` is its TOML table, e.g. `{ value = "..." }`.
+    pub fn secret(mut self, name: &str, source: &str) -> Self {
+        self.secrets.push((name.into(), source.into()));
+        self
     }
 
     /// A tenant whose requests are signed with HMAC-SHA256 in `x-soda-signature`.
@@ -429,6 +438,14 @@ impl Config {
                 toml_string(&tenant.id),
                 tenant.verify.to_toml()
             ));
+            if !tenant.secrets.is_empty() {
+                let secrets: Vec<String> = tenant
+                    .secrets
+                    .iter()
+                    .map(|(name, source)| format!("{} = {source}", toml_string(name)))
+                    .collect();
+                out.push_str(&format!("secrets = {{ {} }}\n", secrets.join(", ")));
+            }
             for (plugin, config) in &tenant.plugins {
                 out.push_str(&format!(
                     "\n[[tenants.plugins]]\nname = {}\nconfig = {}\n",

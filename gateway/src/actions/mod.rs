@@ -8,6 +8,7 @@
 pub mod continuations;
 pub mod policy;
 pub mod retry;
+pub mod secrets;
 pub mod worker;
 
 use axum::http::{HeaderName, HeaderValue, Method};

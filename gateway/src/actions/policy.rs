@@ -62,6 +62,18 @@ impl OutboundPolicy {
         self.check_allowed(plugin, &host)
     }
 
+    /// Whether `plugin` may send secrets: only to hosts on an allow-list of its own.
+    pub fn may_carry_secrets(&self, plugin: &str) -> Result<(), Refused> {
+        if self.allowed_hosts.contains_key(plugin) {
+            Ok(())
+        } else {
+            Err(Refused(format!(
+                "plugin `{plugin}` has no allow-list (outbound.allowed_hosts.{plugin}), so no \
+                 secret is sent for it"
+            )))
+        }
+    }
+
     fn check_ip_host(&self, plugin: &str, ip: IpAddr) -> Result<(), Refused> {
         self.check_allowed(plugin, &ip.to_string())?;
         self.check_address(&ip.to_string(), ip)

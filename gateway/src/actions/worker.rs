@@ -12,6 +12,7 @@ use tokio::sync::{Notify, Semaphore};
 
 use super::policy::{refusal_in, OutboundPolicy};
 use super::retry::{next_step, parse_retry_after, AttemptResult, Next, Schedule};
+use super::secrets::Secrets;
 use super::Response;
 use crate::config::Delivery;
 use crate::store::{now_ms, AttemptRecord, DueAction, Store};
@@ -27,6 +28,7 @@ pub struct Worker {
     store: Store,
     client: reqwest::Client,
     policy: OutboundPolicy,
+    secrets: Secrets,
     config: Delivery,
     wake: Arc<Notify>,
     wake_continuations: Arc<Notify>,
@@ -40,6 +42,7 @@ impl Worker {
         store: Store,
         config: Delivery,
         policy: OutboundPolicy,
+        secrets: Secrets,
         wake: Arc<Notify>,
         wake_continuations: Arc<Notify>,
         metrics: Arc<Metrics>,
@@ -53,6 +56,7 @@ impl Worker {
         Ok(Self {
             store,
             policy,
+            secrets,
             client,
             config,
             wake,
@@ -182,6 +186,19 @@ impl Worker {
                 Some(nothing()),
             );
         }
+        // From here on `request` may hold secrets: it is never stored or logged.
+        let request = match self.secrets.substitute(&action.tenant, request, || {
+            self.policy.may_carry_secrets(&action.plugin)
+        }) {
+            Ok(request) => request,
+            Err(refused) => {
+                return (
+                    AttemptResult::Refused,
+                    Some(refused.to_string()),
+                    Some(nothing()),
+                );
+            }
+        };
         let mut builder = self
             .client
             .request(method, &request.url)
@@ -193,6 +210,8 @@ impl Worker {
         let response = match builder.send().await {
             Ok(response) => response,
             Err(error) => {
+                // Without the URL, which may hold a secret.
+                let error = error.without_url();
                 // The resolver refused every address the host resolved to.
                 if let Some(refused) = refusal_in(&error) {
                     return (

@@ -1,0 +1,254 @@
+//! Credentials outside the sandbox.
+//!
+//! A tenant names its secrets in the config (`[tenants.secrets]`, from the file, the
+//! environment or a file). Plugin configs and the actions plugins return refer to them only as
+//! `{{secret:NAME}}`; that text is what plugins see and what the store keeps. The worker
+//! replaces the placeholders in the URL, header values and body of the request it is about to
+//! send — in memory, never stored or logged — and only when:
+//! - the secret belongs to the action's own tenant (another tenant's names are unknown here);
+//! - the plugin has an allow-list (`outbound.allowed_hosts.<plugin>`) and the request's host is
+//!   on it (the policy checked that), so a secret cannot be sent to a host of the plugin's
+//!   choosing;
+//! - the substitution leaves the host as it was.
+
+use std::borrow::Cow;
+use std::collections::HashMap;
+
+use anyhow::Context as _;
+
+use super::policy::Refused;
+use super::Request;
+use crate::config::{SecretSource, Tenant};
+
+const OPEN: &str = "{{secret:";
+const CLOSE: &str = "}}";
+
+/// Every tenant's secret values, by tenant and name.
+#[derive(Default)]
+pub struct Secrets {
+    by_tenant: HashMap<String, HashMap<String, String>>,
+}
+
+impl Secrets {
+    /// Reads every tenant's secrets; an unset variable or unreadable file is an error that
+    /// names the tenant, the secret and the source (never a value).
+    pub fn load(tenants: &[Tenant]) -> anyhow::Result<Self> {
+        let mut by_tenant = HashMap::new();
+        for tenant in tenants {
+            let mut values = HashMap::new();
+            for (name, source) in &tenant.secrets {
+                let value = match source {
+                    SecretSource::Value(value) => value.clone(),
+                    SecretSource::Env(variable) => std::env::var(variable).with_context(|| {
+                        format!(
+                            "secret `{name}` of tenant `{}`: environment variable `{variable}` is not set",
+                            tenant.id
+                        )
+                    })?,
+                    SecretSource::File(path) => std::fs::read_to_string(path)
+                        .with_context(|| {
+                            format!(
+                                "secret `{name}` of tenant `{}`: cannot read {}",
+                                tenant.id,
+                                path.display()
+                            )
+                        })?
+                        .trim_end_matches(['\r', '\n'])
+                        .to_owned(),
+                };
+                if value.is_empty() {
+                    anyhow::bail!("secret `{name}` of tenant `{}` is empty", tenant.id);
+                }
+                values.insert(name.clone(), value);
+            }
+            by_tenant.insert(tenant.id.clone(), values);
+        }
+        Ok(Self { by_tenant })
+    }
+
+    /// The request with `tenant`'s secrets in place of its placeholders (borrowed unchanged
+    /// when it has none). `may_carry_secrets` is asked before any substitution.
+    pub fn substitute<'r>(
+        &self,
+        tenant: &str,
+        request: &'r Request,
+        may_carry_secrets: impl FnOnce() -> Result<(), Refused>,
+    ) -> Result<Cow<'r, Request>, Refused> {
+        let body_text = std::str::from_utf8(&request.body).ok();
+        let has_placeholder = request.url.contains(OPEN)
+            || request
+                .headers
+                .iter()
+                .any(|(_, value)| value.contains(OPEN))
+            || body_text.is_some_and(|body| body.contains(OPEN));
+        if !has_placeholder {
+            return Ok(Cow::Borrowed(request));
+        }
+        may_carry_secrets()?;
+        let empty = HashMap::new();
+        let values = self.by_tenant.get(tenant).unwrap_or(&empty);
+        let json = request.headers.iter().any(|(name, value)| {
+            name.eq_ignore_ascii_case("content-type") && value.contains("json")
+        });
+        let mut resolved = request.clone();
+        resolved.url = replace(&request.url, values, tenant, Escape::None)?;
+        for (_, value) in &mut resolved.headers {
+            *value = replace(value, values, tenant, Escape::None)?;
+        }
+        if let Some(body) = body_text {
+            let escape = if json { Escape::Json } else { Escape::None };
+            resolved.body = replace(body, values, tenant, escape)?.into_bytes();
+        }
+        if host_of(&resolved.url) != host_of(&request.url) {
+            return Err(Refused(
+                "a secret placeholder may not change the request's host".into(),
+            ));
+        }
+        Ok(Cow::Owned(resolved))
+    }
+}
+
+/// How a value is written where its placeholder was.
+#[derive(Clone, Copy)]
+enum Escape {
+    None,
+    /// Inside a JSON string: quotes, backslashes and control characters escaped.
+    Json,
+}
+
+fn replace(
+    text: &str,
+    values: &HashMap<String, String>,
+    tenant: &str,
+    escape: Escape,
+) -> Result<String, Refused> {
+    let mut out = String::with_capacity(text.len());
+    let mut rest = text;
+    while let Some(start) = rest.find(OPEN) {
+        out.push_str(&rest[..start]);
+        let after = &rest[start + OPEN.len()..];
+        let Some(end) = after.find(CLOSE) else {
+            return Err(Refused("an unterminated `{{secret:` placeholder".into()));
+        };
+        let name = &after[..end];
+        let value = values
+            .get(name)
+            .ok_or_else(|| Refused(format!("tenant `{tenant}` has no secret named `{name}`")))?;
+        match escape {
+            Escape::None => out.push_str(value),
+            Escape::Json => {
+                let quoted = serde_json::Value::String(value.clone()).to_string();
+                out.push_str(&quoted[1..quoted.len() - 1]);
+            }
+        }
+        rest = &after[end + CLOSE.len()..];
+    }
+    out.push_str(rest);
+    Ok(out)
+}
+
+fn host_of(url: &str) -> Option<(String, Option<u16>)> {
+    let url = reqwest::Url::parse(url).ok()?;
+    Some((url.host_str()?.to_owned(), url.port_or_known_default()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn secrets() -> Secrets {
+        let acme = HashMap::from([
+            ("token".to_string(), "t0k\"en".to_string()),
+            ("path".to_string(), "T1/B2/xyz".to_string()),
+        ]);
+        Secrets {
+            by_tenant: HashMap::from([
+                ("acme".to_string(), acme),
+                ("globex".into(), HashMap::new()),
+            ]),
+        }
+    }
+
+    fn request(url: &str, header: &str, body: &str) -> Request {
+        Request::new(
+            "POST",
+            url.into(),
+            vec![
+                ("content-type".into(), "application/json".into()),
+                ("authorization".into(), header.into()),
+            ],
+            body.as_bytes().to_vec(),
+        )
+        .unwrap()
+    }
+
+    #[test]
+    fn placeholders_are_replaced_in_url_headers_and_json_body() {
+        let original = request(
+            "https://hooks.test/services/{{secret:path}}",
+            "Bearer {{secret:token}}",
+            r#"{"key":"{{secret:token}}"}"#,
+        );
+        let sent = secrets().substitute("acme", &original, || Ok(())).unwrap();
+        assert_eq!(sent.url, "https://hooks.test/services/T1/B2/xyz");
+        assert_eq!(sent.headers[1].1, "Bearer t0k\"en");
+        let body: serde_json::Value = serde_json::from_slice(&sent.body).unwrap();
+        assert_eq!(body["key"], "t0k\"en", "escaped inside the JSON string");
+        assert!(
+            original.url.contains("{{secret:path}}"),
+            "the stored request is unchanged"
+        );
+    }
+
+    #[test]
+    fn refusals_name_the_problem_never_a_value() {
+        let with = |url: &str| request(url, "none", "{}");
+        let unknown = secrets()
+            .substitute(
+                "globex",
+                &with("https://h.test/{{secret:token}}"),
+                || Ok(()),
+            )
+            .unwrap_err();
+        assert!(
+            unknown
+                .0
+                .contains("tenant `globex` has no secret named `token`"),
+            "{unknown}"
+        );
+        let policy = secrets()
+            .substitute("acme", &with("https://h.test/{{secret:token}}"), || {
+                Err(Refused("no allow-list".into()))
+            })
+            .unwrap_err();
+        assert_eq!(policy.0, "no allow-list");
+        let open = secrets()
+            .substitute("acme", &with("https://h.test/{{secret:token"), || Ok(()))
+            .unwrap_err();
+        assert!(open.0.contains("unterminated"));
+        // Plugins cannot return such a URL (actions are validated), but the check holds anyway.
+        let in_host = Request {
+            url: "https://{{secret:path}}.test/".into(),
+            ..with("https://h.test/")
+        };
+        let host = secrets()
+            .substitute("acme", &in_host, || Ok(()))
+            .unwrap_err();
+        assert!(host.0.contains("host"), "{host}");
+        for refused in [unknown, policy, open, host] {
+            assert!(
+                !refused.0.contains("t0k") && !refused.0.contains("xyz"),
+                "{refused}"
+            );
+        }
+    }
+
+    #[test]
+    fn a_request_without_placeholders_is_left_alone() {
+        let plain = request("https://h.test/x", "Bearer abc", "{}");
+        let sent = secrets()
+            .substitute("acme", &plain, || Err(Refused("never asked".into())))
+            .unwrap();
+        assert!(matches!(sent, Cow::Borrowed(_)));
+    }
+}

@@ -1,0 +1,134 @@
+//! Credentials never enter the sandbox: plugins see `{{secret:NAME}}`, the gateway substitutes
+//! the value only on the wire, only for the secret's own tenant and only for a plugin with an
+//! allow-list; no value shows up in the logs, the store or what a plugin received.
+
+use std::fs;
+
+use serde_json::json;
+use soda_gateway_tests::reload::data_dir;
+use soda_gateway_tests::{
+    event, wait_until, with_outcomes, Config, FakeDownstream, Gateway, Plugin, Tenant, SOON,
+};
+
+const PATH_SECRET: &str = "SECRET-PATH-a1b2c3";
+const FILE_SECRET: &str = "FILE-SECRET-z9y8x7";
+
+#[tokio::test(flavor = "multi_thread")]
+async fn secrets_reach_only_the_wire_of_their_own_tenant() {
+    let downstream = FakeDownstream::start().await;
+    let secret_file = tempfile::NamedTempFile::new().expect("a temporary file");
+    fs::write(secret_file.path(), format!("{FILE_SECRET}\n")).expect("the secret file");
+    let file_source = format!(
+        "{{ file = {:?} }}",
+        secret_file.path().display().to_string()
+    );
+
+    let acme = Tenant::hmac("acme", "s3cret")
+        .secret("hook_path", &format!("{{ value = \"{PATH_SECRET}\" }}"))
+        .secret("api_key", &file_source)
+        .plugin(
+            Plugin::Slack,
+            json!({ "webhook_url": downstream.url("/hook/{{secret:hook_path}}") }),
+        )
+        .plugin(
+            Plugin::Snoop,
+            json!({
+                "report_url": downstream.url("/report?key={{secret:api_key}}"),
+                "socket_addr": "127.0.0.1:9",
+            }),
+        );
+    // Same names in its config, none of its own: acme's values must not be used.
+    let globex = Tenant::hmac("globex", "s3cret").plugin(
+        Plugin::Slack,
+        json!({ "webhook_url": downstream.url("/globex/{{secret:hook_path}}") }),
+    );
+    let config = Config::new()
+        .allowed_hosts(Plugin::Slack, &["127.0.0.1"])
+        .tenant(acme)
+        .tenant(globex);
+    let gateway = Gateway::start(config).await;
+
+    let failing = with_outcomes(event("gen1_check_evaluation"), "fail");
+    for tenant in ["acme", "globex"] {
+        assert_eq!(gateway.send_event(tenant, &failing).await.status, 200);
+    }
+    let requests = downstream.wait_for(1, SOON).await;
+    assert_eq!(
+        requests[0].path,
+        format!("/hook/{PATH_SECRET}"),
+        "substituted on the wire"
+    );
+    wait_until("the other two actions failed", SOON, async || {
+        gateway
+            .count("SELECT COUNT(*) FROM actions WHERE status = 'failed'")
+            .await
+            == 2
+    })
+    .await;
+    let refused = |tenant: &str, reason: &str| {
+        format!(
+            "SELECT COUNT(*) FROM actions WHERE tenant = '{tenant}' AND status = 'failed' \
+             AND last_error LIKE '%{reason}%'"
+        )
+    };
+    assert_eq!(
+        gateway
+            .count(&refused("globex", "no secret named `hook_path`"))
+            .await,
+        1,
+        "another tenant's secret is unknown to globex"
+    );
+    assert_eq!(
+        gateway.count(&refused("acme", "has no allow-list")).await,
+        1,
+        "the snoop plugin has no allow-list, so its secret is not sent"
+    );
+    assert_eq!(downstream.requests().len(), 1, "nothing else was sent");
+
+    // The plugin received the placeholder: its report (stored as its action) echoes its config.
+    let placeholder_seen = format!(
+        "SELECT COUNT(*) FROM actions WHERE plugin = 'fixture_snoop' AND {} LIKE '%{{{{secret:api_key}}}}%'",
+        gateway.as_text_sql("body")
+    );
+    assert_eq!(gateway.count(&placeholder_seen).await, 1);
+
+    // No value anywhere: logs, and every byte of the database files.
+    let logs = format!(
+        "{}\n{}",
+        gateway.stderr(),
+        gateway.stdout_lines().join("\n")
+    );
+    let mut stored = Vec::new();
+    for entry in fs::read_dir(data_dir(&gateway)).expect("data/") {
+        let path = entry.expect("an entry").path();
+        if path.is_file() {
+            stored.extend(fs::read(&path).expect("a data file"));
+        }
+    }
+    assert!(stored.len() > 10_000, "the database files were read");
+    let stored = String::from_utf8_lossy(&stored);
+    for value in [PATH_SECRET, FILE_SECRET] {
+        assert!(!logs.contains(value), "{value} in the logs");
+        assert!(!stored.contains(value), "{value} in the store");
+    }
+    assert!(
+        stored.contains("{{secret:hook_path}}"),
+        "the store keeps the placeholder"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_missing_secret_source_stops_the_start_with_a_clear_message() {
+    let tenant = Tenant::hmac("acme", "s3cret")
+        .secret("api_key", "{ env = \"SODA_TEST_SECRET_THAT_IS_NOT_SET\" }");
+    let failure = Gateway::start_expecting_failure(Config::new().tenant(tenant)).await;
+    assert!(!failure.status.success());
+    assert!(
+        failure.stderr.contains(
+            "secret `api_key` of tenant `acme`: environment variable \
+             `SODA_TEST_SECRET_THAT_IS_NOT_SET` is not set"
+        ),
+        "{}",
+        failure.stderr
+    );
+}
