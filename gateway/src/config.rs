@@ -50,8 +50,81 @@ pub struct Config {
     pub delivery: Delivery,
     #[serde(default)]
     pub outbound: Outbound,
+    /// Per-tenant limits, so one tenant cannot crowd out the others; overridable per tenant.
+    #[serde(default)]
+    pub quotas: Quota,
     #[serde(default)]
     pub tenants: Vec<Tenant>,
+}
+
+/// What one tenant may use of a shared gateway. Past a limit, requests get `429` with
+/// `Retry-After`, and nothing of them is stored or run.
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct Quota {
+    /// Requests per second, on average (a token bucket).
+    pub requests_per_second: f64,
+    /// Requests that may arrive at once above the average.
+    pub burst: u32,
+    /// Events whose plugins run at the same time.
+    pub concurrent_events: usize,
+    /// Actions waiting to be sent; past it, new events are refused until the backlog drains.
+    pub max_pending_actions: i64,
+}
+
+impl Default for Quota {
+    fn default() -> Self {
+        Self {
+            requests_per_second: 50.0,
+            burst: 100,
+            concurrent_events: 8,
+            max_pending_actions: 10_000,
+        }
+    }
+}
+
+/// One tenant's exceptions to `[quotas]`; unset keys fall back to it.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct QuotaOverrides {
+    pub requests_per_second: Option<f64>,
+    pub burst: Option<u32>,
+    pub concurrent_events: Option<usize>,
+    pub max_pending_actions: Option<i64>,
+}
+
+impl Quota {
+    /// These limits with a tenant's overrides applied.
+    pub fn with(&self, overrides: &QuotaOverrides) -> Self {
+        Self {
+            requests_per_second: overrides
+                .requests_per_second
+                .unwrap_or(self.requests_per_second),
+            burst: overrides.burst.unwrap_or(self.burst),
+            concurrent_events: overrides
+                .concurrent_events
+                .unwrap_or(self.concurrent_events),
+            max_pending_actions: overrides
+                .max_pending_actions
+                .unwrap_or(self.max_pending_actions),
+        }
+    }
+
+    fn validate(&self, key: &str) -> anyhow::Result<()> {
+        if !(self.requests_per_second > 0.0 && self.requests_per_second.is_finite()) {
+            bail!("`{key}.requests_per_second` must be a number greater than 0");
+        }
+        for (name, zero) in [
+            ("burst", self.burst == 0),
+            ("concurrent_events", self.concurrent_events == 0),
+            ("max_pending_actions", self.max_pending_actions <= 0),
+        ] {
+            if zero {
+                bail!("`{key}.{name}` must be greater than 0");
+            }
+        }
+        Ok(())
+    }
 }
 
 /// Where plugins' HTTP actions may go (see `actions::policy`).
@@ -213,6 +286,9 @@ pub struct Tenant {
     /// `actions::secrets`).
     #[serde(default)]
     pub secrets: HashMap<String, SecretSource>,
+    /// This tenant's exceptions to `[quotas]`.
+    #[serde(default)]
+    pub quota: QuotaOverrides,
     #[serde(default)]
     pub plugins: Vec<EnabledPlugin>,
 }
@@ -418,6 +494,7 @@ impl Config {
             );
         }
         self.database()?;
+        self.quotas.validate("quotas")?;
         for (plugin, hosts) in &self.outbound.allowed_hosts {
             for (index, host) in hosts.iter().enumerate() {
                 let pattern = host.strip_prefix("*.").unwrap_or(host);
@@ -443,6 +520,9 @@ impl Config {
                 bail!("`{key}.id`: tenant {:?} is defined twice", tenant.id);
             }
             tenant.verify.validate(&format!("{key}.verify"))?;
+            self.quotas
+                .with(&tenant.quota)
+                .validate(&format!("{key}.quota"))?;
             for name in tenant.secrets.keys() {
                 if name.is_empty() || !name.chars().all(is_id_char) {
                     bail!("`{key}.secrets`: a secret's name must use only letters, digits, `-` and `_`, found {name:?}");

@@ -207,6 +207,8 @@ pub struct Tenant {
     pub plugins: Vec<(Plugin, Value)>,
     /// `secrets`: names with their source as a TOML inline table (`{ value = "..." }`).
     pub secrets: Vec<(String, String)>,
+    /// `quota`: this tenant's exceptions to `[quotas]`, as a TOML inline table.
+    pub quota: Option<String>,
 }
 
 impl Tenant {
@@ -216,7 +218,14 @@ impl Tenant {
             verify,
             plugins: Vec::new(),
             secrets: Vec::new(),
+            quota: None,
         }
+    }
+
+    /// Sets this tenant's `quota` (a TOML inline table).
+    pub fn quota(mut self, quota: &str) -> Self {
+        self.quota = Some(quota.into());
+        self
     }
 
     /// Adds a named secret; `source` is its TOML table, e.g. `{ value = "..." }`.
@@ -438,6 +447,9 @@ impl Config {
                 toml_string(&tenant.id),
                 tenant.verify.to_toml()
             ));
+            if let Some(quota) = &tenant.quota {
+                out.push_str(&format!("quota = {quota}\n"));
+            }
             if !tenant.secrets.is_empty() {
                 let secrets: Vec<String> = tenant
                     .secrets
@@ -519,6 +531,8 @@ pub struct Reply {
     pub body: String,
     /// How long the request took.
     pub elapsed: Duration,
+    /// The `Retry-After` header, if any.
+    pub retry_after: Option<String>,
 }
 
 impl Reply {
@@ -732,11 +746,17 @@ impl Gateway {
             )
         });
         let status = response.status().as_u16();
+        let retry_after = response
+            .headers()
+            .get("retry-after")
+            .and_then(|value| value.to_str().ok())
+            .map(str::to_owned);
         let body = response.text().await.expect("the reply body");
         Reply {
             status,
             body,
             elapsed: started.elapsed(),
+            retry_after,
         }
     }
 

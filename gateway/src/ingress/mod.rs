@@ -5,6 +5,7 @@
 //! tenant's plugins run (off the async threads, under their deadlines), and the event with all
 //! its actions is committed before the 200 goes out.
 
+pub mod quota;
 pub mod verify;
 
 use std::collections::HashMap;
@@ -28,6 +29,7 @@ use crate::plugins::bindings::to_wit_event;
 use crate::plugins::{Enabled, PluginRun, Registry, StateSource};
 use crate::store::{new_id, now_ms, EventRecord, RunRecord, Store};
 use crate::telemetry::Metrics;
+use quota::{Exceeded, TenantQuota};
 use sha2::{Digest, Sha256};
 
 /// Everything a request needs, shared by all requests.
@@ -49,10 +51,11 @@ impl Ingress {
     }
 }
 
-/// A tenant with its enabled plugins' configs rendered once, at start.
+/// A tenant with its enabled plugins' configs rendered once, at start, and its quota state.
 pub struct TenantEntry {
     pub config: Tenant,
     pub plugins: Vec<Enabled>,
+    pub quota: TenantQuota,
 }
 
 impl TenantEntry {
@@ -72,6 +75,7 @@ impl TenantEntry {
         Ok(Self {
             config: tenant.clone(),
             plugins,
+            quota: TenantQuota::new(config.quotas.with(&tenant.quota)),
         })
     }
 }
@@ -128,6 +132,9 @@ async fn respond(
         tracing::warn!(tenant = %tenant_id, "rejected: {error}");
         return reject(StatusCode::UNAUTHORIZED, error.to_string());
     }
+    if let Err(exceeded) = tenant.quota.admit() {
+        return over_quota(tenant_id, &exceeded);
+    }
     let event = match events::parse(&body) {
         Ok(event) => event,
         Err(error) => return reject(StatusCode::BAD_REQUEST, error.to_string()),
@@ -156,6 +163,13 @@ async fn respond(
             }
         }
     }
+    if let Err(exceeded) = tenant.quota.check_backlog(&ingress.store, tenant_id).await {
+        return over_quota(tenant_id, &exceeded);
+    }
+    let _slot = match tenant.quota.start_event() {
+        Ok(slot) => slot,
+        Err(exceeded) => return over_quota(tenant_id, &exceeded),
+    };
     let accepted = ingress
         .accept(tenant, &event, &body, &dedup_key, None)
         .await;
@@ -358,6 +372,21 @@ async fn readyz(State(ingress): State<Arc<Ingress>>) -> Response {
             (StatusCode::SERVICE_UNAVAILABLE, Json(body)).into_response()
         }
     }
+}
+
+/// `429` with `Retry-After` (whole seconds, at least 1) and the limit that was reached.
+fn over_quota(tenant: &str, exceeded: &Exceeded) -> Response {
+    // Debug only: a flood would fill the log; `soda_requests_total{status="429"}` counts them.
+    tracing::debug!(tenant, limit = exceeded.reason, "over quota");
+    let seconds = exceeded.retry_after.as_secs_f64().ceil().max(1.0) as u64;
+    let mut response = reject(
+        StatusCode::TOO_MANY_REQUESTS,
+        format!("tenant `{tenant}` is over its quota ({})", exceeded.reason),
+    );
+    response
+        .headers_mut()
+        .insert(axum::http::header::RETRY_AFTER, seconds.into());
+    response
 }
 
 fn reject(status: StatusCode, reason: String) -> Response {

@@ -1,0 +1,162 @@
+//! Per-tenant quotas: request rate (a token bucket), events running at once, and the backlog
+//! of actions waiting to be sent. A tenant past a limit gets `429` with `Retry-After`; the
+//! others do not notice, since each tenant has buckets, slots and backlog of its own.
+
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use tokio::sync::{OwnedSemaphorePermit, Semaphore};
+
+use crate::config::Quota;
+use crate::store::Store;
+
+/// How long a backlog count is trusted before it is read again.
+const BACKLOG_FRESHNESS: Duration = Duration::from_secs(1);
+/// `Retry-After` when a tenant's backlog is full: it drains at the downstream's pace.
+const BACKLOG_RETRY_AFTER: Duration = Duration::from_secs(30);
+/// `Retry-After` when all of a tenant's event slots are busy.
+const BUSY_RETRY_AFTER: Duration = Duration::from_secs(1);
+
+/// A limit a request ran into, with how long the sender should wait.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Exceeded {
+    pub reason: &'static str,
+    pub retry_after: Duration,
+}
+
+/// One tenant's quota state.
+pub struct TenantQuota {
+    limits: Quota,
+    bucket: Mutex<Bucket>,
+    slots: Arc<Semaphore>,
+    backlog: tokio::sync::Mutex<Option<(Instant, i64)>>,
+}
+
+struct Bucket {
+    tokens: f64,
+    refilled_at: Instant,
+}
+
+impl TenantQuota {
+    pub fn new(limits: Quota) -> Self {
+        Self {
+            bucket: Mutex::new(Bucket {
+                tokens: f64::from(limits.burst),
+                refilled_at: Instant::now(),
+            }),
+            slots: Arc::new(Semaphore::new(limits.concurrent_events)),
+            backlog: tokio::sync::Mutex::new(None),
+            limits,
+        }
+    }
+
+    /// Takes one request's token, or says how long until there is one.
+    pub fn admit(&self) -> Result<(), Exceeded> {
+        self.admit_at(Instant::now())
+    }
+
+    fn admit_at(&self, now: Instant) -> Result<(), Exceeded> {
+        let mut bucket = self.bucket.lock().expect("quota bucket");
+        let rate = self.limits.requests_per_second;
+        let elapsed = now
+            .saturating_duration_since(bucket.refilled_at)
+            .as_secs_f64();
+        bucket.tokens = (bucket.tokens + elapsed * rate).min(f64::from(self.limits.burst));
+        bucket.refilled_at = now;
+        if bucket.tokens >= 1.0 {
+            bucket.tokens -= 1.0;
+            return Ok(());
+        }
+        Err(Exceeded {
+            reason: "request rate",
+            retry_after: Duration::from_secs_f64((1.0 - bucket.tokens) / rate),
+        })
+    }
+
+    /// A slot for running this tenant's plugins on one event, held until dropped.
+    pub fn start_event(&self) -> Result<OwnedSemaphorePermit, Exceeded> {
+        self.slots
+            .clone()
+            .try_acquire_owned()
+            .map_err(|_| Exceeded {
+                reason: "events running at once",
+                retry_after: BUSY_RETRY_AFTER,
+            })
+    }
+
+    /// Refuses while the tenant's pending actions are at the limit (counted at most once a
+    /// second). A store error lets the request through: storing it will tell.
+    pub async fn check_backlog(&self, store: &Store, tenant: &str) -> Result<(), Exceeded> {
+        let mut cached = self.backlog.lock().await;
+        let pending = match *cached {
+            Some((read_at, pending)) if read_at.elapsed() < BACKLOG_FRESHNESS => pending,
+            _ => match store.pending_actions(tenant).await {
+                Ok(pending) => {
+                    *cached = Some((Instant::now(), pending));
+                    pending
+                }
+                Err(error) => {
+                    tracing::warn!(tenant, "cannot count pending actions: {error:#}");
+                    return Ok(());
+                }
+            },
+        };
+        if pending >= self.limits.max_pending_actions {
+            return Err(Exceeded {
+                reason: "actions waiting to be sent",
+                retry_after: BACKLOG_RETRY_AFTER,
+            });
+        }
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn quota(rate: f64, burst: u32, concurrent: usize) -> TenantQuota {
+        TenantQuota::new(Quota {
+            requests_per_second: rate,
+            burst,
+            concurrent_events: concurrent,
+            max_pending_actions: 10,
+        })
+    }
+
+    #[test]
+    fn the_bucket_allows_a_burst_then_the_rate() {
+        let quota = quota(2.0, 3, 1);
+        let start = Instant::now();
+        for _ in 0..3 {
+            assert_eq!(quota.admit_at(start), Ok(()));
+        }
+        let refused = quota.admit_at(start).unwrap_err();
+        assert_eq!(refused.retry_after, Duration::from_millis(500));
+        let later = start + Duration::from_millis(500);
+        assert_eq!(quota.admit_at(later), Ok(()), "one token back after 1/rate");
+        assert!(quota.admit_at(later).is_err());
+        let much_later = start + Duration::from_secs(60);
+        for _ in 0..3 {
+            assert_eq!(
+                quota.admit_at(much_later),
+                Ok(()),
+                "refills up to the burst"
+            );
+        }
+        assert!(quota.admit_at(much_later).is_err());
+    }
+
+    #[test]
+    fn event_slots_are_limited_and_given_back() {
+        let quota = quota(1.0, 1, 2);
+        let first = quota.start_event().unwrap();
+        let _second = quota.start_event().unwrap();
+        assert_eq!(
+            quota.start_event().unwrap_err().reason,
+            "events running at once"
+        );
+        drop(first);
+        assert!(quota.start_event().is_ok());
+    }
+}

@@ -1,0 +1,143 @@
+//! Per-tenant quotas: a tenant that floods gets `429` with `Retry-After` past its rate, while
+//! another tenant's events keep being accepted and delivered. Prints both tenants' latencies.
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use serde_json::{json, Value};
+use soda_gateway_tests::{event, Config, FakeDownstream, Gateway, Plugin, Tenant, SOON};
+use tokio::task::JoinSet;
+
+const NOISY_RATE: f64 = 10.0;
+const NOISY_BURST: u32 = 10;
+const FLOOD: Duration = Duration::from_secs(3);
+const FLOODERS: usize = 12;
+const QUIET_EVENTS: usize = 30;
+
+fn check_named(marker: &str) -> Value {
+    let mut event = event("gen2_check_evaluation");
+    event["checkResults"][0]["name"] = Value::String(marker.to_string());
+    event
+}
+
+fn percentile(sorted: &[Duration], p: f64) -> Duration {
+    sorted[((sorted.len() - 1) as f64 * p).round() as usize]
+}
+
+fn summary(mut latencies: Vec<Duration>) -> String {
+    latencies.sort();
+    format!(
+        "n={} p50={:?} p99={:?} max={:?}",
+        latencies.len(),
+        percentile(&latencies, 0.5),
+        percentile(&latencies, 0.99),
+        latencies[latencies.len() - 1]
+    )
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_flooding_tenant_is_held_to_its_quota_and_the_others_keep_flowing() {
+    let slack = FakeDownstream::start().await;
+    let noisy = Tenant::hmac("noisy", "s1")
+        .quota(&format!(
+            "{{ requests_per_second = {NOISY_RATE}, burst = {NOISY_BURST} }}"
+        ))
+        .plugin(Plugin::Slack, json!({ "webhook_url": slack.url("/noisy") }));
+    let quiet = Tenant::hmac("quiet", "s2")
+        .plugin(Plugin::Slack, json!({ "webhook_url": slack.url("/quiet") }));
+    let gateway = Arc::new(Gateway::start(Config::new().tenant(noisy).tenant(quiet)).await);
+
+    // The quiet tenant alone, for a baseline.
+    let mut alone = Vec::new();
+    for i in 0..10 {
+        let reply = gateway
+            .send_event("quiet", &check_named(&format!("alone-{i}")))
+            .await;
+        assert_eq!(reply.status, 200, "{reply:?}");
+        alone.push(reply.elapsed);
+    }
+
+    // The flood, and the quiet tenant's events during it.
+    let started = Instant::now();
+    let mut flooders = JoinSet::new();
+    for client in 0..FLOODERS {
+        let gateway = Arc::clone(&gateway);
+        flooders.spawn(async move {
+            let mut replies = Vec::new();
+            let mut i = 0;
+            while started.elapsed() < FLOOD {
+                let marker = format!("noisy-{client}-{i}");
+                replies.push(gateway.send_event("noisy", &check_named(&marker)).await);
+                i += 1;
+            }
+            replies
+        });
+    }
+    let mut during = Vec::new();
+    for i in 0..QUIET_EVENTS {
+        let reply = gateway
+            .send_event("quiet", &check_named(&format!("during-{i}")))
+            .await;
+        assert_eq!(reply.status, 200, "the quiet tenant was refused: {reply:?}");
+        during.push(reply.elapsed);
+        tokio::time::sleep(FLOOD / QUIET_EVENTS as u32).await;
+    }
+    let mut noisy_replies = Vec::new();
+    while let Some(replies) = flooders.join_next().await {
+        noisy_replies.extend(replies.expect("a flooding client"));
+    }
+    let flood_time = started.elapsed();
+
+    let accepted: Vec<_> = noisy_replies.iter().filter(|r| r.status == 200).collect();
+    let limited: Vec<_> = noisy_replies.iter().filter(|r| r.status == 429).collect();
+    let other: Vec<_> = noisy_replies
+        .iter()
+        .filter(|r| r.status != 200 && r.status != 429)
+        .collect();
+    println!(
+        "noisy: sent={} accepted={} limited={} over {flood_time:?}; accepted latency {}",
+        noisy_replies.len(),
+        accepted.len(),
+        limited.len(),
+        summary(accepted.iter().map(|r| r.elapsed).collect())
+    );
+    println!("quiet alone:        {}", summary(alone));
+    println!("quiet during flood: {}", summary(during.clone()));
+
+    assert!(other.is_empty(), "unexpected answers: {other:?}");
+    assert!(!limited.is_empty(), "the flood was never limited");
+    let allowed = f64::from(NOISY_BURST) + NOISY_RATE * flood_time.as_secs_f64() + 1.0;
+    assert!(
+        accepted.len() as f64 <= allowed,
+        "{} accepted, the quota allows {allowed:.0}",
+        accepted.len()
+    );
+    for reply in &limited {
+        let retry_after: u64 = reply
+            .retry_after
+            .as_deref()
+            .and_then(|v| v.parse().ok())
+            .unwrap_or_else(|| panic!("429 without a Retry-After in seconds: {reply:?}"));
+        assert!((1..=60).contains(&retry_after), "{reply:?}");
+        assert!(
+            reply.body.contains("`noisy` is over its quota ("),
+            "{reply:?}"
+        );
+    }
+    // Every quiet event was delivered, and every accepted noisy one.
+    let expected = 10 + QUIET_EVENTS + accepted.len();
+    let requests = slack.wait_for(expected, SOON).await;
+    let quiet_delivered = requests.iter().filter(|r| r.path == "/quiet").count();
+    assert_eq!(quiet_delivered, 10 + QUIET_EVENTS);
+    assert!(
+        percentile(
+            &{
+                let mut d = during;
+                d.sort();
+                d
+            },
+            0.99
+        ) < Duration::from_secs(2),
+        "the quiet tenant stayed far inside Soda's 10 s timeout"
+    );
+}
