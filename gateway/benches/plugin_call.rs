@@ -221,7 +221,7 @@ fn hot_reload(plugins: &Path) {
     );
     println!(
         "| file renamed into the folder → first event served ({} ms debounce included) | {} | {:.2}x |",
-        watcher::DEBOUNCE.as_millis(),
+        soda_gateway::watch::DEBOUNCE.as_millis(),
         millis(median(&to_first_event)),
         ratio(median(&to_first_event), median(&direct))
     );

@@ -26,3 +26,5 @@ pub mod plugins;
 pub mod server;
 pub mod store;
 pub mod telemetry;
+pub mod tenant_reload;
+pub mod watch;

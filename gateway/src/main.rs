@@ -135,7 +135,8 @@ async fn run() -> anyhow::Result<()> {
 async fn serve(config_path: PathBuf) -> anyhow::Result<()> {
     let config = Config::load(&config_path)?;
     let listen = config.listen;
-    let gateway = Gateway::start(config).await?;
+    let mut gateway = Gateway::start(config).await?;
+    gateway.reload_tenants_from(&config_path)?;
     let listener = tokio::net::TcpListener::bind(listen)
         .await
         .with_context(|| format!("cannot listen on {listen}"))?;

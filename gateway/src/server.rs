@@ -9,6 +9,7 @@ use std::future::Future;
 use std::sync::Arc;
 
 use anyhow::Context as _;
+use arc_swap::ArcSwap;
 use tokio::net::TcpListener;
 use tokio::sync::Notify;
 
@@ -20,12 +21,14 @@ use crate::actions::Produced;
 use crate::admin;
 use crate::config::{Config, Retention};
 use crate::events;
-use crate::ingress::{self, Ingress, TenantEntry};
+use crate::ingress::{self, tenants_of, Ingress};
 use crate::plugins::bindings::to_wit_event;
-use crate::plugins::watcher::{self, Watcher};
+use crate::plugins::watcher;
 use crate::plugins::{CompileCache, Registry, Runtime};
 use crate::store::{now_ms, PendingContinuation, Store};
 use crate::telemetry::Metrics;
+use crate::tenant_reload;
+use crate::watch::FolderWatcher;
 
 /// A started gateway: store open, plugins loaded, worker running.
 pub struct Gateway {
@@ -34,8 +37,14 @@ pub struct Gateway {
     admin_token: Option<String>,
     /// The delivery worker and the continuation loop.
     background: Vec<tokio::task::JoinHandle<()>>,
-    /// Hot reload runs as long as this lives.
-    _watcher: Watcher,
+    /// The configuration the gateway started with (tenants reloads replace only its tenants).
+    config: Config,
+    /// The tenants' secrets, swapped with the tenants on reload.
+    secrets: Arc<ArcSwap<Secrets>>,
+    /// Hot reload of plugins runs as long as this lives.
+    _plugin_watcher: FolderWatcher,
+    /// Hot reload of tenants, once [`Gateway::reload_tenants_from`] started it.
+    tenant_watcher: Option<FolderWatcher>,
 }
 
 impl Gateway {
@@ -47,13 +56,14 @@ impl Gateway {
         }
         let wake_worker = Arc::new(Notify::new());
         let ingress = build_ingress(&config, store.clone(), wake_worker.clone()).await?;
-        let watcher = watcher::watch(ingress.plugins.clone())?;
+        let plugin_watcher = watcher::watch(ingress.plugins.clone())?;
         let wake_continuations = Arc::new(Notify::new());
+        let secrets = Arc::new(ArcSwap::from_pointee(Secrets::load(&config.tenants)?));
         let worker = Worker::new(
             store.clone(),
             config.delivery.clone(),
             OutboundPolicy::new(&config.outbound),
-            Secrets::load(&config.tenants)?,
+            secrets.clone(),
             wake_worker.clone(),
             wake_continuations.clone(),
             ingress.metrics.clone(),
@@ -79,8 +89,23 @@ impl Gateway {
             max_body_bytes: config.max_body_bytes,
             admin_token: config.admin.token.clone(),
             background,
-            _watcher: watcher,
+            config,
+            secrets,
+            _plugin_watcher: plugin_watcher,
+            tenant_watcher: None,
         })
+    }
+
+    /// Watches the config file at `path` and reloads its tenants when it changes (see
+    /// [`tenant_reload`]).
+    pub fn reload_tenants_from(&mut self, path: &std::path::Path) -> anyhow::Result<()> {
+        self.tenant_watcher = Some(tenant_reload::watch(
+            path,
+            self.config.clone(),
+            self.ingress.clone(),
+            self.secrets.clone(),
+        )?);
+        Ok(())
     }
 
     /// Serves webhooks on `listener` until `shutdown` completes, then stops the worker.
@@ -121,17 +146,15 @@ pub async fn build_ingress(
     })
     .await
     .context("plugin loading panicked")??;
-    let mut tenants = std::collections::HashMap::new();
     for tenant in &config.tenants {
         for plugin in &tenant.plugins {
             if !registry.contains(&plugin.name) {
                 tracing::warn!(tenant = %tenant.id, plugin = %plugin.name, "enabled plugin is not loaded; its runs are recorded as errors until it is");
             }
         }
-        tenants.insert(tenant.id.clone(), TenantEntry::new(tenant, config)?);
     }
     Ok(Arc::new(Ingress {
-        tenants,
+        tenants: ArcSwap::from_pointee(tenants_of(config)?),
         plugins: Arc::new(registry),
         store,
         wake_worker,
@@ -169,9 +192,9 @@ impl ResponseHandler for PluginResponses {
         event_body: &[u8],
     ) -> (std::time::Duration, Result<Produced, String>) {
         let ingress = &self.0;
-        let enabled = ingress
-            .tenants
-            .get(&pending.tenant)
+        let tenant = ingress.tenant(&pending.tenant);
+        let enabled = tenant
+            .as_ref()
             .and_then(|tenant| tenant.plugins.iter().find(|p| p.name == pending.plugin));
         let Some(enabled) = enabled else {
             let reason = format!(

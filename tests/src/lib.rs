@@ -689,9 +689,25 @@ impl Gateway {
         &self.url
     }
 
-    /// The config the gateway was started with.
+    /// The config the gateway was started with (or last rewritten to).
     pub fn config(&self) -> &Config {
         &self.config
+    }
+
+    /// Replaces the config file with `toml` atomically (write beside it, then rename), as an
+    /// operator's deploy would, while the gateway runs.
+    pub fn write_config_text(&self, toml: &str) {
+        let path = self.dir.path().join("gateway.toml");
+        let staged = self.dir.path().join("gateway.toml.new");
+        fs::write(&staged, toml).expect("the staged config");
+        fs::rename(&staged, &path).expect("renaming the config into place");
+    }
+
+    /// Rewrites the config file from `config` while the gateway runs; later signed posts use
+    /// its tenants.
+    pub fn rewrite_config(&mut self, config: Config) {
+        self.write_config_text(&config.to_toml());
+        self.config = config;
     }
 
     /// Every line the gateway printed on stdout so far, over all its runs.

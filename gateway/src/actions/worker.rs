@@ -10,6 +10,8 @@ use std::time::Instant;
 use reqwest::redirect::Policy;
 use tokio::sync::{Notify, Semaphore};
 
+use arc_swap::ArcSwap;
+
 use super::policy::{refusal_in, OutboundPolicy};
 use super::retry::{next_step, parse_retry_after, AttemptResult, Next, Schedule};
 use super::secrets::Secrets;
@@ -28,7 +30,8 @@ pub struct Worker {
     store: Store,
     client: reqwest::Client,
     policy: OutboundPolicy,
-    secrets: Secrets,
+    /// Swapped when the tenants are reloaded.
+    secrets: Arc<ArcSwap<Secrets>>,
     config: Delivery,
     wake: Arc<Notify>,
     wake_continuations: Arc<Notify>,
@@ -42,7 +45,7 @@ impl Worker {
         store: Store,
         config: Delivery,
         policy: OutboundPolicy,
-        secrets: Secrets,
+        secrets: Arc<ArcSwap<Secrets>>,
         wake: Arc<Notify>,
         wake_continuations: Arc<Notify>,
         metrics: Arc<Metrics>,
@@ -187,7 +190,7 @@ impl Worker {
             );
         }
         // From here on `request` may hold secrets: it is never stored or logged.
-        let request = match self.secrets.substitute(&action.tenant, request, || {
+        let request = match self.secrets.load().substitute(&action.tenant, request, || {
             self.policy.may_carry_secrets(&action.plugin)
         }) {
             Ok(request) => request,

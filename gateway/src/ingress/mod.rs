@@ -12,6 +12,7 @@ use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::SystemTime;
 
+use arc_swap::ArcSwap;
 use axum::body::Bytes;
 use axum::extract::rejection::BytesRejection;
 use axum::extract::{DefaultBodyLimit, Path, State};
@@ -34,7 +35,8 @@ use sha2::{Digest, Sha256};
 
 /// Everything a request needs, shared by all requests.
 pub struct Ingress {
-    pub tenants: HashMap<String, TenantEntry>,
+    /// The tenants, swapped whole when the config file's tenants are reloaded.
+    pub tenants: ArcSwap<Tenants>,
     pub plugins: Arc<Registry>,
     pub store: Store,
     /// Wakes the delivery worker after new actions were stored.
@@ -44,7 +46,29 @@ pub struct Ingress {
     pub metrics: Arc<Metrics>,
 }
 
+/// Every tenant by id.
+pub type Tenants = HashMap<String, Arc<TenantEntry>>;
+
+/// Prepares every tenant of `config` for serving.
+pub fn tenants_of(config: &Config) -> anyhow::Result<Tenants> {
+    config
+        .tenants
+        .iter()
+        .map(|tenant| {
+            Ok((
+                tenant.id.clone(),
+                Arc::new(TenantEntry::new(tenant, config)?),
+            ))
+        })
+        .collect()
+}
+
 impl Ingress {
+    /// The tenant with this id, as configured now.
+    pub fn tenant(&self, id: &str) -> Option<Arc<TenantEntry>> {
+        self.tenants.load().get(id).cloned()
+    }
+
     /// Plugin state backed by the store, for calls made from a blocking thread.
     pub fn state_source(&self) -> StateSource {
         StateSource::Store(self.store.clone(), tokio::runtime::Handle::current())
@@ -98,7 +122,7 @@ async fn receive(
 ) -> Response {
     let mut event_type = "none";
     let response = respond(&ingress, &tenant_id, &headers, body, &mut event_type).await;
-    let tenant = if ingress.tenants.contains_key(&tenant_id) {
+    let tenant = if ingress.tenants.load().contains_key(&tenant_id) {
         tenant_id.as_str()
     } else {
         "unknown"
@@ -122,7 +146,7 @@ async fn respond(
         // Over `max_body_bytes` (413) or a broken connection: answered as JSON like the rest.
         Err(rejection) => return reject(rejection.status(), rejection.body_text()),
     };
-    let Some(tenant) = ingress.tenants.get(tenant_id) else {
+    let Some(tenant) = ingress.tenant(tenant_id) else {
         return reject(
             StatusCode::NOT_FOUND,
             format!("unknown tenant `{tenant_id}`"),
@@ -171,7 +195,7 @@ async fn respond(
         Err(exceeded) => return over_quota(tenant_id, &exceeded),
     };
     let accepted = ingress
-        .accept(tenant, &event, &body, &dedup_key, None)
+        .accept(&tenant, &event, &body, &dedup_key, None)
         .await;
     match accepted {
         Ok(accepted) => (StatusCode::OK, Json(answer(&accepted.runs))).into_response(),
@@ -276,13 +300,12 @@ impl Ingress {
             .map_err(|_| ReplayError::Refused)?
             .ok_or_else(|| ReplayError::NoSuchEvent(event_id.to_owned()))?;
         let tenant = self
-            .tenants
-            .get(&stored.tenant)
+            .tenant(&stored.tenant)
             .ok_or_else(|| ReplayError::NoSuchTenant(stored.tenant.clone()))?;
         let event = events::parse(&stored.body)
             .map_err(|error| ReplayError::Unparsable(error.to_string()))?;
         let dedup_key = format!("replay:{}", new_id("rpl"));
-        self.accept(tenant, &event, &stored.body, &dedup_key, Some(&stored.id))
+        self.accept(&tenant, &event, &stored.body, &dedup_key, Some(&stored.id))
             .await
             .map_err(|_| ReplayError::Refused)
     }
@@ -355,8 +378,8 @@ async fn healthz() -> &'static str {
 
 /// Readiness: the store answers (503 otherwise); lists enabled plugins that are not loaded.
 async fn readyz(State(ingress): State<Arc<Ingress>>) -> Response {
-    let mut missing: Vec<&str> = ingress
-        .tenants
+    let tenants = ingress.tenants.load();
+    let mut missing: Vec<&str> = tenants
         .values()
         .flat_map(|tenant| &tenant.plugins)
         .map(|plugin| plugin.name.as_str())
