@@ -21,6 +21,9 @@ pub struct Config {
     /// Address the webhook listener binds to.
     #[serde(default = "defaults::listen")]
     pub listen: SocketAddr,
+    /// Serve HTTPS (TLS 1.2 and 1.3) instead of plain HTTP.
+    #[serde(default)]
+    pub tls: Option<Tls>,
     /// Folder whose `*.wasm` files are the plugins; a plugin's name is its file stem.
     #[serde(default = "defaults::plugins_dir")]
     pub plugins_dir: PathBuf,
@@ -240,6 +243,16 @@ pub struct Admin {
     pub token: Option<String>,
 }
 
+/// The HTTPS listener's certificate and key.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Tls {
+    /// PEM file with the certificate chain, leaf first.
+    pub cert_file: PathBuf,
+    /// PEM file with the private key (PKCS#8, PKCS#1 or SEC1).
+    pub key_file: PathBuf,
+}
+
 /// Where events and actions are stored.
 #[derive(Debug, Clone, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -444,6 +457,10 @@ impl Config {
         let mut config: Config = toml::from_str(text)?;
         config.plugins_dir = base.join(&config.plugins_dir);
         config.data_dir = base.join(&config.data_dir);
+        if let Some(tls) = &mut config.tls {
+            tls.cert_file = base.join(&tls.cert_file);
+            tls.key_file = base.join(&tls.key_file);
+        }
         for tenant in &mut config.tenants {
             for source in tenant.secrets.values_mut() {
                 if let SecretSource::File(path) = source {

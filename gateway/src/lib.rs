@@ -27,4 +27,5 @@ pub mod server;
 pub mod store;
 pub mod telemetry;
 pub mod tenant_reload;
+pub mod tls;
 pub mod watch;

@@ -135,6 +135,15 @@ async fn run() -> anyhow::Result<()> {
 async fn serve(config_path: PathBuf) -> anyhow::Result<()> {
     let config = Config::load(&config_path)?;
     let listen = config.listen;
+    let scheme = if config.tls.is_some() {
+        "https"
+    } else {
+        "http"
+    };
+    if let Some(tls) = &config.tls {
+        // Checked before anything starts, so a bad certificate is the first thing reported.
+        soda_gateway::tls::acceptor(tls)?;
+    }
     let mut gateway = Gateway::start(config).await?;
     gateway.reload_tenants_from(&config_path)?;
     let listener = tokio::net::TcpListener::bind(listen)
@@ -142,7 +151,7 @@ async fn serve(config_path: PathBuf) -> anyhow::Result<()> {
         .with_context(|| format!("cannot listen on {listen}"))?;
     // Tests and scripts read this line to learn the port (`listen` may use port 0).
     println!(
-        "soda-gateway listening on http://{}",
+        "soda-gateway listening on {scheme}://{}",
         listener.local_addr()?
     );
     gateway.serve(listener, shutdown_signal()).await

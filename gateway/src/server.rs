@@ -118,10 +118,15 @@ impl Gateway {
         if let Some(token) = self.admin_token {
             app = app.merge(admin::router(self.ingress, token));
         }
-        axum::serve(listener, app)
-            .with_graceful_shutdown(shutdown)
-            .await
-            .context("server error")?;
+        match &self.config.tls {
+            Some(tls) => {
+                crate::tls::serve(listener, crate::tls::acceptor(tls)?, app, shutdown).await
+            }
+            None => axum::serve(listener, app)
+                .with_graceful_shutdown(shutdown)
+                .await
+                .context("server error")?,
+        }
         for task in self.background {
             task.abort();
         }

@@ -678,8 +678,10 @@ impl Gateway {
             })
             .trim();
         assert!(
-            url.starts_with("http://127.0.0.1:") && url[17..].parse::<u16>().is_ok(),
-            "the listening line should name http://127.0.0.1:PORT, got {line:?}"
+            url.strip_prefix("http://127.0.0.1:")
+                .or_else(|| url.strip_prefix("https://127.0.0.1:"))
+                .is_some_and(|port| port.parse::<u16>().is_ok()),
+            "the listening line should name http(s)://127.0.0.1:PORT, got {line:?}"
         );
         self.url = url.to_string();
     }
