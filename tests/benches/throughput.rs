@@ -12,9 +12,9 @@
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use serde_json::{json, Value};
+use serde_json::json;
 use soda_gateway_tests::postgres::PgSchema;
-use soda_gateway_tests::{event, Config, FakeDownstream, Gateway, Plugin, Tenant};
+use soda_gateway_tests::{failing_check_named, Config, FakeDownstream, Gateway, Plugin, Tenant};
 use tokio::task::JoinSet;
 
 /// Events per measurement, after a warm-up.
@@ -45,13 +45,6 @@ impl Store {
 struct Measured {
     ingest_per_s: f64,
     delivery_per_s: f64,
-}
-
-/// A `checkEvaluation` whose Slack message names `marker`.
-fn failing_check_named(marker: &str) -> Value {
-    let mut event = event("gen2_check_evaluation");
-    event["checkResults"][0]["name"] = Value::String(marker.to_string());
-    event
 }
 
 async fn measure(store: Store) -> Measured {

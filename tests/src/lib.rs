@@ -1245,6 +1245,17 @@ pub fn with_callback_url(mut event: Value, url: &str) -> Value {
     event
 }
 
+/// The second-generation seed `checkEvaluation` with its failing check (the first) named
+/// `marker`: the Slack plugin's message names it, so a delivery can be traced to its event.
+pub fn failing_check_named(marker: &str) -> Value {
+    let mut event = event("gen2_check_evaluation");
+    let failing = &mut event["checkResults"][0];
+    assert_eq!(failing["outcome"], "fail", "the seed's first check fails");
+    failing["name"] = Value::String(marker.to_string());
+    failing["id"] = Value::String(marker.to_string());
+    event
+}
+
 /// `event` (a `checkEvaluation`) with every check result's outcome set to `outcome`.
 pub fn with_outcomes(mut event: Value, outcome: &str) -> Value {
     let results = event["checkResults"]

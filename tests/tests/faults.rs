@@ -10,11 +10,11 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use serde_json::{json, Value};
+use serde_json::json;
 use soda_gateway_tests::faults::{Exchange, FaultMix, FlakyDownstream, Rng};
 use soda_gateway_tests::postgres::PgSchema;
 use soda_gateway_tests::{
-    event, wait_until, Config, FakeDownstream, Gateway, Plugin, Tenant, Verify, SOON,
+    failing_check_named, wait_until, Config, FakeDownstream, Gateway, Plugin, Tenant, Verify, SOON,
 };
 
 /// Events sent through the crashes.
@@ -45,17 +45,6 @@ const SECRET: &str = "s3cret";
 
 fn acme_with_slack(webhook_url: &str) -> Tenant {
     Tenant::hmac(TENANT, SECRET).plugin(Plugin::Slack, json!({ "webhook_url": webhook_url }))
-}
-
-/// A `checkEvaluation` with one failing check named `marker` (the Slack message names it) and
-/// one passing check.
-fn failing_check_named(marker: &str) -> Value {
-    let mut event = event("gen2_check_evaluation");
-    let failing = &mut event["checkResults"][0];
-    assert_eq!(failing["outcome"], "fail", "the seed's first check fails");
-    failing["name"] = Value::String(marker.to_string());
-    failing["id"] = Value::String(marker.to_string());
-    event
 }
 
 /// The first `prefix...` marker in a message body (letters, digits and dashes).

@@ -4,8 +4,10 @@
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use serde_json::{json, Value};
-use soda_gateway_tests::{event, Config, FakeDownstream, Gateway, Plugin, Tenant, SOON};
+use serde_json::json;
+use soda_gateway_tests::{
+    failing_check_named, Config, FakeDownstream, Gateway, Plugin, Tenant, SOON,
+};
 use tokio::task::JoinSet;
 
 const NOISY_RATE: f64 = 10.0;
@@ -13,12 +15,6 @@ const NOISY_BURST: u32 = 10;
 const FLOOD: Duration = Duration::from_secs(3);
 const FLOODERS: usize = 12;
 const QUIET_EVENTS: usize = 30;
-
-fn check_named(marker: &str) -> Value {
-    let mut event = event("gen2_check_evaluation");
-    event["checkResults"][0]["name"] = Value::String(marker.to_string());
-    event
-}
 
 fn percentile(sorted: &[Duration], p: f64) -> Duration {
     sorted[((sorted.len() - 1) as f64 * p).round() as usize]
@@ -51,7 +47,7 @@ async fn a_flooding_tenant_is_held_to_its_quota_and_the_others_keep_flowing() {
     let mut alone = Vec::new();
     for i in 0..10 {
         let reply = gateway
-            .send_event("quiet", &check_named(&format!("alone-{i}")))
+            .send_event("quiet", &failing_check_named(&format!("alone-{i}")))
             .await;
         assert_eq!(reply.status, 200, "{reply:?}");
         alone.push(reply.elapsed);
@@ -67,7 +63,11 @@ async fn a_flooding_tenant_is_held_to_its_quota_and_the_others_keep_flowing() {
             let mut i = 0;
             while started.elapsed() < FLOOD {
                 let marker = format!("noisy-{client}-{i}");
-                replies.push(gateway.send_event("noisy", &check_named(&marker)).await);
+                replies.push(
+                    gateway
+                        .send_event("noisy", &failing_check_named(&marker))
+                        .await,
+                );
                 i += 1;
             }
             replies
@@ -76,7 +76,7 @@ async fn a_flooding_tenant_is_held_to_its_quota_and_the_others_keep_flowing() {
     let mut during = Vec::new();
     for i in 0..QUIET_EVENTS {
         let reply = gateway
-            .send_event("quiet", &check_named(&format!("during-{i}")))
+            .send_event("quiet", &failing_check_named(&format!("during-{i}")))
             .await;
         assert_eq!(reply.status, 200, "the quiet tenant was refused: {reply:?}");
         during.push(reply.elapsed);

@@ -5,10 +5,10 @@
 use std::collections::{HashMap, HashSet};
 use std::time::{Duration, Instant};
 
-use serde_json::{json, Value};
+use serde_json::json;
 use soda_gateway_tests::postgres::PgSchema;
 use soda_gateway_tests::{
-    event, wait_until, Config, FakeDownstream, Gateway, Plugin, Tenant, SOON,
+    failing_check_named, wait_until, Config, FakeDownstream, Gateway, Plugin, Tenant, SOON,
 };
 
 const TENANT: &str = "acme";
@@ -28,13 +28,6 @@ fn replica_config(schema: &PgSchema, downstream: &FakeDownstream) -> Config {
         .extra_top_level_toml(&format!("[admin]\ntoken = \"{TOKEN}\""));
     config.delivery_timeout = "2s".into();
     config
-}
-
-/// A `checkEvaluation` whose Slack message names `marker`.
-fn failing_check_named(marker: &str) -> Value {
-    let mut event = event("gen2_check_evaluation");
-    event["checkResults"][0]["name"] = Value::String(marker.to_string());
-    event
 }
 
 /// The markers each request's body names, and requests per idempotency key.
