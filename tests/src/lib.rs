@@ -97,6 +97,13 @@ pub enum Plugin {
     /// response's `key`, links the incident and remembers the key in its state; on a resolved
     /// `incidentUpdated` POSTs `{tracker_url}/issue/{key}/resolve` with the remembered key.
     Chain,
+    /// The reference integrations in `plugins/` (each has a README with its config keys).
+    Jira,
+    ServiceNow,
+    PagerDuty,
+    Opsgenie,
+    Teams,
+    Forward,
 }
 
 impl Plugin {
@@ -111,6 +118,12 @@ impl Plugin {
             Plugin::Flood => "fixture_flood",
             Plugin::Snoop => "fixture_snoop",
             Plugin::Chain => "fixture_chain",
+            Plugin::Jira => "jira",
+            Plugin::ServiceNow => "servicenow",
+            Plugin::PagerDuty => "pagerduty",
+            Plugin::Opsgenie => "opsgenie",
+            Plugin::Teams => "teams",
+            Plugin::Forward => "forward",
         }
     }
 

@@ -7,11 +7,22 @@
 //!
 //! Each step prints the command it runs, so nothing here is magic.
 
+mod javascript;
+mod python;
+
 use std::path::{Path, PathBuf};
 use std::process::{exit, Command};
 
 /// Plugins shipped with the gateway, copied into `examples/plugins` by `run`.
-const REFERENCE_PLUGINS: &[&str] = &["slack"];
+const REFERENCE_PLUGINS: &[&str] = &[
+    "slack",
+    "jira",
+    "servicenow",
+    "pagerduty",
+    "opsgenie",
+    "teams",
+    "forward",
+];
 /// Plugins that exist only for tests.
 const FIXTURE_PLUGINS: &[&str] = &[
     "fixture-trap",
@@ -77,6 +88,9 @@ fn build_all_plugins(root: &Path) {
         .copied()
         .collect();
     build_plugins(root, &all);
+    let out_dir = target_dir(root).join(WASM_TARGET).join(PLUGIN_PROFILE);
+    python::build(root, &out_dir);
+    javascript::build(root, &out_dir);
 }
 
 /// Adds the wasm target if missing, then builds the given plugin packages as components.
