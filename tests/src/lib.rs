@@ -104,6 +104,10 @@ pub enum Plugin {
     Opsgenie,
     Teams,
     Forward,
+    /// Python (componentize-py): a Jira Automation incoming webhook (`plugins/jira-automation-py`).
+    JiraAutomation,
+    /// JavaScript (componentize-js): a Microsoft Teams workflow (`plugins/teams-workflow-js`).
+    TeamsWorkflow,
 }
 
 impl Plugin {
@@ -124,6 +128,8 @@ impl Plugin {
             Plugin::Opsgenie => "opsgenie",
             Plugin::Teams => "teams",
             Plugin::Forward => "forward",
+            Plugin::JiraAutomation => "jira_automation",
+            Plugin::TeamsWorkflow => "teams_workflow",
         }
     }
 
