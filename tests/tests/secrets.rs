@@ -132,3 +132,41 @@ async fn a_missing_secret_source_stops_the_start_with_a_clear_message() {
         failure.stderr
     );
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn event_text_cannot_smuggle_a_placeholder_into_a_message() {
+    let downstream = FakeDownstream::start().await;
+    let acme = Tenant::hmac("acme", "s3cret")
+        .secret("hook_path", &format!("{{ value = \"{PATH_SECRET}\" }}"))
+        .plugin(
+            Plugin::Slack,
+            json!({ "webhook_url": downstream.url("/hook/{{secret:hook_path}}") }),
+        );
+    let config = Config::new()
+        .allowed_hosts(Plugin::Slack, &["127.0.0.1"])
+        .tenant(acme);
+    let gateway = Gateway::start(config).await;
+    // A check named like a placeholder, plainly and with a JSON escape.
+    for name in ["{{secret:hook_path}}", "{\\u007bsecret:hook_path}}"] {
+        let mut event = with_outcomes(event("gen1_check_evaluation"), "fail");
+        event["checkResults"][0]["name"] = json!("CHECK_NAME");
+        let body = serde_json::to_string(&event)
+            .unwrap()
+            .replace("CHECK_NAME", name);
+        assert_eq!(gateway.post_signed("acme", body).await.status, 200);
+    }
+    let requests = downstream.wait_for(2, SOON).await;
+    for request in &requests {
+        let text = request.text();
+        assert!(
+            !text.contains(PATH_SECRET),
+            "the secret reached the message: {text}"
+        );
+        assert!(text.contains("{{ secret:hook_path}}"), "{text}");
+        assert_eq!(
+            request.path,
+            format!("/hook/{PATH_SECRET}"),
+            "the config's own placeholder still works"
+        );
+    }
+}

@@ -10,6 +10,10 @@
 //!   on it (the policy checked that), so a secret cannot be sent to a host of the plugin's
 //!   choosing;
 //! - the substitution leaves the host as it was.
+//!
+//! Text that comes from an event (a check named `{{secret:api_key}}`, say) must not become a
+//! placeholder when a plugin copies it into a message: [`neutralize_placeholders`] rewrites such
+//! text in incoming events to `{{ secret:…`, which is never substituted.
 
 use std::borrow::Cow;
 use std::collections::HashMap;
@@ -105,6 +109,52 @@ impl Secrets {
             ));
         }
         Ok(Cow::Owned(resolved))
+    }
+}
+
+/// The event body with every `{{secret:` inside its JSON strings (keys too, and however it was
+/// escaped) written `{{ secret:`; borrowed unchanged when there is none, which is the norm.
+pub fn neutralize_placeholders(body: &[u8]) -> Cow<'_, [u8]> {
+    // A placeholder can only hide in a string that contains it literally or spells it with
+    // `\u` escapes.
+    let may_hold = |needle: &[u8]| body.windows(needle.len()).any(|w| w == needle);
+    if !may_hold(OPEN.as_bytes()) && !may_hold(b"\\u") {
+        return Cow::Borrowed(body);
+    }
+    let Ok(mut value) = serde_json::from_slice::<serde_json::Value>(body) else {
+        return Cow::Borrowed(body); // not JSON: refused later anyway
+    };
+    if !defuse(&mut value) {
+        return Cow::Borrowed(body);
+    }
+    Cow::Owned(serde_json::to_vec(&value).expect("a JSON value serializes"))
+}
+
+/// Rewrites placeholders in every string of `value`; whether anything changed.
+fn defuse(value: &mut serde_json::Value) -> bool {
+    use serde_json::Value;
+    let fix = |text: &str| text.replace(OPEN, "{{ secret:");
+    match value {
+        Value::String(text) if text.contains(OPEN) => {
+            *text = fix(text);
+            true
+        }
+        Value::Array(items) => items
+            .iter_mut()
+            .fold(false, |changed, item| defuse(item) | changed),
+        Value::Object(map) => {
+            let mut changed = false;
+            if map.keys().any(|key| key.contains(OPEN)) {
+                *map = std::mem::take(map)
+                    .into_iter()
+                    .map(|(key, value)| (fix(&key), value))
+                    .collect();
+                changed = true;
+            }
+            map.values_mut()
+                .fold(changed, |changed, item| defuse(item) | changed)
+        }
+        _ => false,
     }
 }
 
@@ -240,6 +290,23 @@ mod tests {
                 !refused.0.contains("t0k") && !refused.0.contains("xyz"),
                 "{refused}"
             );
+        }
+    }
+
+    #[test]
+    fn event_text_cannot_forge_a_placeholder() {
+        let plain = br#"{"checkResults":[{"name":"rows > 0"}]}"#;
+        assert!(matches!(neutralize_placeholders(plain), Cow::Borrowed(_)));
+        for forged in [
+            &br#"{"checkResults":[{"name":"{{secret:token}}"}]}"#[..],
+            br#"{"checkResults":[{"name":"{\u007bsecret:token}}"}]}"#,
+            br#"{"{{secret:token}}":1}"#,
+        ] {
+            let safe = neutralize_placeholders(forged);
+            let text = String::from_utf8(safe.to_vec()).unwrap();
+            assert!(text.contains("{{ secret:token}}"), "{text}");
+            let parsed: serde_json::Value = serde_json::from_slice(&safe).unwrap();
+            assert!(!parsed.to_string().contains(OPEN), "{parsed}");
         }
     }
 

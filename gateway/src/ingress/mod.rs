@@ -23,6 +23,7 @@ use axum::{Json, Router};
 use serde_json::json;
 use tokio::sync::Notify;
 
+use crate::actions::secrets::neutralize_placeholders;
 use crate::actions::NewAction;
 use crate::config::{Config, Tenant};
 use crate::events::{self, EventKind};
@@ -159,6 +160,8 @@ async fn respond(
     if let Err(exceeded) = tenant.quota.admit() {
         return over_quota(tenant_id, &exceeded);
     }
+    // Event text must not be able to forge a secret placeholder (see `actions::secrets`).
+    let body = neutralize_placeholders(&body);
     let event = match events::parse(&body) {
         Ok(event) => event,
         Err(error) => return reject(StatusCode::BAD_REQUEST, error.to_string()),
