@@ -1,14 +1,105 @@
-//! Opsgenie plugin for the Soda webhook gateway. Work in progress: it returns no actions yet.
+//! Opsgenie plugin for the Soda webhook gateway: creates and closes Opsgenie alerts for failing
+//! checks and Soda incidents through the Alert API.
+//!
+//! See `README.md` for the configuration keys and behaviour. The requests are built by pure
+//! functions in [`alerts`], unit-tested natively.
 
-use soda_gateway_plugin_sdk::{export_plugin, Action, Context, Error, Event, Plugin};
+use soda_gateway_plugin_sdk::{
+    export_plugin, info, warn, Action, CheckResult, Context, Error, Event, EventKind, Incident,
+    IncidentStatus, Outcome, Plugin,
+};
 
-/// The plugin.
+pub mod alerts;
+pub mod config;
+pub mod open_alerts;
+pub mod text;
+
+use alerts::Request;
+use config::Config;
+
+/// The plugin: one Alert API `POST` per alert to create or close.
 pub struct Opsgenie;
 
 impl Plugin for Opsgenie {
-    fn handle(_event: &Event, _ctx: &Context) -> Result<Vec<Action>, Error> {
-        Ok(Vec::new())
+    fn handle(event: &Event, ctx: &Context) -> Result<Vec<Action>, Error> {
+        let config = Config::parse(&ctx.config_json)?;
+        let requests = alert_requests(&config, event);
+        if !requests.is_empty() {
+            info!(
+                event_kind = event.kind.name(),
+                count = requests.len(),
+                "sending Opsgenie requests"
+            );
+        }
+        requests
+            .iter()
+            .map(|request| {
+                let url = format!("{}{}", config.api_url, request.path);
+                Ok(Action::post_json(url, &request.body)?
+                    .header("authorization", config.authorization()))
+            })
+            .collect()
     }
 }
 
 export_plugin!(Opsgenie);
+
+/// The Alert API requests `event` calls for. Updates the record of open check alerts.
+pub fn alert_requests(config: &Config, event: &Event) -> Vec<Request> {
+    match &event.kind {
+        EventKind::CheckEvaluation(results) if config.alert_on_checks => results
+            .iter()
+            .filter_map(|result| check_request(config, result))
+            .collect(),
+        EventKind::IncidentCreated(incident) if config.alert_on_incidents => {
+            incident_alias(incident)
+                .map(|alias| alerts::create_incident(config, incident, &alias))
+                .into_iter()
+                .collect()
+        }
+        EventKind::IncidentUpdated(incident)
+            if config.alert_on_incidents && incident.status == IncidentStatus::Resolved =>
+        {
+            incident_alias(incident)
+                .map(|alias| {
+                    alerts::close(config, &alias, &alerts::incident_resolved_note(incident))
+                })
+                .into_iter()
+                .collect()
+        }
+        _ => Vec::new(),
+    }
+}
+
+/// A create for a failing (or, if configured, warning) result; a close for a passing result
+/// whose alert is open and `close_on_pass` is on; otherwise nothing.
+fn check_request(config: &Config, result: &CheckResult) -> Option<Request> {
+    let alias = alerts::check_alias(result);
+    match result.outcome {
+        Outcome::Fail => {}
+        Outcome::Warn if config.alert_on_warn => {}
+        Outcome::Pass if config.close_on_pass && open_alerts::take(&alias) => {
+            return Some(alerts::close(
+                config,
+                &alias,
+                &alerts::check_passed_note(result),
+            ));
+        }
+        _ => return None,
+    }
+    open_alerts::remember(&alias);
+    Some(alerts::create_check(config, result, &alias))
+}
+
+fn incident_alias(incident: &Incident) -> Option<String> {
+    let alias = alerts::incident_alias(incident);
+    if alias.is_none() {
+        warn!("the incident has neither an id nor a number; nothing sent");
+    }
+    alias
+}
+
+#[cfg(test)]
+mod fixtures;
+#[cfg(test)]
+mod tests;

@@ -1,14 +1,93 @@
-//! PagerDuty plugin for the Soda webhook gateway. Work in progress: it returns no actions yet.
+//! PagerDuty plugin for the Soda webhook gateway: triggers and resolves alerts through the
+//! Events API v2 for failing checks and Soda incidents.
+//!
+//! See `README.md` for the configuration keys and behaviour. The request bodies are built by
+//! pure functions in [`events`], unit-tested natively.
 
-use soda_gateway_plugin_sdk::{export_plugin, Action, Context, Error, Event, Plugin};
+use serde_json::Value;
+use soda_gateway_plugin_sdk::{
+    export_plugin, info, warn, Action, CheckResult, Context, Error, Event, EventKind, Incident,
+    IncidentStatus, Outcome, Plugin,
+};
 
-/// The plugin.
+pub mod config;
+pub mod events;
+pub mod open_alerts;
+pub mod text;
+
+use config::Config;
+
+/// The plugin: one Events API v2 `POST` per alert to trigger or resolve.
 pub struct PagerDuty;
 
 impl Plugin for PagerDuty {
-    fn handle(_event: &Event, _ctx: &Context) -> Result<Vec<Action>, Error> {
-        Ok(Vec::new())
+    fn handle(event: &Event, ctx: &Context) -> Result<Vec<Action>, Error> {
+        let config = Config::parse(&ctx.config_json)?;
+        let bodies = enqueue_bodies(&config, event);
+        if !bodies.is_empty() {
+            info!(
+                event_kind = event.kind.name(),
+                count = bodies.len(),
+                "enqueueing PagerDuty events"
+            );
+        }
+        bodies
+            .iter()
+            .map(|body| Action::post_json(&config.events_url, body))
+            .collect()
     }
 }
 
 export_plugin!(PagerDuty);
+
+/// The Events API v2 bodies `event` calls for. Updates the record of open check alerts.
+pub fn enqueue_bodies(config: &Config, event: &Event) -> Vec<Value> {
+    match &event.kind {
+        EventKind::CheckEvaluation(results) if config.alert_on_checks => results
+            .iter()
+            .filter_map(|result| check_body(config, result))
+            .collect(),
+        EventKind::IncidentCreated(incident) if config.alert_on_incidents => incident_key(incident)
+            .map(|key| events::trigger_incident(config, incident, &key))
+            .into_iter()
+            .collect(),
+        EventKind::IncidentUpdated(incident)
+            if config.alert_on_incidents && incident.status == IncidentStatus::Resolved =>
+        {
+            incident_key(incident)
+                .map(|key| events::resolve(config, &key))
+                .into_iter()
+                .collect()
+        }
+        _ => Vec::new(),
+    }
+}
+
+/// A trigger for a failing (or, if configured, warning) result; a resolve for a passing result
+/// whose alert is open and `resolve_on_pass` is on; otherwise nothing.
+fn check_body(config: &Config, result: &CheckResult) -> Option<Value> {
+    let key = events::check_dedup_key(result);
+    match result.outcome {
+        Outcome::Fail => {}
+        Outcome::Warn if config.alert_on_warn => {}
+        Outcome::Pass if config.resolve_on_pass && open_alerts::take(&key) => {
+            return Some(events::resolve(config, &key));
+        }
+        _ => return None,
+    }
+    open_alerts::remember(&key);
+    Some(events::trigger_check(config, result, &key))
+}
+
+fn incident_key(incident: &Incident) -> Option<String> {
+    let key = events::incident_dedup_key(incident);
+    if key.is_none() {
+        warn!("the incident has neither an id nor a number; nothing sent");
+    }
+    key
+}
+
+#[cfg(test)]
+mod fixtures;
+#[cfg(test)]
+mod tests;
