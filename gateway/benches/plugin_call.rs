@@ -3,6 +3,8 @@
 //! 1. One event through the Slack plugin (seed `checkEvaluation` with a failing result): a fresh
 //!    sandboxed instance + `handle()`, as the gateway runs it, next to the very same plugin code
 //!    compiled natively, and next to an empty plugin (the sandbox's own cost).
+//!    The same event through the Python (componentize-py) and JavaScript (componentize-js)
+//!    reference plugins, on the same native baseline.
 //! 2. Loading the plugins folder at start: cold (compiling) next to warm (compile cache).
 //! 3. Hot reload: from writing a new plugin file to the first event it serves (in-process: the
 //!    watcher, the load and one call; no HTTP), next to loading the same file directly.
@@ -26,6 +28,8 @@ use soda_gateway_plugin_sdk::Plugin as _;
 const WARMUP: usize = 300;
 const ITERATIONS: usize = 3000;
 const RELOAD_ROUNDS: usize = 5;
+/// Python and JavaScript calls take milliseconds: fewer of them suffice.
+const GUEST_ITERATIONS: usize = 300;
 
 fn main() {
     let root = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("..");
@@ -69,7 +73,7 @@ fn per_event(root: &Path, runtime: &Runtime, plugins: &Path, limits: &PluginLimi
 
     let slack = loader::load(runtime, None, &plugins.join("slack.wasm")).expect("slack loads");
     let empty = loader::load(runtime, None, &plugins.join("fixture_link.wasm")).expect("loads");
-    let call = |plugin: &loader::LoadedPlugin, event: &wit::Event| {
+    let call_with = |plugin: &loader::LoadedPlugin, event: &wit::Event, context: &wit::Context| {
         let scope = CallScope {
             tenant: "bench".into(),
             plugin: plugin.name.clone(),
@@ -81,8 +85,10 @@ fn per_event(root: &Path, runtime: &Runtime, plugins: &Path, limits: &PluginLimi
             state: PluginState::new(StateSource::Empty, "bench", &plugin.name),
             limits,
         };
-        runtime.call(call, event, &context).expect("wasm call")
+        runtime.call(call, event, context).expect("wasm call")
     };
+    let call =
+        |plugin: &loader::LoadedPlugin, event: &wit::Event| call_with(plugin, event, &context);
 
     // Both must produce the same Slack request, or the comparison means nothing.
     let in_wasm = call(&slack, &event).actions;
@@ -105,6 +111,25 @@ fn per_event(root: &Path, runtime: &Runtime, plugins: &Path, limits: &PluginLimi
     let empty_times = measure(|| {
         call(&empty, &validate);
     });
+    // The Python and JavaScript plugins post the same failing check elsewhere.
+    let guest = |file: &str, url: &str| {
+        let plugin = loader::load(runtime, None, &plugins.join(file)).expect("loads");
+        let context = wit::Context {
+            tenant: "bench".into(),
+            config_json: serde_json::json!({ "webhook_url": url }).to_string(),
+        };
+        let actions = call_with(&plugin, &event, &context).actions;
+        assert_eq!(
+            actions.len(),
+            1,
+            "{file}: one request for the failing check"
+        );
+        measure_n(GUEST_ITERATIONS, || {
+            call_with(&plugin, &event, &context);
+        })
+    };
+    let python_times = guest("jira_automation.wasm", "https://jira.test/automation/hook");
+    let javascript_times = guest("teams_workflow.wasm", "https://teams.test/workflows/hook");
 
     println!(
         "## One event: Slack plugin, seed checkEvaluation with one failing result ({} bytes), {ITERATIONS} iterations",
@@ -120,6 +145,14 @@ fn per_event(root: &Path, runtime: &Runtime, plugins: &Path, limits: &PluginLimi
         (
             "wasm: new instance + empty handle() (sandbox cost)",
             &empty_times,
+        ),
+        (
+            "Python (componentize-py), jira_automation: new instance + handle()",
+            &python_times,
+        ),
+        (
+            "JavaScript (componentize-js), teams_workflow: new instance + handle()",
+            &javascript_times,
         ),
     ] {
         println!(
@@ -240,11 +273,16 @@ fn with_custom_section(component: &[u8], tag: usize) -> Vec<u8> {
     out
 }
 
-fn measure(mut run: impl FnMut()) -> Vec<Duration> {
-    for _ in 0..WARMUP {
+fn measure(run: impl FnMut()) -> Vec<Duration> {
+    measure_n(ITERATIONS, run)
+}
+
+/// `iterations` timed runs after a warm-up of a tenth as many, sorted.
+fn measure_n(iterations: usize, mut run: impl FnMut()) -> Vec<Duration> {
+    for _ in 0..WARMUP.min(iterations / 10).max(1) {
         run();
     }
-    let mut times: Vec<Duration> = (0..ITERATIONS)
+    let mut times: Vec<Duration> = (0..iterations)
         .map(|_| {
             let started = Instant::now();
             run();

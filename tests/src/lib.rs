@@ -42,8 +42,9 @@ use tokio::task::JoinHandle;
 /// What the gateway prints on stdout, followed by its URL, once it accepts connections.
 pub const LISTENING_PREFIX: &str = "soda-gateway listening on ";
 
-/// How long the gateway may take to start: a debug build compiling plugins takes a while.
-pub const START_TIMEOUT: Duration = Duration::from_secs(60);
+/// How long the gateway may take to start: a debug build compiling a Python or JavaScript
+/// plugin (12–18 MB components) takes tens of seconds on a busy 2-core machine.
+pub const START_TIMEOUT: Duration = Duration::from_secs(180);
 
 /// How long tests wait for something that should happen "soon" (a delivery, a row).
 pub const SOON: Duration = Duration::from_secs(15);
