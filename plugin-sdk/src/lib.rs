@@ -65,6 +65,10 @@
 //! On other targets (for example in `cargo test`) the crate compiles too: the logging functions
 //! print to stderr and [`clock::now_millis`] reads the system clock, so pure message-building
 //! code can be unit-tested natively.
+//!
+//! [`text`] has helpers for the length limits of the services plugins call. The `testing` cargo
+//! feature (off by default; enable it in `[dev-dependencies]`) adds the `testing` module:
+//! builders for events, check results and incidents in unit tests.
 
 #![warn(missing_docs)]
 
@@ -78,8 +82,11 @@ mod error;
 mod event;
 pub mod log;
 pub mod state;
+#[cfg(feature = "testing")]
+pub mod testing;
 #[cfg(test)]
 mod tests;
+pub mod text;
 
 pub use crate::error::Error;
 

@@ -36,6 +36,22 @@ pub fn delete(key: &str) {
     imp::delete(key)
 }
 
+/// Removes `key` and answers the value it had, if any: for markers such as "I raised this
+/// alert", set once and consumed once.
+///
+/// ```
+/// use soda_gateway_plugin_sdk::state;
+///
+/// state::set("alert:c1", "open").unwrap();
+/// assert_eq!(state::take("alert:c1").as_deref(), Some(&b"open"[..]));
+/// assert_eq!(state::take("alert:c1"), None);
+/// ```
+pub fn take(key: &str) -> Option<Vec<u8>> {
+    let value = get(key)?;
+    delete(key);
+    Some(value)
+}
+
 #[cfg(target_family = "wasm")]
 mod imp {
     use crate::bindings::soda::gateway::state;

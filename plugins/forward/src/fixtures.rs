@@ -2,7 +2,7 @@
 
 use serde_json::{json, Value};
 use soda_gateway_plugin_sdk::{
-    Attribute, CheckResult, Contract, Dataset, Datasource, Event, EventKind, Incident,
+    testing, Attribute, CheckResult, Contract, Dataset, Datasource, Event, EventKind, Incident,
     IncidentStatus, Outcome, Severity,
 };
 
@@ -10,15 +10,11 @@ use soda_gateway_plugin_sdk::{
 pub fn dataset(name: &str, datasource: &str, attributes: &[(&str, &str)]) -> Dataset {
     Dataset {
         id: Some(format!("{name}-id")),
-        name: Some(name.into()),
         label: Some(name.to_uppercase()),
         soda_cloud_url: Some(format!("https://cloud.soda.io/datasets/{name}")),
-        tags: Vec::new(),
-        owner: None,
         datasource: Some(Datasource {
-            id: None,
-            name: Some(datasource.into()),
             label: Some(format!("{datasource} label")),
+            ..testing::datasource(datasource)
         }),
         attributes: attributes
             .iter()
@@ -29,6 +25,7 @@ pub fn dataset(name: &str, datasource: &str, attributes: &[(&str, &str)]) -> Dat
                 value: Some((*value).into()),
             })
             .collect(),
+        ..testing::dataset(name)
     }
 }
 
@@ -40,17 +37,11 @@ pub fn result(
     datasets: Vec<Dataset>,
 ) -> CheckResult {
     CheckResult {
-        id: Some(format!("{name}-id")),
-        name: Some(name.into()),
-        soda_cloud_url: Some(format!("https://cloud.soda.io/checks/{name}")),
-        definition: None,
         datasets,
         column: Some("customer_id".into()),
-        outcome,
         outcome_raw: Some(outcome_raw.into()),
         data_timestamp: Some("2025-06-05T13:00:00Z".into()),
-        diagnostics_json: None,
-        agreement: None,
+        ..testing::check_result(name, outcome)
     }
 }
 
@@ -81,19 +72,10 @@ pub fn incident_created(results: Vec<CheckResult>) -> Event {
         soda_cloud_url: None,
         number: Some(7),
         title: Some("Late \"orders\"".into()),
-        description: None,
-        severity: Severity::High,
         severity_raw: Some("major".into()),
-        status: IncidentStatus::Reported,
         status_raw: Some("opened".into()),
-        created: None,
-        last_updated: None,
-        resolution_notes: None,
-        resolution_timestamp: None,
-        links: Vec::new(),
-        lead: None,
-        reporter: None,
         check_results: results,
+        ..testing::incident(Severity::High, IncidentStatus::Reported)
     };
     event(EventKind::IncidentCreated(incident), raw)
 }
@@ -121,11 +103,8 @@ pub fn validate() -> Event {
 
 fn event(kind: EventKind, raw: Value) -> Event {
     Event {
-        id: "evt-1".into(),
-        kind,
-        sent_at: None,
-        incident_link_callback_url: None,
         raw_json: raw.to_string(),
+        ..testing::event(kind)
     }
 }
 

@@ -1,16 +1,13 @@
 //! Unit tests for the whole plugin call, natively: which requests, with which bodies.
 
 use serde_json::{json, Value};
-use soda_gateway_plugin_sdk::{Action, Context, Event, HttpMethod, HttpRequest, Outcome, Plugin};
+use soda_gateway_plugin_sdk::{testing, Action, Event, HttpMethod, HttpRequest, Outcome, Plugin};
 
 use crate::fixtures::{check_evaluation, contract_published, dataset, incident_created, result};
 use crate::Forward;
 
 fn handle(event: &Event, config: Value) -> Vec<HttpRequest> {
-    let ctx = Context {
-        tenant: "acme".into(),
-        config_json: config.to_string(),
-    };
+    let ctx = testing::context(config.to_string());
     Forward::handle(event, &ctx)
         .unwrap()
         .into_iter()
@@ -211,10 +208,7 @@ fn secret_placeholders_in_the_event_are_escaped_in_a_raw_body() {
 
 #[test]
 fn an_invalid_config_is_an_error() {
-    let ctx = Context {
-        tenant: "acme".into(),
-        config_json: r#"{"routes": [{"url": ""}]}"#.into(),
-    };
+    let ctx = testing::context(r#"{"routes": [{"url": ""}]}"#);
     let error = Forward::handle(&evaluation(), &ctx).unwrap_err();
     assert_eq!(
         error.message(),

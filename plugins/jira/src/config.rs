@@ -93,7 +93,7 @@ impl Config {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use soda_gateway_plugin_sdk::{IncidentStatus, Severity};
+    use soda_gateway_plugin_sdk::{testing, IncidentStatus, Severity};
 
     const MINIMAL: &str = r#"{"base_url": "https://acme.atlassian.net/", "project_key": "DATA", "authorization": "Basic x"}"#;
 
@@ -101,21 +101,9 @@ mod tests {
         Incident {
             id: None,
             soda_cloud_url: None,
-            number: None,
-            title: None,
-            description: None,
-            severity,
             severity_raw: Some(raw.to_string()),
-            status: IncidentStatus::Reported,
             status_raw: None,
-            created: None,
-            last_updated: None,
-            resolution_notes: None,
-            resolution_timestamp: None,
-            links: Vec::new(),
-            lead: None,
-            reporter: None,
-            check_results: Vec::new(),
+            ..testing::incident(severity, IncidentStatus::Reported)
         }
     }
 

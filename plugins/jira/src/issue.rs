@@ -1,6 +1,7 @@
 //! The fields of the Jira issue created for a Soda incident.
 
 use serde_json::{json, Map, Value};
+use soda_gateway_plugin_sdk::text::{one_line, truncate};
 use soda_gateway_plugin_sdk::{CheckResult, Incident};
 
 use crate::adf;
@@ -70,21 +71,6 @@ fn check_item(result: &CheckResult) -> Vec<Value> {
         detail.push_str(&datasets.join(", "));
     }
     vec![name, adf::text(&detail)]
-}
-
-/// `text` with every run of whitespace (newlines included) made one space.
-fn one_line(text: &str) -> String {
-    text.split_whitespace().collect::<Vec<_>>().join(" ")
-}
-
-/// `text` cut to at most `max` characters, ending in `…` when cut.
-fn truncate(text: &str, max: usize) -> String {
-    if text.chars().count() <= max {
-        return text.to_string();
-    }
-    let mut cut: String = text.chars().take(max - 1).collect();
-    cut.push('…');
-    cut
 }
 
 #[cfg(test)]

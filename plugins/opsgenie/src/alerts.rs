@@ -8,10 +8,10 @@
 //! [`MAX_NOTE_CHARS`].
 
 use serde_json::{json, Map, Value};
+use soda_gateway_plugin_sdk::text::{is_web_url, non_blank, one_line, truncate, truncate_bytes};
 use soda_gateway_plugin_sdk::{CheckResult, Dataset, Incident, Outcome, Severity, User};
 
 use crate::config::Config;
-use crate::text::{is_web_url, one_line, path_segment, truncate, truncate_bytes};
 
 /// Opsgenie's limit on `message`.
 pub const MAX_MESSAGE_CHARS: usize = 130;
@@ -335,8 +335,18 @@ fn web_url(url: Option<&str>) -> Option<&str> {
     url.filter(|u| is_web_url(u))
 }
 
-fn non_blank(text: Option<&str>) -> Option<&str> {
-    text.filter(|t| !t.trim().is_empty())
+/// `text` as one URL path segment: every byte but RFC 3986's unreserved characters
+/// (`A-Z a-z 0-9 - . _ ~`) percent-encoded.
+fn path_segment(text: &str) -> String {
+    let mut encoded = String::with_capacity(text.len());
+    for byte in text.bytes() {
+        if byte.is_ascii_alphanumeric() || matches!(byte, b'-' | b'.' | b'_' | b'~') {
+            encoded.push(char::from(byte));
+        } else {
+            encoded.push_str(&format!("%{byte:02X}"));
+        }
+    }
+    encoded
 }
 
 #[cfg(test)]

@@ -5,14 +5,12 @@
 //! functions in [`alerts`], unit-tested natively.
 
 use soda_gateway_plugin_sdk::{
-    export_plugin, info, warn, Action, CheckResult, Context, Error, Event, EventKind, Incident,
-    IncidentStatus, Outcome, Plugin,
+    export_plugin, info, state, warn, Action, CheckResult, Context, Error, Event, EventKind,
+    Incident, IncidentStatus, Outcome, Plugin,
 };
 
 pub mod alerts;
 pub mod config;
-pub mod open_alerts;
-pub mod text;
 
 use alerts::Request;
 use config::Config;
@@ -78,7 +76,7 @@ fn check_request(config: &Config, result: &CheckResult) -> Option<Request> {
     match result.outcome {
         Outcome::Fail => {}
         Outcome::Warn if config.alert_on_warn => {}
-        Outcome::Pass if config.close_on_pass && open_alerts::take(&alias) => {
+        Outcome::Pass if config.close_on_pass && state::take(&alias).is_some() => {
             return Some(alerts::close(
                 config,
                 &alias,
@@ -87,8 +85,17 @@ fn check_request(config: &Config, result: &CheckResult) -> Option<Request> {
         }
         _ => return None,
     }
-    open_alerts::remember(&alias);
+    remember_open(&alias);
     Some(alerts::create_check(config, result, &alias))
+}
+
+/// Remembers in the plugin's state (one key per alert: its alias) that the alert under `alias`
+/// is open, so that a passing check closes only an open alert. When the state store refuses (it
+/// is full), the alert is still created but will not be closed automatically; that is logged.
+fn remember_open(alias: &str) {
+    if let Err(e) = state::set(alias, "open") {
+        warn!(alias = alias, error = e, "cannot remember the open alert");
+    }
 }
 
 fn incident_alias(incident: &Incident) -> Option<String> {
@@ -99,7 +106,5 @@ fn incident_alias(incident: &Incident) -> Option<String> {
     alias
 }
 
-#[cfg(test)]
-mod fixtures;
 #[cfg(test)]
 mod tests;

@@ -2,8 +2,16 @@
 
 use soda_gateway_plugin_sdk::{EventKind, IncidentStatus, Outcome, Severity};
 
+use soda_gateway_plugin_sdk::testing::{
+    event, sample_check_result as result, sample_incident as incident,
+};
+
 use super::*;
-use crate::fixtures::{config, event, incident, result};
+
+/// The config the unit tests use unless they say otherwise.
+pub(crate) fn config() -> Config {
+    Config::parse(r#"{"api_key": "{{secret:og}}", "tags": ["data"]}"#).unwrap()
+}
 
 fn paths(config: &Config, kind: EventKind) -> Vec<String> {
     alert_requests(config, &event(kind))

@@ -4,10 +4,10 @@
 //! [`MAX_SUMMARY_CHARS`]; free texts in `custom_details` are cut at [`MAX_DETAIL_CHARS`].
 
 use serde_json::{json, Map, Value};
+use soda_gateway_plugin_sdk::text::{is_web_url, non_blank, one_line, truncate, truncate_bytes};
 use soda_gateway_plugin_sdk::{CheckResult, Dataset, Incident, Outcome, Severity, User};
 
 use crate::config::Config;
-use crate::text::{is_web_url, one_line, truncate, truncate_bytes};
 
 /// PagerDuty's limit on `dedup_key` (255 characters; bytes here, which is stricter).
 pub const MAX_DEDUP_KEY_BYTES: usize = 255;
@@ -285,10 +285,6 @@ fn put(details: &mut Map<String, Value>, key: &str, value: Option<&str>) {
 /// A free text for `custom_details`, cut at [`MAX_DETAIL_CHARS`].
 fn long_text(text: Option<&str>) -> Option<String> {
     non_blank(text).map(|t| truncate(t, MAX_DETAIL_CHARS))
-}
-
-fn non_blank(text: Option<&str>) -> Option<&str> {
-    text.filter(|t| !t.trim().is_empty())
 }
 
 #[cfg(test)]

@@ -6,14 +6,12 @@
 
 use serde_json::Value;
 use soda_gateway_plugin_sdk::{
-    export_plugin, info, warn, Action, CheckResult, Context, Error, Event, EventKind, Incident,
-    IncidentStatus, Outcome, Plugin,
+    export_plugin, info, state, warn, Action, CheckResult, Context, Error, Event, EventKind,
+    Incident, IncidentStatus, Outcome, Plugin,
 };
 
 pub mod config;
 pub mod events;
-pub mod open_alerts;
-pub mod text;
 
 use config::Config;
 
@@ -70,13 +68,27 @@ fn check_body(config: &Config, result: &CheckResult) -> Option<Value> {
     match result.outcome {
         Outcome::Fail => {}
         Outcome::Warn if config.alert_on_warn => {}
-        Outcome::Pass if config.resolve_on_pass && open_alerts::take(&key) => {
+        Outcome::Pass if config.resolve_on_pass && state::take(&key).is_some() => {
             return Some(events::resolve(config, &key));
         }
         _ => return None,
     }
-    open_alerts::remember(&key);
+    remember_open(&key);
     Some(events::trigger_check(config, result, &key))
+}
+
+/// Remembers in the plugin's state (one key per alert: its dedup key) that the alert under
+/// `dedup_key` is open, so that a passing check resolves only an open alert. When the state
+/// store refuses (it is full), the alert is still triggered but will not be resolved
+/// automatically; that is logged.
+fn remember_open(dedup_key: &str) {
+    if let Err(e) = state::set(dedup_key, "open") {
+        warn!(
+            dedup_key = dedup_key,
+            error = e,
+            "cannot remember the open alert"
+        );
+    }
 }
 
 fn incident_key(incident: &Incident) -> Option<String> {
@@ -87,7 +99,5 @@ fn incident_key(incident: &Incident) -> Option<String> {
     key
 }
 
-#[cfg(test)]
-mod fixtures;
 #[cfg(test)]
 mod tests;

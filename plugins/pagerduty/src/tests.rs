@@ -2,8 +2,16 @@
 
 use soda_gateway_plugin_sdk::{EventKind, IncidentStatus, Outcome, Severity};
 
+use soda_gateway_plugin_sdk::testing::{
+    event, sample_check_result as result, sample_incident as incident,
+};
+
 use super::*;
-use crate::fixtures::{config, event, incident, result};
+
+/// The config the unit tests use unless they say otherwise.
+pub(crate) fn config() -> Config {
+    Config::parse(r#"{"routing_key": "{{secret:pd}}"}"#).unwrap()
+}
 
 fn actions(config: &Config, kind: EventKind) -> Vec<(String, String)> {
     enqueue_bodies(config, &event(kind))

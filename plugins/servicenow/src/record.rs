@@ -5,6 +5,7 @@
 //! [`TEXT_MAX`].
 
 use serde_json::{json, Value};
+use soda_gateway_plugin_sdk::text::{non_blank, one_line, truncate};
 use soda_gateway_plugin_sdk::{CheckResult, Incident, Severity, User};
 
 use crate::config::Config;
@@ -52,7 +53,7 @@ pub fn create(config: &Config, incident: &Incident, soda_id: &str) -> Value {
 /// The body that resolves the ServiceNow incident: state Resolved, the configured close code,
 /// and Soda's resolution notes (or a default when there are none).
 pub fn resolve(config: &Config, incident: &Incident) -> Value {
-    let notes = non_empty(incident.resolution_notes.as_deref()).unwrap_or("Resolved in Soda.");
+    let notes = non_blank(incident.resolution_notes.as_deref()).unwrap_or("Resolved in Soda.");
     json!({
         "state": STATE_RESOLVED,
         "close_code": config.close_code,
@@ -68,7 +69,7 @@ pub fn work_note(incident: &Incident) -> Value {
         incident.status_str(),
         incident.severity_str()
     );
-    if let Some(url) = non_empty(incident.soda_cloud_url.as_deref()) {
+    if let Some(url) = non_blank(incident.soda_cloud_url.as_deref()) {
         note.push_str(&format!("\nOpen in Soda: {url}"));
     }
     json!({ "work_notes": truncate(&note, TEXT_MAX) })
@@ -76,7 +77,7 @@ pub fn work_note(incident: &Incident) -> Value {
 
 /// `Soda incident #196: Invalid customer ids`.
 fn title(incident: &Incident) -> String {
-    let title = non_empty(incident.title.as_deref()).unwrap_or("(untitled)");
+    let title = non_blank(incident.title.as_deref()).unwrap_or("(untitled)");
     format!("{}: {}", name(incident), one_line(title))
 }
 
@@ -91,7 +92,7 @@ fn name(incident: &Incident) -> String {
 /// Soda's description, the incident's severity, status, people and checks, and its link.
 fn description(incident: &Incident) -> String {
     let mut lines = Vec::new();
-    if let Some(description) = non_empty(incident.description.as_deref()) {
+    if let Some(description) = non_blank(incident.description.as_deref()) {
         lines.push(description.to_string());
         lines.push(String::new());
     }
@@ -107,7 +108,7 @@ fn description(incident: &Incident) -> String {
         lines.push("Checks:".to_string());
         lines.extend(incident.check_results.iter().map(check_line));
     }
-    if let Some(url) = non_empty(incident.soda_cloud_url.as_deref()) {
+    if let Some(url) = non_blank(incident.soda_cloud_url.as_deref()) {
         lines.push(String::new());
         lines.push(format!("Open in Soda: {url}"));
     }
@@ -123,27 +124,8 @@ fn check_line(result: &CheckResult) -> String {
         one_line(result.display_name()),
         details.join(", ")
     );
-    if let Some(url) = non_empty(result.soda_cloud_url.as_deref()) {
+    if let Some(url) = non_blank(result.soda_cloud_url.as_deref()) {
         line.push_str(&format!(": {url}"));
     }
     line
-}
-
-fn non_empty(text: Option<&str>) -> Option<&str> {
-    text.filter(|t| !t.trim().is_empty())
-}
-
-/// `text` with every run of whitespace, newlines included, made one space.
-fn one_line(text: &str) -> String {
-    text.split_whitespace().collect::<Vec<_>>().join(" ")
-}
-
-/// Cuts `text` to at most `max` characters, ending in `…` when cut.
-fn truncate(text: &str, max: usize) -> String {
-    if text.chars().count() <= max {
-        return text.to_string();
-    }
-    let mut cut: String = text.chars().take(max - 1).collect();
-    cut.push('…');
-    cut
 }

@@ -2,7 +2,7 @@
 
 use serde_json::{json, Value};
 use soda_gateway_plugin_sdk::{
-    state, Action, CheckResult, Context, Dataset, Event, EventKind, HttpMethod, HttpRequest,
+    state, testing, Action, CheckResult, Context, Event, EventKind, HttpMethod, HttpRequest,
     HttpResponse, Incident, IncidentStatus, Link, Outcome, Plugin, Severity, User,
 };
 
@@ -16,65 +16,34 @@ fn config() -> Config {
 }
 
 fn context() -> Context {
-    Context {
-        tenant: "acme".into(),
-        config_json: CONFIG.into(),
-    }
+    testing::context(CONFIG)
 }
 
 fn incident() -> Incident {
     Incident {
-        id: Some("inc-1".into()),
-        soda_cloud_url: Some("https://cloud.soda.io/incidents/inc-1".into()),
         number: Some(42),
         title: Some("Orders\nmissing".into()),
         description: Some("Nightly load did not arrive".into()),
-        severity: Severity::High,
         severity_raw: Some("major".into()),
-        status: IncidentStatus::Reported,
         status_raw: Some("opened".into()),
-        created: None,
-        last_updated: None,
-        resolution_notes: None,
-        resolution_timestamp: None,
-        links: Vec::new(),
         lead: Some(User {
             id: Some("u1".into()),
-            email: Some("lead@example.com".into()),
+            ..testing::user("lead@example.com")
         }),
-        reporter: None,
         check_results: vec![CheckResult {
             id: Some("c1".into()),
-            name: Some("row_count > 0".into()),
             soda_cloud_url: Some("https://cloud.soda.io/checks/c1".into()),
-            definition: None,
-            datasets: vec![Dataset {
-                id: None,
-                name: Some("orders".into()),
-                label: None,
-                soda_cloud_url: None,
-                tags: Vec::new(),
-                owner: None,
-                datasource: None,
-                attributes: Vec::new(),
-            }],
-            column: None,
-            outcome: Outcome::Fail,
-            outcome_raw: Some("fail".into()),
-            data_timestamp: None,
-            diagnostics_json: None,
-            agreement: None,
+            datasets: vec![testing::dataset("orders")],
+            ..testing::check_result("row_count > 0", Outcome::Fail)
         }],
+        ..testing::incident(Severity::High, IncidentStatus::Reported)
     }
 }
 
 fn event(kind: EventKind, callback: Option<&str>) -> Event {
     Event {
-        id: "evt-1".into(),
-        kind,
-        sent_at: None,
         incident_link_callback_url: callback.map(Into::into),
-        raw_json: "{}".into(),
+        ..testing::event(kind)
     }
 }
 

@@ -7,6 +7,7 @@
 
 use serde::Deserialize;
 use serde_json::{json, Value};
+use soda_gateway_plugin_sdk::text::{is_web_url, truncate};
 use soda_gateway_plugin_sdk::{CheckResult, Dataset, Error, Incident, Outcome, User};
 
 /// How many alerting results get their own section in one message.
@@ -265,7 +266,7 @@ fn field(label: &str, value: &str) -> Value {
 
 /// A link button, when `url` is an http(s) URL Slack accepts.
 fn button(text: &str, url: Option<&str>) -> Option<Value> {
-    let url = url.filter(|u| is_web_url(u))?;
+    let url = url.filter(|u| is_linkable(u))?;
     Some(json!({
         "type": "button",
         "text": { "type": "plain_text", "text": text },
@@ -275,7 +276,7 @@ fn button(text: &str, url: Option<&str>) -> Option<Value> {
 
 /// `<url|text>` when `url` is usable, else the escaped text.
 fn link(text: &str, url: Option<&str>) -> String {
-    match url.filter(|u| is_web_url(u)) {
+    match url.filter(|u| is_linkable(u)) {
         Some(url) => format!(
             "<{}|{}>",
             url.replace('|', "%7C").replace('>', "%3E"),
@@ -285,8 +286,9 @@ fn link(text: &str, url: Option<&str>) -> String {
     }
 }
 
-fn is_web_url(url: &str) -> bool {
-    (url.starts_with("https://") || url.starts_with("http://")) && url.len() <= 3000
+/// A web URL short enough for Slack's links and buttons.
+fn is_linkable(url: &str) -> bool {
+    is_web_url(url) && url.len() <= 3000
 }
 
 fn emoji(outcome: Outcome) -> &'static str {
@@ -311,16 +313,6 @@ pub fn escape(text: &str) -> String {
     text.replace('&', "&amp;")
         .replace('<', "&lt;")
         .replace('>', "&gt;")
-}
-
-/// Cuts `text` to at most `max` characters, ending in `…` when cut.
-fn truncate(text: &str, max: usize) -> String {
-    if text.chars().count() <= max {
-        return text.to_string();
-    }
-    let mut cut: String = text.chars().take(max - 1).collect();
-    cut.push('…');
-    cut
 }
 
 #[cfg(test)]

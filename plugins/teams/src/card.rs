@@ -5,6 +5,7 @@
 //! texts are cut.
 
 use serde_json::{json, Value};
+use soda_gateway_plugin_sdk::text::{is_web_url, non_blank, truncate};
 use soda_gateway_plugin_sdk::{CheckResult, Incident, Outcome, Severity, User};
 
 /// How many alerting results get their own section in one card.
@@ -61,14 +62,14 @@ pub fn incident_created(incident: &Incident) -> Value {
     };
     let heading = format!(
         "{name}: {}",
-        non_empty(incident.title.as_deref()).unwrap_or("(untitled)")
+        non_blank(incident.title.as_deref()).unwrap_or("(untitled)")
     );
     let color = match incident.severity {
         Severity::Critical | Severity::High => "attention",
         _ => "warning",
     };
     let mut body = vec![title(&heading, color)];
-    if let Some(description) = non_empty(incident.description.as_deref()) {
+    if let Some(description) = non_blank(incident.description.as_deref()) {
         body.push(json!({
             "type": "TextBlock",
             "text": truncate(description, LONG_MAX),
@@ -131,15 +132,15 @@ fn card(body: Vec<Value>, actions: Vec<Value>) -> Value {
 fn result_container(result: &CheckResult) -> Value {
     let mut facts = vec![fact("Outcome", result.outcome_str())];
     facts.extend(dataset_facts(&[result]));
-    if let Some(column) = non_empty(result.column.as_deref()) {
+    if let Some(column) = non_blank(result.column.as_deref()) {
         facts.push(fact("Column", column));
     }
     if let Some(agreement) = &result.agreement {
-        if let Some(label) = non_empty(agreement.label.as_deref()).or(agreement.id.as_deref()) {
+        if let Some(label) = non_blank(agreement.label.as_deref()).or(agreement.id.as_deref()) {
             facts.push(fact("Agreement", label));
         }
     }
-    if let Some(timestamp) = non_empty(result.data_timestamp.as_deref()) {
+    if let Some(timestamp) = non_blank(result.data_timestamp.as_deref()) {
         facts.push(fact("Data timestamp", timestamp));
     }
     let mut items = vec![
@@ -200,7 +201,7 @@ fn fact(title: &str, value: &str) -> Value {
 
 /// An `Open in Soda` button, when `url` is an http(s) URL.
 fn open_in_soda(url: Option<&str>) -> Option<Value> {
-    let url = url.filter(|u| u.starts_with("https://") || u.starts_with("http://"))?;
+    let url = url.filter(|u| is_web_url(u))?;
     Some(json!({ "type": "Action.OpenUrl", "title": "Open in Soda", "url": url }))
 }
 
@@ -219,20 +220,6 @@ fn plural(n: usize) -> &'static str {
     } else {
         "s"
     }
-}
-
-fn non_empty(text: Option<&str>) -> Option<&str> {
-    text.filter(|t| !t.trim().is_empty())
-}
-
-/// Cuts `text` to at most `max` characters, ending in `…` when cut.
-fn truncate(text: &str, max: usize) -> String {
-    if text.chars().count() <= max {
-        return text.to_string();
-    }
-    let mut cut: String = text.chars().take(max - 1).collect();
-    cut.push('…');
-    cut
 }
 
 #[cfg(test)]

@@ -1,7 +1,7 @@
 //! Unit tests for the issue fields (run natively with `cargo test -p jira`).
 
 use super::*;
-use soda_gateway_plugin_sdk::{Dataset, IncidentStatus, Outcome, Severity};
+use soda_gateway_plugin_sdk::{testing, IncidentStatus, Outcome, Severity};
 
 fn config(extra: &str) -> Config {
     Config::parse(&format!(
@@ -13,48 +13,22 @@ fn config(extra: &str) -> Config {
 
 fn check() -> CheckResult {
     CheckResult {
-        id: Some("c1".to_string()),
-        name: Some("No missing customer ids".to_string()),
-        soda_cloud_url: Some("https://cloud.soda.io/checks/c1".to_string()),
-        definition: None,
-        datasets: vec![Dataset {
-            id: None,
-            name: Some("orders".to_string()),
-            label: None,
-            soda_cloud_url: None,
-            tags: Vec::new(),
-            owner: None,
-            datasource: None,
-            attributes: Vec::new(),
-        }],
-        column: None,
-        outcome: Outcome::Fail,
-        outcome_raw: Some("fail".to_string()),
-        data_timestamp: None,
-        diagnostics_json: None,
-        agreement: None,
+        id: Some("c1".into()),
+        soda_cloud_url: Some("https://cloud.soda.io/checks/c1".into()),
+        datasets: vec![testing::dataset("orders")],
+        ..testing::check_result("No missing customer ids", Outcome::Fail)
     }
 }
 
 fn incident() -> Incident {
     Incident {
-        id: Some("inc-1".to_string()),
-        soda_cloud_url: Some("https://cloud.soda.io/incidents/inc-1".to_string()),
         number: Some(412),
-        title: Some("Missing customer ids".to_string()),
-        description: Some("42 orders\nwithout a customer id.".to_string()),
-        severity: Severity::High,
-        severity_raw: Some("major".to_string()),
-        status: IncidentStatus::Reported,
-        status_raw: Some("opened".to_string()),
-        created: None,
-        last_updated: None,
-        resolution_notes: None,
-        resolution_timestamp: None,
-        links: Vec::new(),
-        lead: None,
-        reporter: None,
+        title: Some("Missing customer ids".into()),
+        description: Some("42 orders\nwithout a customer id.".into()),
+        severity_raw: Some("major".into()),
+        status_raw: Some("opened".into()),
         check_results: vec![check()],
+        ..testing::incident(Severity::High, IncidentStatus::Reported)
     }
 }
 

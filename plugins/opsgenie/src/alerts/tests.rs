@@ -3,8 +3,12 @@
 use serde_json::json;
 use soda_gateway_plugin_sdk::{IncidentStatus, Outcome, Severity};
 
+use soda_gateway_plugin_sdk::testing::{
+    sample_check_result as result, sample_incident as incident,
+};
+
 use super::*;
-use crate::fixtures::{config, incident, result};
+use crate::tests::config;
 
 #[test]
 fn check_alert_has_the_full_shape() {
@@ -167,5 +171,14 @@ fn tags_are_deduplicated() {
     assert_eq!(
         body["tags"],
         json!(["soda", "soda-check", "fail", "sales", "team-data"])
+    );
+}
+
+#[test]
+fn path_segments_escape_everything_but_unreserved_characters() {
+    assert_eq!(path_segment("soda-check-a.b_c~d"), "soda-check-a.b_c~d");
+    assert_eq!(
+        path_segment("id/with ***?é"),
+        "id%2Fwith%20%2A%2A%2A%3F%C3%A9"
     );
 }

@@ -3,8 +3,12 @@
 use serde_json::json;
 use soda_gateway_plugin_sdk::{IncidentStatus, Outcome, Severity};
 
+use soda_gateway_plugin_sdk::testing::{
+    sample_check_result as result, sample_incident as incident,
+};
+
 use super::*;
-use crate::fixtures::{config, incident, result};
+use crate::tests::config;
 
 #[test]
 fn check_trigger_has_the_full_shape() {

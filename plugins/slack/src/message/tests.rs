@@ -1,7 +1,7 @@
 //! Unit tests for the Slack message builders (run natively with `cargo test -p slack`).
 
 use super::*;
-use soda_gateway_plugin_sdk::{Agreement, Datasource, IncidentStatus, Severity};
+use soda_gateway_plugin_sdk::{testing, Agreement, IncidentStatus, Severity};
 
 fn config() -> Config {
     Config::parse(r#"{"webhook_url": "https://hooks.slack.com/services/T/B/X"}"#).unwrap()
@@ -10,33 +10,17 @@ fn config() -> Config {
 fn dataset(name: &str) -> Dataset {
     Dataset {
         id: Some(format!("{name}-id")),
-        name: Some(name.to_string()),
-        label: None,
         soda_cloud_url: Some(format!("https://cloud.soda.io/datasets/{name}")),
-        tags: Vec::new(),
-        owner: None,
-        datasource: Some(Datasource {
-            id: None,
-            name: Some("postgres_prod".to_string()),
-            label: None,
-        }),
-        attributes: Vec::new(),
+        datasource: Some(testing::datasource("postgres_prod")),
+        ..testing::dataset(name)
     }
 }
 
 fn result(name: &str, outcome: Outcome) -> CheckResult {
     CheckResult {
-        id: Some(format!("{name}-id")),
-        name: Some(name.to_string()),
         soda_cloud_url: Some(format!("https://cloud.soda.io/checks/{}", slug(name))),
-        definition: None,
         datasets: vec![dataset("orders")],
-        column: None,
-        outcome,
-        outcome_raw: Some(outcome.as_str().to_string()),
-        data_timestamp: None,
-        diagnostics_json: None,
-        agreement: None,
+        ..testing::check_result(name, outcome)
     }
 }
 
@@ -55,26 +39,16 @@ fn slug(name: &str) -> String {
 
 fn incident() -> Incident {
     Incident {
-        id: Some("inc-1".to_string()),
-        soda_cloud_url: Some("https://cloud.soda.io/incidents/inc-1".to_string()),
         number: Some(42),
-        title: Some("Orders <late> & missing".to_string()),
-        description: Some("Nightly load did not arrive".to_string()),
-        severity: Severity::High,
-        severity_raw: Some("major".to_string()),
-        status: IncidentStatus::Reported,
-        status_raw: Some("reported".to_string()),
-        created: None,
-        last_updated: None,
-        resolution_notes: None,
-        resolution_timestamp: None,
-        links: Vec::new(),
+        title: Some("Orders <late> & missing".into()),
+        description: Some("Nightly load did not arrive".into()),
+        severity_raw: Some("major".into()),
         lead: Some(User {
-            id: Some("u1".to_string()),
-            email: Some("lead@example.com".to_string()),
+            id: Some("u1".into()),
+            ..testing::user("lead@example.com")
         }),
-        reporter: None,
         check_results: vec![result("row_count > 0", Outcome::Fail)],
+        ..testing::incident(Severity::High, IncidentStatus::Reported)
     }
 }
 

@@ -2,62 +2,34 @@
 
 use serde_json::json;
 use soda_gateway_plugin_sdk::{
-    Agreement, CheckResult, Dataset, Datasource, Incident, IncidentStatus, Outcome, Severity, User,
+    testing, Agreement, CheckResult, Dataset, Incident, IncidentStatus, Outcome, Severity, User,
 };
 
 use super::*;
 
 fn result(name: &str, outcome: Outcome) -> CheckResult {
     CheckResult {
-        id: Some(format!("{name}-id")),
-        name: Some(name.to_string()),
-        soda_cloud_url: Some(format!("https://cloud.soda.io/checks/{name}")),
-        definition: None,
         datasets: vec![Dataset {
-            id: None,
-            name: Some("orders".into()),
-            label: None,
-            soda_cloud_url: None,
-            tags: Vec::new(),
-            owner: None,
-            datasource: Some(Datasource {
-                id: None,
-                name: Some("postgres_prod".into()),
-                label: None,
-            }),
-            attributes: Vec::new(),
+            datasource: Some(testing::datasource("postgres_prod")),
+            ..testing::dataset("orders")
         }],
-        column: None,
-        outcome,
-        outcome_raw: Some(outcome.as_str().to_string()),
-        data_timestamp: None,
-        diagnostics_json: None,
-        agreement: None,
+        ..testing::check_result(name, outcome)
     }
 }
 
 fn incident() -> Incident {
     Incident {
-        id: Some("inc-1".into()),
-        soda_cloud_url: Some("https://cloud.soda.io/incidents/inc-1".into()),
         number: Some(42),
         title: Some("Orders missing".into()),
         description: Some("Nightly load did not arrive".into()),
-        severity: Severity::Low,
         severity_raw: Some("minor".into()),
-        status: IncidentStatus::Reported,
         status_raw: Some("opened".into()),
-        created: None,
-        last_updated: None,
-        resolution_notes: None,
-        resolution_timestamp: None,
-        links: Vec::new(),
-        lead: None,
         reporter: Some(User {
             id: Some("u1".into()),
-            email: Some("reporter@example.com".into()),
+            ..testing::user("reporter@example.com")
         }),
         check_results: vec![result("a", Outcome::Fail), result("b", Outcome::Pass)],
+        ..testing::incident(Severity::Low, IncidentStatus::Reported)
     }
 }
 
