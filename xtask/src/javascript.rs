@@ -8,6 +8,8 @@
 use std::path::{Path, PathBuf};
 use std::process::{exit, Command};
 
+use super::run;
+
 /// JavaScript plugin folders under `plugins/`, with the component each one builds.
 const PLUGINS: &[(&str, &str)] = &[("teams-workflow-js", "teams_workflow.wasm")];
 
@@ -78,16 +80,5 @@ fn require(tool: &str) {
              npm (https://nodejs.org); install it and run the task again"
         );
         exit(1);
-    }
-}
-
-fn run(command: &mut Command) {
-    eprintln!("xtask: {command:?}");
-    let status = command
-        .status()
-        .unwrap_or_else(|e| panic!("cannot start {command:?}: {e}"));
-    if !status.success() {
-        eprintln!("xtask: {command:?} failed ({status})");
-        exit(status.code().unwrap_or(1));
     }
 }
