@@ -4,7 +4,7 @@
 //! Queries are written once, with `$1`-style parameters that both databases accept; the few
 //! statements that must differ are picked by [`Dialect`].
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use anyhow::{bail, Context as _};
@@ -109,14 +109,11 @@ impl Database {
         sqlx::any::install_default_drivers();
         let pool = match self {
             Database::Sqlite(path) => {
-                if let Some(dir) = path.parent() {
-                    std::fs::create_dir_all(dir)
-                        .with_context(|| format!("cannot create data_dir {}", dir.display()))?;
-                }
+                let file = absolute_file(path)?;
                 sqlite_pool(4)
-                    .connect(&format!("sqlite://{}?mode=rwc", path.display()))
+                    .connect(&sqlite_url(&file))
                     .await
-                    .with_context(|| format!("cannot open database {}", path.display()))?
+                    .with_context(|| format!("cannot open database {}", file.display()))?
             }
             // Every connection to `:memory:` is a database of its own: one connection, kept.
             Database::Memory => sqlite_pool(1)
@@ -147,6 +144,30 @@ impl Database {
             .context("cannot apply database migrations")?;
         Ok(pool)
     }
+}
+
+/// The database file's absolute path, its folder created if missing. The driver reads the
+/// path from a URL, where a relative one would be taken for a host name.
+fn absolute_file(path: &Path) -> anyhow::Result<PathBuf> {
+    let dir = path.parent().filter(|dir| !dir.as_os_str().is_empty());
+    let dir = dir.unwrap_or(Path::new("."));
+    std::fs::create_dir_all(dir)
+        .with_context(|| format!("cannot create data_dir {}", dir.display()))?;
+    let dir = dir
+        .canonicalize()
+        .with_context(|| format!("cannot resolve data_dir {}", dir.display()))?;
+    Ok(dir.join(path.file_name().unwrap_or("gateway.db".as_ref())))
+}
+
+/// `sqlite://` URL of an absolute path, with the characters a URL gives meaning to escaped.
+fn sqlite_url(file: &Path) -> String {
+    let path = file
+        .display()
+        .to_string()
+        .replace('%', "%25")
+        .replace('?', "%3F")
+        .replace('#', "%23");
+    format!("sqlite://{path}?mode=rwc")
 }
 
 /// SQLite connections that commit durably: WAL with `synchronous = FULL`.
@@ -260,6 +281,27 @@ mod tests {
         }
         let err = Database::from_url(None, Some("soda"), dir).unwrap_err();
         assert!(err.to_string().contains("only to a PostgreSQL"), "{err}");
+    }
+
+    #[tokio::test]
+    async fn a_relative_data_dir_with_dots_opens_where_it_points() {
+        // Relative to the test's working directory (the package), as `../data` is for a
+        // config file in a subfolder.
+        let scratch = tempfile::tempdir_in(".").unwrap();
+        let name = scratch
+            .path()
+            .file_name()
+            .unwrap()
+            .to_str()
+            .unwrap()
+            .to_owned();
+        let relative = PathBuf::from(format!("{name}/sub/../data/gateway.db"));
+        let pool = Database::Sqlite(relative).connect().await.unwrap();
+        pool.close().await;
+        assert!(scratch.path().join("data/gateway.db").is_file());
+        assert!(
+            sqlite_url(Path::new("/a b/x?y#z%/g.db")).starts_with("sqlite:///a b/x%3Fy%23z%25/")
+        );
     }
 
     #[test]
