@@ -22,6 +22,7 @@ pub mod cli;
 pub mod config;
 pub mod events;
 pub mod ingress;
+pub mod logging;
 pub mod plugins;
 pub mod server;
 pub mod store;

@@ -136,13 +136,13 @@ impl Worker {
         let next = next_step(&result, action.attempts + 1, schedule, retry_after, spread);
         match next {
             Next::Succeeded => {
-                tracing::info!(action = %action.id, tenant = %action.tenant, plugin = %action.plugin, "action delivered")
+                tracing::info!(tenant = %action.tenant, event_id = %action.event_id, action = %action.id, plugin = %action.plugin, "action delivered")
             }
             Next::RetryAfter(delay) => {
-                tracing::warn!(action = %action.id, tenant = %action.tenant, plugin = %action.plugin, error = attempt.error.as_deref().unwrap_or(""), "attempt failed, retrying in {}", humantime::format_duration(delay))
+                tracing::warn!(tenant = %action.tenant, event_id = %action.event_id, action = %action.id, plugin = %action.plugin, error = attempt.error.as_deref().unwrap_or(""), "attempt failed, retrying in {}", humantime::format_duration(delay))
             }
             Next::Failed => {
-                tracing::error!(action = %action.id, tenant = %action.tenant, plugin = %action.plugin, error = attempt.error.as_deref().unwrap_or(""), "action failed")
+                tracing::error!(tenant = %action.tenant, event_id = %action.event_id, action = %action.id, plugin = %action.plugin, error = attempt.error.as_deref().unwrap_or(""), "action failed")
             }
         }
         // A finished action whose plugin asked for the response hands it over.
@@ -155,7 +155,7 @@ impl Worker {
             .await
         {
             // The lease expires and the action is sent again: at least once, never lost.
-            tracing::error!(action = %action.id, "cannot record attempt: {error:#}");
+            tracing::error!(tenant = %action.tenant, event_id = %action.event_id, action = %action.id, plugin = %action.plugin, "cannot record attempt: {error:#}");
             return;
         }
         // Counted once stored, so the counters never run ahead of the backlog gauges.

@@ -2,6 +2,13 @@
 //! `Authorization: Bearer <admin.token>`; without `admin.token` in the config there is no admin
 //! API at all.
 //!
+//! - `GET  /admin/events?tenant=&type=&status=&since=&until=&limit=`: stored events, newest
+//!   first, with what became of them (see [`query`] for the filters).
+//! - `GET  /admin/events/{id}`: one event's whole story: headers (credentials redacted), body,
+//!   plugin runs, actions and every attempt.
+//! - `GET  /admin/actions?tenant=&plugin=&status=&event=&limit=`: HTTP actions, newest first.
+//! - `POST /admin/actions/{id}/retry`: send one action again (a dead letter from a fresh retry
+//!   schedule, a waiting one now).
 //! - `GET  /admin/dead-letters`: HTTP actions that failed for good, newest first.
 //! - `POST /admin/dead-letters/retry`: requeue them all (or `{"ids": [...]}`) from a fresh
 //!   retry schedule.
@@ -10,7 +17,8 @@
 
 use std::sync::Arc;
 
-use axum::extract::{Path, Request, State};
+use axum::extract::rejection::QueryRejection;
+use axum::extract::{Path, Query, Request, State};
 use axum::http::{header, StatusCode};
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
@@ -22,6 +30,10 @@ use sha2::{Digest, Sha256};
 use subtle::ConstantTimeEq;
 
 use crate::ingress::{Ingress, ReplayError};
+use crate::store::RetryOutcome;
+use query::{ActionQuery, EventQuery};
+
+pub mod query;
 
 /// The admin routes, guarded by the bearer token.
 pub fn router(ingress: Arc<Ingress>, token: String) -> Router {
@@ -29,7 +41,11 @@ pub fn router(ingress: Arc<Ingress>, token: String) -> Router {
     Router::new()
         .route("/admin/dead-letters", get(dead_letters))
         .route("/admin/dead-letters/retry", post(retry_dead_letters))
+        .route("/admin/events", get(events))
+        .route("/admin/events/{id}", get(event_story))
         .route("/admin/events/{id}/replay", post(replay))
+        .route("/admin/actions", get(actions))
+        .route("/admin/actions/{id}/retry", post(retry_action))
         .route("/metrics", get(metrics))
         .layer(middleware::from_fn(move |request: Request, next: Next| {
             let token = token.clone();
@@ -66,6 +82,75 @@ async fn metrics(State(ingress): State<Arc<Ingress>>) -> Response {
             .into_response(),
         Err(failure) => internal(&failure),
     }
+}
+
+async fn events(
+    State(ingress): State<Arc<Ingress>>,
+    query: Result<Query<EventQuery>, QueryRejection>,
+) -> Response {
+    let filter = match query.map_err(|rejection| rejection.body_text()) {
+        Ok(Query(query)) => query.to_filter(),
+        Err(reason) => Err(reason),
+    };
+    match filter {
+        Ok(filter) => match ingress.store.events(&filter).await {
+            Ok(events) => Json(json!({ "events": events })).into_response(),
+            Err(failure) => internal(&failure),
+        },
+        Err(reason) => error(StatusCode::BAD_REQUEST, &reason),
+    }
+}
+
+async fn event_story(State(ingress): State<Arc<Ingress>>, Path(id): Path<String>) -> Response {
+    match ingress.store.event_story(&id).await {
+        Ok(Some(story)) => {
+            // The body is JSON (it parsed as a Soda event): shown as JSON, not as a string.
+            let mut value = json!(story);
+            if let Ok(body) = serde_json::from_str::<serde_json::Value>(&story.body) {
+                value["body"] = body;
+            }
+            Json(value).into_response()
+        }
+        Ok(None) => error(StatusCode::NOT_FOUND, &format!("no event `{id}`")),
+        Err(failure) => internal(&failure),
+    }
+}
+
+async fn actions(
+    State(ingress): State<Arc<Ingress>>,
+    query: Result<Query<ActionQuery>, QueryRejection>,
+) -> Response {
+    let filter = match query.map_err(|rejection| rejection.body_text()) {
+        Ok(Query(query)) => query.to_filter(),
+        Err(reason) => Err(reason),
+    };
+    match filter {
+        Ok(filter) => match ingress.store.actions(&filter).await {
+            Ok(actions) => Json(json!({ "actions": actions })).into_response(),
+            Err(failure) => internal(&failure),
+        },
+        Err(reason) => error(StatusCode::BAD_REQUEST, &reason),
+    }
+}
+
+async fn retry_action(State(ingress): State<Arc<Ingress>>, Path(id): Path<String>) -> Response {
+    match ingress.store.retry_action(&id).await {
+        Ok(RetryOutcome::Requeued) => retried(&ingress, "requeued"),
+        Ok(RetryOutcome::DueNow) => retried(&ingress, "due_now"),
+        Ok(RetryOutcome::AlreadySucceeded) => error(
+            StatusCode::CONFLICT,
+            &format!("action `{id}` was delivered already; replay its event to send it again"),
+        ),
+        Ok(RetryOutcome::NotFound) => {
+            error(StatusCode::NOT_FOUND, &format!("no HTTP action `{id}`"))
+        }
+        Err(failure) => internal(&failure),
+    }
+}
+
+fn retried(ingress: &Ingress, outcome: &str) -> Response {
+    ingress.wake_worker.notify_one();
+    Json(json!({ "outcome": outcome })).into_response()
 }
 
 async fn dead_letters(State(ingress): State<Arc<Ingress>>) -> Response {

@@ -6,6 +6,7 @@
 //! its actions is committed before the 200 goes out.
 
 pub mod quota;
+pub mod redact;
 pub mod verify;
 
 use std::collections::HashMap;
@@ -176,7 +177,7 @@ async fn respond(
             .await
         {
             Ok(Some((original, link))) => {
-                tracing::info!(tenant = %tenant_id, original_event_id = %original, "duplicate delivery acknowledged without running plugins");
+                tracing::info!(tenant = %tenant_id, event_id = %original, "duplicate delivery acknowledged without running plugins");
                 let answer = link.map_or_else(|| json!({}), |link| json!({ "link": link }));
                 return (StatusCode::OK, Json(answer)).into_response();
             }
@@ -197,8 +198,9 @@ async fn respond(
         Ok(slot) => slot,
         Err(exceeded) => return over_quota(tenant_id, &exceeded),
     };
+    let arrived = redact::redacted_headers(headers, &tenant.config.verify);
     let accepted = ingress
-        .accept(&tenant, &event, &body, &dedup_key, None)
+        .accept(&tenant, &event, &body, &dedup_key, &arrived, None)
         .await;
     match accepted {
         Ok(accepted) => (StatusCode::OK, Json(answer(&accepted.runs))).into_response(),
@@ -247,6 +249,7 @@ impl Ingress {
         event: &events::SodaEvent,
         body: &[u8],
         dedup_key: &str,
+        headers: &[(String, String)],
         replay_of: Option<&str>,
     ) -> Result<Accepted, Refused> {
         let tenant_id = &tenant.config.id;
@@ -268,6 +271,7 @@ impl Ingress {
             body,
             dedup_key,
             replay_of,
+            headers,
         };
         let run_records: Vec<RunRecord> = runs
             .iter()
@@ -289,7 +293,8 @@ impl Ingress {
                 tracing::warn!(tenant = %tenant_id, event_id, plugin = %run.plugin, "plugin {reason}");
             }
         }
-        tracing::info!(tenant = %tenant_id, event_id, event_type = event.type_name(), replay_of, plugins = runs.len(), "event accepted");
+        let plugins: Vec<&str> = runs.iter().map(|run| run.plugin.as_str()).collect();
+        tracing::info!(tenant = %tenant_id, event_id, event_type = event.type_name(), replay_of, plugin = %plugins.join(","), "event accepted");
         Ok(Accepted { event_id, runs })
     }
 
@@ -308,7 +313,14 @@ impl Ingress {
         let event = events::parse(&stored.body)
             .map_err(|error| ReplayError::Unparsable(error.to_string()))?;
         let dedup_key = format!("replay:{}", new_id("rpl"));
-        self.accept(&tenant, &event, &stored.body, &dedup_key, Some(&stored.id))
+        self.accept(
+            &tenant,
+            &event,
+            &stored.body,
+            &dedup_key,
+            &[],
+            Some(&stored.id),
+        )
             .await
             .map_err(|_| ReplayError::Refused)
     }

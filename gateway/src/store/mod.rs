@@ -36,6 +36,8 @@ pub struct EventRecord<'a> {
     pub dedup_key: &'a str,
     /// The event this one replays, if it is a replay.
     pub replay_of: Option<&'a str>,
+    /// The request's headers, credentials redacted, for the audit trail (empty for replays).
+    pub headers: &'a [(String, String)],
 }
 
 /// One plugin's run on the event, as it is stored.
@@ -51,6 +53,7 @@ pub struct RunRecord<'a> {
 pub struct DueAction {
     /// Also the idempotency key sent downstream.
     pub id: String,
+    pub event_id: String,
     pub tenant: String,
     pub plugin: String,
     pub request: Request,
@@ -118,7 +121,7 @@ impl Store {
                    AND (lease_until IS NULL OR lease_until < $3)
                  ORDER BY next_attempt_at
                  LIMIT $4 {})
-             RETURNING id, tenant, plugin, method, url, headers, body, attempts, continuation",
+             RETURNING id, event_id, tenant, plugin, method, url, headers, body, attempts, continuation",
             self.database.dialect().skip_locked()
         ))
         .bind(now + lease.as_millis() as i64)
@@ -132,6 +135,7 @@ impl Store {
                 let headers: String = row.try_get("headers")?;
                 Ok(DueAction {
                     id: row.try_get("id")?,
+                    event_id: row.try_get("event_id")?,
                     tenant: row.try_get("tenant")?,
                     plugin: row.try_get("plugin")?,
                     request: Request {
@@ -180,6 +184,7 @@ pub fn now_ms() -> i64 {
         .map_or(0, |d| d.as_millis() as i64)
 }
 
+mod audit;
 mod continuations;
 mod database;
 mod dead_letters;
@@ -190,6 +195,10 @@ mod state;
 mod tests;
 mod writes;
 
+pub use audit::{
+    ActionFilter, ActionView, AttemptView, EventFilter, EventStatus, EventStory, EventSummary,
+    RetryOutcome, RunView,
+};
 pub use continuations::PendingContinuation;
 pub use database::{Database, Dialect};
 pub use dead_letters::{DeadLetter, StoredEvent};

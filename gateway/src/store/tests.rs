@@ -23,7 +23,10 @@ on_both_backends!(
     pruning_an_original_keeps_its_newer_replay,
     concurrent_claimers_never_get_the_same_action,
     an_expired_lease_is_taken_over,
-    a_bad_write_among_concurrent_ones_fails_alone
+    a_bad_write_among_concurrent_ones_fails_alone,
+    an_events_story_holds_its_headers_runs_actions_and_attempts,
+    events_are_listed_newest_first_and_filtered,
+    retrying_an_action_requeues_a_dead_letter_and_hastens_a_waiting_one
 );
 
 /// Declares `sqlite::<test>` and `postgres::<test>` for each `async fn <test>(db: TestDb)`.
@@ -163,6 +166,7 @@ async fn store_with_one_action(db: &TestDb) -> Store {
         body: b"{}",
         dedup_key: "sha256:x",
         replay_of: None,
+        headers: &[],
     };
     store.record_event(&event, &runs).await.unwrap();
     store
@@ -305,6 +309,7 @@ async fn a_failed_event_write_leaves_nothing_behind(db: TestDb) {
         body: b"{}",
         dedup_key: "sha256:x",
         replay_of: None,
+        headers: &[],
     };
     assert!(store.record_event(&event, &runs).await.is_err());
     assert_eq!(count(&store, "SELECT COUNT(*) FROM actions").await, 2);
@@ -345,6 +350,7 @@ async fn a_response_is_kept_for_the_plugin_and_its_run_stored_with_new_actions(d
         body: b"{}",
         dedup_key: "sha256:x",
         replay_of: None,
+        headers: &[],
     };
     store.record_event(&event, &runs).await.unwrap();
     let lease = Duration::from_secs(60);
@@ -516,6 +522,7 @@ async fn pruning_an_original_keeps_its_newer_replay(db: TestDb) {
         body: b"{}",
         dedup_key: "sha256:x",
         replay_of,
+        headers: &[],
     };
     store
         .record_event(&record("evt_1", None), &[])
@@ -542,6 +549,7 @@ fn check_evaluation(id: &str) -> EventRecord<'_> {
         body: b"{}",
         dedup_key: id,
         replay_of: None,
+        headers: &[],
     }
 }
 
@@ -638,4 +646,304 @@ async fn a_bad_write_among_concurrent_ones_fails_alone(db: TestDb) {
     }
     assert_eq!(failed, vec![7]);
     assert_eq!(count(&store, "SELECT COUNT(*) FROM events").await, 20);
+}
+
+async fn an_events_story_holds_its_headers_runs_actions_and_attempts(db: TestDb) {
+    let store = db.open().await;
+    let produced = Produced {
+        actions: vec![NewAction::Http(request("https://hooks.test/story"))],
+        state: vec![],
+    };
+    let headers = [
+        ("content-type".to_string(), "application/json".to_string()),
+        ("x-signature".to_string(), "[redacted]".to_string()),
+    ];
+    let event = EventRecord {
+        headers: &headers,
+        body: br#"{"event":"checkEvaluation"}"#,
+        ..check_evaluation("evt_story")
+    };
+    let runs = [
+        RunRecord {
+            plugin: "slack",
+            duration: Duration::from_micros(42),
+            outcome: Ok(&produced),
+        },
+        RunRecord {
+            plugin: "broken",
+            duration: Duration::from_micros(7),
+            outcome: Err("trapped: unreachable"),
+        },
+    ];
+    store.record_event(&event, &runs).await.unwrap();
+    let action = store.claim_due(1, Duration::from_secs(60)).await.unwrap()[0].clone();
+    assert_eq!(action.event_id, "evt_story");
+    store
+        .record_attempt(
+            &action.id,
+            &attempt(503, Some("HTTP 503")),
+            Next::RetryAfter(Duration::ZERO),
+            None,
+        )
+        .await
+        .unwrap();
+    store
+        .record_attempt(&action.id, &attempt(200, None), Next::Succeeded, None)
+        .await
+        .unwrap();
+
+    let story = store.event_story("evt_story").await.unwrap().unwrap();
+    assert_eq!(story.headers, headers);
+    assert_eq!(story.body, r#"{"event":"checkEvaluation"}"#);
+    assert_eq!(story.event.status, EventStatus::Failed, "a plugin failed");
+    assert_eq!((story.event.plugin_runs, story.event.plugin_errors), (2, 1));
+    let run_summary: Vec<_> = story
+        .runs
+        .iter()
+        .map(|run| {
+            (
+                run.plugin.as_str(),
+                run.ok,
+                run.duration_us,
+                run.error.as_deref(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        run_summary,
+        [
+            ("slack", true, 42, None),
+            ("broken", false, 7, Some("trapped: unreachable"))
+        ]
+    );
+    assert_eq!(story.actions.len(), 1);
+    let sent = &story.actions[0];
+    assert_eq!(
+        (sent.url.as_str(), sent.status.as_str(), sent.attempts),
+        ("https://hooks.test/story", "succeeded", 2)
+    );
+    let codes: Vec<_> = sent
+        .attempt_log
+        .iter()
+        .map(|a| (a.status_code, a.error.as_deref()))
+        .collect();
+    assert_eq!(codes, [(Some(503), Some("HTTP 503")), (Some(200), None)]);
+    assert!(store.event_story("evt_none").await.unwrap().is_none());
+}
+
+async fn events_are_listed_newest_first_and_filtered(db: TestDb) {
+    let store = db.open().await;
+    // evt_a: a pending action; evt_b: nothing to do (done); evt_c: another tenant, a failed action.
+    let produced = Produced {
+        actions: vec![NewAction::Http(request("https://hooks.test/x"))],
+        state: vec![],
+    };
+    let ok = |plugin| RunRecord {
+        plugin,
+        duration: Duration::ZERO,
+        outcome: Ok(&produced),
+    };
+    store
+        .record_event(&check_evaluation("evt_a"), &[ok("slack")])
+        .await
+        .unwrap();
+    tokio::time::sleep(Duration::from_millis(5)).await;
+    let since = now_ms();
+    store
+        .record_event(
+            &EventRecord {
+                event_type: "incidentCreated",
+                ..check_evaluation("evt_b")
+            },
+            &[],
+        )
+        .await
+        .unwrap();
+    tokio::time::sleep(Duration::from_millis(5)).await;
+    store
+        .record_event(
+            &EventRecord {
+                tenant: "globex",
+                ..check_evaluation("evt_c")
+            },
+            &[ok("jira")],
+        )
+        .await
+        .unwrap();
+    let claimed = store.claim_due(10, Duration::from_secs(60)).await.unwrap();
+    let globex = claimed.iter().find(|a| a.event_id == "evt_c").unwrap();
+    store
+        .record_attempt(
+            &globex.id,
+            &attempt(400, Some("HTTP 400")),
+            Next::Failed,
+            None,
+        )
+        .await
+        .unwrap();
+
+    let ids = |events: Vec<EventSummary>| {
+        events
+            .into_iter()
+            .map(|e| (e.id, e.status))
+            .collect::<Vec<_>>()
+    };
+    let all = EventFilter {
+        limit: 50,
+        ..EventFilter::default()
+    };
+    assert_eq!(
+        ids(store.events(&all).await.unwrap()),
+        [
+            ("evt_c".to_string(), EventStatus::Failed),
+            ("evt_b".to_string(), EventStatus::Done),
+            ("evt_a".to_string(), EventStatus::Pending),
+        ]
+    );
+    let listed = |filter: EventFilter| {
+        let store = store.clone();
+        async move {
+            ids(store.events(&filter).await.unwrap())
+                .into_iter()
+                .map(|(id, _)| id)
+                .collect::<Vec<_>>()
+        }
+    };
+    assert_eq!(
+        listed(EventFilter {
+            tenant: Some("acme".into()),
+            ..all.clone()
+        })
+        .await,
+        ["evt_b", "evt_a"]
+    );
+    assert_eq!(
+        listed(EventFilter {
+            event_type: Some("incidentCreated".into()),
+            ..all.clone()
+        })
+        .await,
+        ["evt_b"]
+    );
+    assert_eq!(
+        listed(EventFilter {
+            status: Some(EventStatus::Pending),
+            ..all.clone()
+        })
+        .await,
+        ["evt_a"]
+    );
+    assert_eq!(
+        listed(EventFilter {
+            status: Some(EventStatus::Failed),
+            ..all.clone()
+        })
+        .await,
+        ["evt_c"]
+    );
+    assert_eq!(
+        listed(EventFilter {
+            since_ms: Some(since),
+            ..all.clone()
+        })
+        .await,
+        ["evt_c", "evt_b"]
+    );
+    assert_eq!(
+        listed(EventFilter {
+            until_ms: Some(since),
+            ..all.clone()
+        })
+        .await,
+        ["evt_a"]
+    );
+    assert_eq!(
+        listed(EventFilter {
+            limit: 1,
+            ..all.clone()
+        })
+        .await,
+        ["evt_c"]
+    );
+
+    let failed = ActionFilter {
+        status: Some("failed".into()),
+        limit: 50,
+        ..ActionFilter::default()
+    };
+    let actions = store.actions(&failed).await.unwrap();
+    assert_eq!(actions.len(), 1);
+    assert_eq!(
+        (
+            actions[0].tenant.as_str(),
+            actions[0].plugin.as_str(),
+            actions[0].last_error.as_deref()
+        ),
+        ("globex", "jira", Some("HTTP 400"))
+    );
+    let of_event = ActionFilter {
+        event_id: Some("evt_a".into()),
+        limit: 50,
+        ..ActionFilter::default()
+    };
+    assert_eq!(store.actions(&of_event).await.unwrap()[0].status, "pending");
+}
+
+async fn retrying_an_action_requeues_a_dead_letter_and_hastens_a_waiting_one(db: TestDb) {
+    let store = store_with_one_action(&db).await;
+    let id = store.claim_due(10, Duration::from_secs(60)).await.unwrap()[0]
+        .id
+        .clone();
+    store
+        .record_attempt(
+            &id,
+            &attempt(500, Some("HTTP 500")),
+            Next::RetryAfter(Duration::from_secs(3600)),
+            None,
+        )
+        .await
+        .unwrap();
+    assert!(
+        store
+            .claim_due(10, Duration::from_secs(60))
+            .await
+            .unwrap()
+            .is_empty(),
+        "waits an hour"
+    );
+    assert_eq!(store.retry_action(&id).await.unwrap(), RetryOutcome::DueNow);
+    let due = store.claim_due(10, Duration::from_secs(60)).await.unwrap();
+    assert_eq!(
+        (due[0].id.as_str(), due[0].attempts),
+        (id.as_str(), 1),
+        "due now, attempts kept"
+    );
+
+    store
+        .record_attempt(&id, &attempt(400, Some("HTTP 400")), Next::Failed, None)
+        .await
+        .unwrap();
+    assert_eq!(
+        store.retry_action(&id).await.unwrap(),
+        RetryOutcome::Requeued
+    );
+    let due = store.claim_due(10, Duration::from_secs(60)).await.unwrap();
+    assert_eq!(
+        (due[0].id.as_str(), due[0].attempts),
+        (id.as_str(), 0),
+        "a fresh schedule"
+    );
+
+    store
+        .record_attempt(&id, &attempt(200, None), Next::Succeeded, None)
+        .await
+        .unwrap();
+    assert_eq!(
+        store.retry_action(&id).await.unwrap(),
+        RetryOutcome::AlreadySucceeded
+    );
+    assert_eq!(
+        store.retry_action("act_none").await.unwrap(),
+        RetryOutcome::NotFound
+    );
 }

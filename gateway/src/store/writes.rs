@@ -17,6 +17,8 @@ pub(super) enum Write {
         body: Vec<u8>,
         dedup_key: String,
         replay_of: Option<String>,
+        /// JSON array of `[name, value]` pairs.
+        headers: String,
         runs: Vec<OwnedRun>,
     },
     /// A delivery attempt and the action's next state (and its response, for `on-response`).
@@ -44,6 +46,7 @@ impl Write {
             body: event.body.to_vec(),
             dedup_key: event.dedup_key.to_owned(),
             replay_of: event.replay_of.map(str::to_owned),
+            headers: serde_json::to_string(event.headers).expect("strings serialise"),
             runs: runs
                 .iter()
                 .map(|run| OwnedRun {
@@ -65,12 +68,13 @@ impl Write {
                 body,
                 dedup_key,
                 replay_of,
+                headers,
                 runs,
             } => {
                 let now = now_ms();
                 sqlx::query(
-                    "INSERT INTO events (id, tenant, event_type, received_at, body, dedup_key, replay_of)
-                     VALUES ($1, $2, $3, $4, $5, $6, $7)",
+                    "INSERT INTO events (id, tenant, event_type, received_at, body, dedup_key, replay_of, headers)
+                     VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
                 )
                 .bind(id)
                 .bind(tenant)
@@ -79,6 +83,7 @@ impl Write {
                 .bind(body)
                 .bind(dedup_key)
                 .bind(replay_of)
+                .bind(headers)
                 .execute(&mut *connection)
                 .await?;
                 for run in runs {
