@@ -1,12 +1,12 @@
 //! The `soda-gateway` command line.
 
-use std::io::IsTerminal;
 use std::path::PathBuf;
 
 use anyhow::Context as _;
 use clap::{Parser, Subcommand};
 use soda_gateway::cli;
 use soda_gateway::config::Config;
+use soda_gateway::logging::{self, LogFormat};
 use soda_gateway::server::Gateway;
 
 /// A gateway that receives Soda Cloud webhooks and hands them to WebAssembly plugins.
@@ -15,6 +15,15 @@ use soda_gateway::server::Gateway;
 struct Cli {
     #[command(subcommand)]
     command: Command,
+    /// Log lines as text or as one JSON object per line.
+    #[arg(
+        long,
+        global = true,
+        value_enum,
+        env = "SODA_LOG_FORMAT",
+        default_value = "text"
+    )]
+    log_format: LogFormat,
 }
 
 #[derive(Subcommand)]
@@ -25,15 +34,50 @@ enum Command {
         #[arg(long, short)]
         config: PathBuf,
     },
+    /// Post random, signed events of each type to a tenant, as Soda's "Event Testing" does:
+    /// for setting up and smoke-testing a tenant. Fails unless every answer is 2xx.
+    Send {
+        /// The gateway's configuration file (the tenant's scheme, the default URL).
+        #[arg(long, short)]
+        config: PathBuf,
+        /// The tenant to post for.
+        #[arg(long)]
+        tenant: String,
+        /// Event type (validate, checkEvaluation, incidentCreated, incidentUpdated,
+        /// contractPublished) or `all`; repeatable.
+        #[arg(long = "type", value_name = "TYPE", default_value = "all")]
+        types: Vec<String>,
+        /// The gateway's base URL (default: from the config's `listen` and `tls`).
+        #[arg(long)]
+        url: Option<String>,
+        /// Events to post per type.
+        #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(u32).range(1..))]
+        count: u32,
+    },
+    /// Print the headers (`Name: value`, one a line) that sign a body for a tenant.
+    Sign {
+        /// The gateway's configuration file.
+        #[arg(long, short)]
+        config: PathBuf,
+        /// The tenant to sign for.
+        #[arg(long)]
+        tenant: String,
+        /// The body to sign (default: stdin).
+        #[arg(long)]
+        body: Option<PathBuf>,
+    },
     /// Tools for plugin authors.
     #[command(subcommand)]
     Plugin(PluginCommand),
     /// Dead letters: HTTP actions that failed for good.
     #[command(subcommand)]
     Dlq(DlqCommand),
-    /// Stored events.
+    /// Stored events: the audit trail.
     #[command(subcommand)]
     Events(EventsCommand),
+    /// HTTP actions the plugins asked for, and their delivery.
+    #[command(subcommand)]
+    Actions(ActionsCommand),
 }
 
 #[derive(Subcommand)]
@@ -57,12 +101,54 @@ enum DlqCommand {
 
 #[derive(Subcommand)]
 enum EventsCommand {
+    /// List stored events, newest first, with what became of them.
+    List {
+        #[arg(long, short)]
+        config: PathBuf,
+        #[command(flatten)]
+        filter: cli::audit::EventFilterArgs,
+        /// Print JSON instead of a table.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Show one event's whole story: headers, body, plugin runs, actions and attempts.
+    Show {
+        #[arg(long, short)]
+        config: PathBuf,
+        /// The event id (`evt_...`).
+        id: String,
+        /// Print JSON instead of text.
+        #[arg(long)]
+        json: bool,
+    },
     /// Run a stored event again through the plugins loaded now (e.g. after fixing a plugin).
     Replay {
         #[arg(long, short)]
         config: PathBuf,
         /// The event id (`evt_...`).
         id: String,
+    },
+}
+
+#[derive(Subcommand)]
+enum ActionsCommand {
+    /// List HTTP actions, newest first.
+    List {
+        #[arg(long, short)]
+        config: PathBuf,
+        #[command(flatten)]
+        filter: cli::audit::ActionFilterArgs,
+        /// Print JSON instead of a table.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Send actions again: a dead letter from a fresh retry schedule, a waiting one now.
+    Retry {
+        #[arg(long, short)]
+        config: PathBuf,
+        /// Action ids (`act_...`).
+        #[arg(required = true)]
+        ids: Vec<String>,
     },
 }
 
@@ -100,22 +186,53 @@ async fn main() -> std::process::ExitCode {
 }
 
 async fn run() -> anyhow::Result<()> {
-    tracing_subscriber::fmt()
-        .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_default_env()
-                .unwrap_or_else(|_| "info,sqlx=warn,wasmtime=warn,cranelift=warn".into()),
-        )
-        .with_writer(std::io::stderr)
-        .with_ansi(std::io::stderr().is_terminal())
-        .init();
-    match Cli::parse().command {
+    let cli = Cli::parse();
+    logging::init(cli.log_format);
+    match cli.command {
         Command::Serve { config } => serve(config).await,
+        Command::Send {
+            config,
+            tenant,
+            types,
+            url,
+            count,
+        } => {
+            let options = cli::send::SendOptions {
+                config: &config,
+                tenant: &tenant,
+                types: &types,
+                url: url.as_deref(),
+                count,
+            };
+            cli::send::send(options).await
+        }
+        Command::Sign {
+            config,
+            tenant,
+            body,
+        } => cli::send::sign(&config, &tenant, body.as_deref()),
         Command::Dlq(DlqCommand::List { config }) => cli::operate::list_dead_letters(&config).await,
         Command::Dlq(DlqCommand::Retry { config, ids, all }) => {
             cli::operate::retry_dead_letters(&config, &ids, all).await
         }
         Command::Events(EventsCommand::Replay { config, id }) => {
             cli::operate::replay(&config, &id).await
+        }
+        Command::Events(EventsCommand::List {
+            config,
+            filter,
+            json,
+        }) => cli::audit::list_events(&config, &filter, json).await,
+        Command::Events(EventsCommand::Show { config, id, json }) => {
+            cli::audit::show_event(&config, &id, json).await
+        }
+        Command::Actions(ActionsCommand::List {
+            config,
+            filter,
+            json,
+        }) => cli::audit::list_actions(&config, &filter, json).await,
+        Command::Actions(ActionsCommand::Retry { config, ids }) => {
+            cli::audit::retry_actions(&config, &ids).await
         }
         // Plugin calls block (and a plugin's stdio writes block on the runtime): keep them
         // off the async threads.

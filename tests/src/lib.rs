@@ -53,13 +53,17 @@ pub const SOON: Duration = Duration::from_secs(15);
 // Build outputs
 // ---------------------------------------------------------------------------------------------
 
-/// `target/<profile>`: the test executable lives in `target/<profile>/deps/`.
+/// `target/<profile>`: test and bench executables live in `target/<profile>/deps/`, binaries
+/// that use the harness (the `bench/` crate) in `target/<profile>/`.
 fn profile_dir() -> PathBuf {
     let exe = std::env::current_exe().expect("the path of the running test executable");
-    exe.parent()
-        .and_then(Path::parent)
-        .unwrap_or_else(|| panic!("unexpected test executable location {}", exe.display()))
-        .to_path_buf()
+    let dir = exe
+        .parent()
+        .unwrap_or_else(|| panic!("unexpected test executable location {}", exe.display()));
+    match dir.file_name() {
+        Some(name) if name == "deps" => dir.parent().unwrap_or(dir).to_path_buf(),
+        _ => dir.to_path_buf(),
+    }
 }
 
 /// The `soda-gateway` binary next to the test executable.
@@ -296,6 +300,8 @@ pub struct Config {
     pub allow_private: bool,
     /// `outbound.allowed_hosts`, by plugin.
     pub allowed_hosts: Vec<(Plugin, Vec<String>)>,
+    /// Environment variables the gateway process gets (e.g. `SODA_LOG_FORMAT`).
+    pub env: Vec<(String, String)>,
 }
 
 impl Default for Config {
@@ -315,6 +321,7 @@ impl Default for Config {
             lease: None,
             allow_private: true,
             allowed_hosts: Vec::new(),
+            env: Vec::new(),
         }
     }
 }
@@ -322,6 +329,12 @@ impl Default for Config {
 impl Config {
     pub fn new() -> Self {
         Config::default()
+    }
+
+    /// Sets an environment variable for the gateway process.
+    pub fn env(mut self, name: &str, value: &str) -> Self {
+        self.env.push((name.into(), value.into()));
+        self
     }
 
     pub fn tenant(mut self, tenant: Tenant) -> Self {
@@ -652,6 +665,7 @@ impl Gateway {
             .arg("serve")
             .arg("--config")
             .arg(self.dir.path().join("gateway.toml"))
+            .envs(self.config.env.iter().map(|(name, value)| (name, value)))
             .stdin(Stdio::null())
             .stdout(Stdio::piped())
             .stderr(stderr)
@@ -704,6 +718,11 @@ impl Gateway {
             "the listening line should name http(s)://127.0.0.1:PORT, got {line:?}"
         );
         self.url = url.to_string();
+    }
+
+    /// The process id of the running gateway (a benchmark reads its memory); `None` once killed.
+    pub fn pid(&self) -> Option<u32> {
+        self.child.as_ref().map(Child::id)
     }
 
     /// `http://127.0.0.1:PORT` of the running gateway.

@@ -1,4 +1,6 @@
 //! Command-line tools beside `serve`.
 
+pub mod audit;
 pub mod operate;
 pub mod plugin;
+pub mod send;

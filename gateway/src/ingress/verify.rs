@@ -121,12 +121,11 @@ fn standard_webhooks(
         .filter_map(|entry| entry.strip_prefix("v1,"))
         .filter_map(|encoded| BASE64.decode(encoded).ok())
         .collect();
-    let signed = [id.as_bytes(), b".", timestamp.as_bytes(), b".", body];
     let matches = secrets
         .iter()
         .filter_map(|s| standard_webhooks_key(s))
         .any(|key| {
-            let expected = mac(HmacAlgorithm::Sha256, &key, &signed);
+            let expected = standard_webhooks_mac(&key, id, timestamp, body);
             presented
                 .iter()
                 .any(|signature| equal(&expected, signature))
@@ -134,6 +133,75 @@ fn standard_webhooks(
     matches
         .then_some(())
         .ok_or_else(|| VerifyError::Mismatch(WEBHOOK_SIGNATURE.into()))
+}
+
+/// Why a request cannot be signed (a configuration that `Config::load` would refuse).
+#[derive(Debug, thiserror::Error, PartialEq)]
+pub enum SignError {
+    #[error("the scheme has no secret (or token value) to sign with")]
+    NoSecret,
+    #[error("the Standard Webhooks secret is not `whsec_` followed by base64")]
+    NotAStandardWebhooksSecret,
+}
+
+/// The headers, as (name, value), that a sender sets so that `body` passes [`verify`] under
+/// `scheme` at time `now`: the signing counterpart of verification, for test senders such as
+/// `soda-gateway send`. Signs with the first configured secret (`token`: sends the first
+/// value). `message_id` is Standard Webhooks' `webhook-id`; the other schemes ignore it.
+pub fn sign(
+    scheme: &Verify,
+    body: &[u8],
+    now: SystemTime,
+    message_id: &str,
+) -> Result<Vec<(String, String)>, SignError> {
+    let headers = match scheme {
+        Verify::Hmac {
+            header,
+            algorithm,
+            encoding,
+            prefix,
+            secrets,
+        } => {
+            let signature = mac(*algorithm, first(secrets)?.as_bytes(), &[body]);
+            let value = format!(
+                "{}{}",
+                prefix.as_deref().unwrap_or_default(),
+                encode(*encoding, &signature)
+            );
+            vec![(header.clone(), value)]
+        }
+        Verify::HmacSha256 { header, secrets } => {
+            vec![(header.clone(), hmac_sha256_hex(first(secrets)?, body))]
+        }
+        Verify::StandardWebhooks { secrets, .. } => {
+            let key = standard_webhooks_key(first(secrets)?)
+                .ok_or(SignError::NotAStandardWebhooksSecret)?;
+            let timestamp = now
+                .duration_since(UNIX_EPOCH)
+                .map_or(0, |d| d.as_secs())
+                .to_string();
+            let signature =
+                BASE64.encode(standard_webhooks_mac(&key, message_id, &timestamp, body));
+            vec![
+                (WEBHOOK_ID.to_owned(), message_id.to_owned()),
+                (WEBHOOK_TIMESTAMP.to_owned(), timestamp),
+                (WEBHOOK_SIGNATURE.to_owned(), format!("v1,{signature}")),
+            ]
+        }
+        Verify::Token { header, values } => vec![(header.clone(), first(values)?.clone())],
+    };
+    Ok(headers)
+}
+
+/// The secret (or token value) a sender signs with: the first configured.
+fn first(secrets: &[String]) -> Result<&String, SignError> {
+    secrets.first().ok_or(SignError::NoSecret)
+}
+
+/// Standard Webhooks' HMAC-SHA256 of `id.timestamp.body`.
+fn standard_webhooks_mac(key: &[u8], id: &str, timestamp: &str, body: &[u8]) -> Vec<u8> {
+    let signed = [id.as_bytes(), b".", timestamp.as_bytes(), b".", body];
+    mac(HmacAlgorithm::Sha256, key, &signed)
 }
 
 /// The HMAC key of a Standard Webhooks secret: the base64 after `whsec_`.
@@ -161,6 +229,13 @@ fn decode(encoding: SignatureEncoding, text: &str) -> Option<Vec<u8>> {
     match encoding {
         SignatureEncoding::Hex => hex::decode(text).ok(),
         SignatureEncoding::Base64 => BASE64.decode(text).ok(),
+    }
+}
+
+fn encode(encoding: SignatureEncoding, bytes: &[u8]) -> String {
+    match encoding {
+        SignatureEncoding::Hex => hex::encode(bytes),
+        SignatureEncoding::Base64 => BASE64.encode(bytes),
     }
 }
 
@@ -401,5 +476,178 @@ mod tests {
             assert!(check(&scheme, &with_header("authorization", bad), BODY).is_err());
         }
         assert!(check(&scheme, &HeaderMap::new(), BODY).is_err());
+    }
+
+    /// Every scheme and option, each with two secrets (or token values): the first signs.
+    fn every_scheme() -> Vec<Verify> {
+        let two = |first: &str, second: &str| vec![first.to_owned(), second.to_owned()];
+        let mut schemes = vec![
+            Verify::HmacSha256 {
+                header: "X-Soda-Signature".into(),
+                secrets: two("new", "old"),
+            },
+            Verify::Token {
+                header: "authorization".into(),
+                values: two("Bearer new", "Bearer old"),
+            },
+            Verify::StandardWebhooks {
+                secrets: two(
+                    standard_webhooks_vector::SECRET,
+                    "whsec_AAAAAAAAAAAAAAAAAAAAAAAA",
+                ),
+                tolerance: Duration::from_secs(300),
+            },
+        ];
+        for algorithm in [HmacAlgorithm::Sha256, HmacAlgorithm::Sha512] {
+            for encoding in [SignatureEncoding::Hex, SignatureEncoding::Base64] {
+                for prefix in [None, Some("sha256=".to_owned()), Some("v1=".to_owned())] {
+                    schemes.push(Verify::Hmac {
+                        header: "x-signature".into(),
+                        algorithm,
+                        encoding,
+                        prefix,
+                        secrets: two("new", "old"),
+                    });
+                }
+            }
+        }
+        schemes
+    }
+
+    /// The scheme with only its first (`first: true`) or only its second secret.
+    fn keeping_one_secret(scheme: &Verify, first: bool) -> Verify {
+        let mut scheme = scheme.clone();
+        let secrets = match &mut scheme {
+            Verify::Hmac { secrets, .. }
+            | Verify::HmacSha256 { secrets, .. }
+            | Verify::StandardWebhooks { secrets, .. } => secrets,
+            Verify::Token { values, .. } => values,
+        };
+        secrets.remove(usize::from(first));
+        scheme
+    }
+
+    fn header_map(headers: &[(String, String)]) -> HeaderMap {
+        let mut map = HeaderMap::new();
+        for (name, value) in headers {
+            let name: axum::http::HeaderName = name.parse().unwrap();
+            map.insert(name, value.parse().unwrap());
+        }
+        map
+    }
+
+    #[test]
+    fn what_sign_signs_verifies_under_every_scheme_and_option() {
+        let now = SystemTime::now();
+        for scheme in every_scheme() {
+            let headers = sign(&scheme, FOX, now, "msg_1").unwrap();
+            let map = header_map(&headers);
+            assert_eq!(verify(&scheme, &map, FOX, now), Ok(()), "{scheme:?}");
+            let first = keeping_one_secret(&scheme, true);
+            assert_eq!(verify(&first, &map, FOX, now), Ok(()), "{scheme:?}");
+            let second = keeping_one_secret(&scheme, false);
+            assert!(
+                verify(&second, &map, FOX, now).is_err(),
+                "signed with the first secret, not the second: {scheme:?}"
+            );
+        }
+    }
+
+    #[test]
+    fn a_one_byte_change_of_the_body_fails_verification() {
+        let now = SystemTime::now();
+        // A token is a static header: it does not depend on the body by design.
+        let signing = every_scheme()
+            .into_iter()
+            .filter(|scheme| !matches!(scheme, Verify::Token { .. }));
+        for scheme in signing {
+            let map = header_map(&sign(&scheme, FOX, now, "msg_1").unwrap());
+            for index in [0, FOX.len() / 2, FOX.len() - 1] {
+                let mut changed = FOX.to_vec();
+                changed[index] ^= 0x01;
+                assert!(
+                    verify(&scheme, &map, &changed, now).is_err(),
+                    "byte {index} changed, still accepted: {scheme:?}"
+                );
+            }
+            let mut longer = FOX.to_vec();
+            longer.push(b' ');
+            assert!(verify(&scheme, &map, &longer, now).is_err(), "{scheme:?}");
+        }
+    }
+
+    #[test]
+    fn sign_produces_the_published_vectors_and_the_configured_format() {
+        use standard_webhooks_vector::*;
+        let scheme = Verify::StandardWebhooks {
+            secrets: vec![SECRET.into()],
+            tolerance: Duration::from_secs(300),
+        };
+        let at = UNIX_EPOCH + Duration::from_secs(TIMESTAMP.parse().unwrap());
+        let pairs = |pairs: &[(&str, &str)]| -> Vec<(String, String)> {
+            pairs
+                .iter()
+                .map(|(n, v)| (n.to_string(), v.to_string()))
+                .collect()
+        };
+        assert_eq!(
+            sign(&scheme, BODY, at, ID),
+            Ok(pairs(&[
+                (WEBHOOK_ID, ID),
+                (WEBHOOK_TIMESTAMP, TIMESTAMP),
+                (WEBHOOK_SIGNATURE, SIGNATURE)
+            ]))
+        );
+        let sha512 = Verify::Hmac {
+            header: "x-signature".into(),
+            algorithm: HmacAlgorithm::Sha512,
+            encoding: SignatureEncoding::Base64,
+            prefix: Some("sha512=".into()),
+            secrets: vec!["key".into()],
+        };
+        let expected = BASE64.encode(mac(HmacAlgorithm::Sha512, b"key", &[FOX]));
+        assert_eq!(
+            sign(&sha512, FOX, at, ID),
+            Ok(pairs(&[("x-signature", &format!("sha512={expected}"))]))
+        );
+        let legacy = hmac_scheme();
+        let hex = "f7bc83f430538424b13298e6aa6fb143ef4d59a14946175997479dbc2d1a3cd8";
+        assert_eq!(
+            sign(&legacy, FOX, at, ID),
+            Ok(pairs(&[("x-soda-signature", hex)]))
+        );
+    }
+
+    #[test]
+    fn a_standard_webhooks_signature_goes_stale_after_the_tolerance() {
+        let scheme = Verify::StandardWebhooks {
+            secrets: vec![standard_webhooks_vector::SECRET.into()],
+            tolerance: Duration::from_secs(300),
+        };
+        let now = SystemTime::now();
+        let map = header_map(&sign(&scheme, BODY, now, "msg_2").unwrap());
+        let later = now + Duration::from_secs(301);
+        assert_eq!(
+            verify(&scheme, &map, BODY, later),
+            Err(VerifyError::Stale(WEBHOOK_TIMESTAMP.into()))
+        );
+    }
+
+    #[test]
+    fn a_scheme_without_a_usable_secret_cannot_sign() {
+        let now = SystemTime::now();
+        let empty = Verify::Token {
+            header: "authorization".into(),
+            values: Vec::new(),
+        };
+        assert_eq!(sign(&empty, BODY, now, "m"), Err(SignError::NoSecret));
+        let not_whsec = Verify::StandardWebhooks {
+            secrets: vec!["plain".into()],
+            tolerance: Duration::from_secs(300),
+        };
+        assert_eq!(
+            sign(&not_whsec, BODY, now, "m"),
+            Err(SignError::NotAStandardWebhooksSecret)
+        );
     }
 }
