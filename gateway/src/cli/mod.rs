@@ -3,4 +3,5 @@
 pub mod audit;
 pub mod operate;
 pub mod plugin;
+pub mod sample_events;
 pub mod send;
