@@ -11,7 +11,7 @@
 //! - [`actions`]: what plugins asked for, retries, and the delivery worker.
 //! - [`store`]: SQLite, where events, runs, actions and attempts are kept.
 //! - [`admin`]: the operators' API (dead letters, replays, metrics), behind a bearer token;
-//!   [`telemetry`] counts what flows through.
+//!   [`telemetry`] counts what flows through; [`console`] shows it all as web pages.
 //!
 //! [`config`] reads the TOML file, [`server`] wires everything together and [`cli`] holds the
 //! command-line tools for plugin authors.
@@ -20,6 +20,7 @@ pub mod actions;
 pub mod admin;
 pub mod cli;
 pub mod config;
+pub mod console;
 pub mod events;
 pub mod ingress;
 pub mod logging;

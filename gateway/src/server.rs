@@ -20,6 +20,7 @@ use crate::actions::worker::Worker;
 use crate::actions::Produced;
 use crate::admin;
 use crate::config::{Config, Retention};
+use crate::console;
 use crate::events;
 use crate::ingress::{self, tenants_of, Ingress};
 use crate::plugins::bindings::to_wit_event;
@@ -116,7 +117,12 @@ impl Gateway {
     ) -> anyhow::Result<()> {
         let mut app = ingress::router(self.ingress.clone(), self.max_body_bytes);
         if let Some(token) = self.admin_token {
-            app = app.merge(admin::router(self.ingress, token));
+            let quotas = self.config.quotas.clone();
+            let admin = admin::router(self.ingress.clone(), token.clone(), quotas.clone());
+            // The console's cookie is `Secure` when the gateway serves HTTPS.
+            let secure = self.config.tls.is_some();
+            let console = console::router(self.ingress, token, secure, quotas);
+            app = app.merge(admin).merge(console);
         }
         match &self.config.tls {
             Some(tls) => {

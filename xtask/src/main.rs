@@ -3,10 +3,12 @@
 //! - `cargo xtask run`: builds the reference plugins and runs the gateway with the example
 //!   tenant (`examples/gateway.toml`).
 //! - `cargo xtask test`: builds every plugin (reference and test fixtures) and runs every test.
-//! - `cargo xtask bench`: builds the plugins and runs the benchmarks.
+//! - `cargo xtask bench`: builds the plugins and runs the benchmarks, the published one
+//!   (`bench/`) last.
 //!
 //! Each step prints the command it runs, so nothing here is magic.
 
+mod browser;
 mod javascript;
 mod python;
 
@@ -63,6 +65,8 @@ fn main() {
         }
         "test" => {
             build_all_plugins(&root);
+            // The console's browser tests drive headless Chromium through chromedriver.
+            browser::ensure_installed();
             // The black-box tests in tests/ start this binary.
             cargo(&root, &["build", "-p", "soda-gateway"]);
             cargo(&root, &["test", "--workspace", "--exclude", "xtask"]);
@@ -73,6 +77,8 @@ fn main() {
             cargo(&root, &["build", "--release", "-p", "soda-gateway"]);
             cargo(&root, &["bench", "-p", "soda-gateway"]);
             cargo(&root, &["bench", "-p", "soda-gateway-tests"]);
+            // The published benchmark (bench/README.md): gateway vs a bare endpoint, memory.
+            cargo(&root, &["run", "--release", "-p", "soda-gateway-bench"]);
         }
         _ => {
             eprintln!("usage: cargo xtask <run|test|bench>");

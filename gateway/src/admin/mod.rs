@@ -13,6 +13,10 @@
 //! - `POST /admin/dead-letters/retry`: requeue them all (or `{"ids": [...]}`) from a fresh
 //!   retry schedule.
 //! - `POST /admin/events/{id}/replay`: run a stored event through the plugins loaded now.
+//! - `GET  /admin/plugins`: every plugin file, loaded or rejected, with its last errors (see
+//!   [`inventory`]).
+//! - `GET  /admin/tenants`: every tenant with its verification scheme (never its secrets),
+//!   plugins, quotas and events of the last 24 hours.
 //! - `GET  /metrics`: Prometheus metrics (see `telemetry`).
 
 use std::sync::Arc;
@@ -29,15 +33,18 @@ use serde_json::json;
 use sha2::{Digest, Sha256};
 use subtle::ConstantTimeEq;
 
+use crate::config::Quota;
 use crate::ingress::{Ingress, ReplayError};
 use crate::store::RetryOutcome;
 use query::{ActionQuery, EventQuery};
 
+pub mod inventory;
 pub mod query;
 
-/// The admin routes, guarded by the bearer token.
-pub fn router(ingress: Arc<Ingress>, token: String) -> Router {
+/// The admin routes, guarded by the bearer token; `quotas` is the gateway-wide `[quotas]`.
+pub fn router(ingress: Arc<Ingress>, token: String, quotas: Quota) -> Router {
     let token = Arc::new(token);
+    let quotas = Arc::new(quotas);
     Router::new()
         .route("/admin/dead-letters", get(dead_letters))
         .route("/admin/dead-letters/retry", post(retry_dead_letters))
@@ -46,6 +53,11 @@ pub fn router(ingress: Arc<Ingress>, token: String) -> Router {
         .route("/admin/events/{id}/replay", post(replay))
         .route("/admin/actions", get(actions))
         .route("/admin/actions/{id}/retry", post(retry_action))
+        .route("/admin/plugins", get(plugins))
+        .route(
+            "/admin/tenants",
+            get(move |state| tenants(state, quotas.clone())),
+        )
         .route("/metrics", get(metrics))
         .layer(middleware::from_fn(move |request: Request, next: Next| {
             let token = token.clone();
@@ -61,9 +73,7 @@ async fn authorize(token: &str, request: Request, next: Next) -> Response {
         .and_then(|value| value.to_str().ok())
         .and_then(|value| value.strip_prefix("Bearer "))
         .unwrap_or_default();
-    // Hashing first makes the comparison independent of the lengths, too.
-    let matches = Sha256::digest(presented.as_bytes()).ct_eq(&Sha256::digest(token.as_bytes()));
-    if bool::from(matches) && !presented.is_empty() {
+    if token_matches(presented, token) {
         next.run(request).await
     } else {
         error(
@@ -71,6 +81,13 @@ async fn authorize(token: &str, request: Request, next: Next) -> Response {
             "missing or wrong admin bearer token",
         )
     }
+}
+
+/// Whether `presented` is `token`, compared in constant time (hashing first makes the time
+/// independent of the lengths, too); an empty string never matches.
+pub fn token_matches(presented: &str, token: &str) -> bool {
+    let matches = Sha256::digest(presented.as_bytes()).ct_eq(&Sha256::digest(token.as_bytes()));
+    bool::from(matches) && !presented.is_empty()
 }
 
 async fn metrics(State(ingress): State<Arc<Ingress>>) -> Response {
@@ -197,6 +214,20 @@ async fn replay(State(ingress): State<Arc<Ingress>>, Path(id): Path<String>) -> 
             error(StatusCode::NOT_FOUND, &failure.to_string())
         }
         Err(failure) => error(StatusCode::CONFLICT, &failure.to_string()),
+    }
+}
+
+async fn plugins(State(ingress): State<Arc<Ingress>>) -> Response {
+    match inventory::plugins(&ingress).await {
+        Ok(plugins) => Json(json!({ "plugins": plugins })).into_response(),
+        Err(failure) => internal(&failure),
+    }
+}
+
+async fn tenants(State(ingress): State<Arc<Ingress>>, quotas: Arc<Quota>) -> Response {
+    match inventory::tenants(&ingress, &quotas).await {
+        Ok(tenants) => Json(json!({ "tenants": tenants })).into_response(),
+        Err(failure) => internal(&failure),
     }
 }
 

@@ -201,7 +201,6 @@ fn one_line(text: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::events::{self, EventKind, IncidentStatus, Outcome, Severity};
 
     #[test]
     fn message_ids_look_like_standard_webhooks_ids_and_differ() {

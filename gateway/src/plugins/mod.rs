@@ -17,7 +17,7 @@ pub mod watcher;
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
-use std::time::{Duration, Instant};
+use std::time::{Duration, Instant, SystemTime};
 
 use anyhow::Context as _;
 use arc_swap::ArcSwap;
@@ -41,6 +41,17 @@ pub struct Registry {
     /// Serialises changes to `plugins`, so two reloads cannot lose each other's swap.
     changing: Mutex<()>,
     metrics: Arc<Metrics>,
+    /// The last rejection of each plugin file, until it loads (or goes away): operators see
+    /// it in the console and `GET /admin/plugins`, even when the previous version serves.
+    rejections: Mutex<HashMap<String, Rejection>>,
+}
+
+/// Why a plugin file was last refused.
+#[derive(Debug, Clone)]
+pub struct Rejection {
+    pub at: SystemTime,
+    /// The [`LoadError`], which names the file, the reason and the contract versions.
+    pub message: String,
 }
 
 /// A plugin enabled for a tenant, with its configuration rendered as JSON and its limits.
@@ -77,6 +88,7 @@ impl Registry {
             plugins: ArcSwap::from_pointee(HashMap::new()),
             changing: Mutex::new(()),
             metrics,
+            rejections: Mutex::default(),
         };
         let mut paths: Vec<PathBuf> = entries
             .filter_map(|entry| entry.ok().map(|entry| entry.path()))
@@ -101,6 +113,7 @@ impl Registry {
             return;
         };
         if !path.exists() {
+            self.rejected(&name, None);
             self.change(|plugins| {
                 if plugins.remove(&name).is_some() {
                     self.metrics.reload("unloaded");
@@ -120,6 +133,7 @@ impl Registry {
                     load_ms = loaded.load_time.as_millis() as u64,
                     "plugin loaded"
                 );
+                self.rejected(&name, None);
                 self.change(|plugins| {
                     plugins.insert(name, Arc::new(loaded));
                 });
@@ -132,8 +146,41 @@ impl Registry {
                     previous_version_serving = serving,
                     "plugin rejected: {error}"
                 );
+                self.rejected(&name, Some(error.to_string()));
             }
         }
+    }
+
+    /// Records (`Some`) or clears (`None`) the rejection of the file of plugin `name`.
+    fn rejected(&self, name: &str, message: Option<String>) {
+        let mut rejections = self
+            .rejections
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner());
+        match message {
+            Some(message) => {
+                let at = SystemTime::now();
+                rejections.insert(name.to_owned(), Rejection { at, message });
+            }
+            None => {
+                rejections.remove(name);
+            }
+        }
+    }
+
+    /// The last rejection of each plugin file that has not loaded since, by plugin name.
+    pub fn rejections(&self) -> HashMap<String, Rejection> {
+        self.rejections
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+            .clone()
+    }
+
+    /// Every plugin loaded now, by name.
+    pub fn loaded(&self) -> Vec<Arc<LoadedPlugin>> {
+        let mut loaded: Vec<_> = self.plugins.load().values().cloned().collect();
+        loaded.sort_by(|a, b| a.name.cmp(&b.name));
+        loaded
     }
 
     fn change(&self, edit: impl FnOnce(&mut HashMap<String, Arc<LoadedPlugin>>)) {

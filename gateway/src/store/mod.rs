@@ -190,6 +190,7 @@ mod database;
 mod dead_letters;
 mod group_commit;
 mod maintenance;
+mod plugin_errors;
 mod state;
 #[cfg(test)]
 mod tests;
@@ -203,3 +204,4 @@ pub use continuations::PendingContinuation;
 pub use database::{Database, Dialect};
 pub use dead_letters::{DeadLetter, StoredEvent};
 pub use maintenance::Pruned;
+pub use plugin_errors::LastRunError;

@@ -1,0 +1,79 @@
+//! The web console: server-rendered pages for operators, behind the admin token. Like the admin
+//! API, it exists only when `admin.token` is configured.
+//!
+//! - `GET  /console/login`, `POST /console/login`, `POST /console/logout`: a form that takes the
+//!   admin token and sets a session cookie derived from it (see [`auth`]).
+//! - `GET  /console`: redirects to the events.
+//! - `GET  /console/events?tenant=&type=&status=&since=&until=&limit=`: stored events with
+//!   filters (see [`events`]).
+//! - `GET  /console/events/{id}`: one event's whole story, with a Replay button;
+//!   `POST /console/events/{id}/replay` runs it again and shows the new event.
+//! - `GET  /console/plugins`: every plugin file with its version, hash and last errors.
+//! - `GET  /console/tenants`: every tenant with its verification scheme, plugins and quotas.
+//!
+//! Every page but the login form needs the session cookie or `Authorization: Bearer <token>`.
+//! No JavaScript and no external assets: [`layout`] inlines the stylesheet, and the pages are
+//! sent with a Content-Security-Policy that allows nothing else.
+
+mod auth;
+mod events;
+mod layout;
+mod plugins;
+mod tenants;
+#[cfg(test)]
+mod tests;
+
+use std::sync::Arc;
+
+use axum::middleware;
+use axum::response::Redirect;
+use axum::routing::{get, post};
+use axum::Router;
+
+use crate::config::Quota;
+use crate::ingress::Ingress;
+
+/// What every console page needs.
+struct Console {
+    ingress: Arc<Ingress>,
+    /// The admin token, for `Authorization: Bearer` and the login form.
+    token: String,
+    /// The session cookie's value: derived from the token, never the token itself.
+    session: String,
+    /// Whether the cookie is marked `Secure` (the gateway serves HTTPS).
+    secure_cookie: bool,
+    /// The gateway-wide `[quotas]`, shown with each tenant's exceptions.
+    quotas: Quota,
+}
+
+/// The console's routes. `secure_cookie` when the gateway serves HTTPS; `quotas` is the
+/// gateway-wide `[quotas]`.
+pub fn router(ingress: Arc<Ingress>, token: String, secure_cookie: bool, quotas: Quota) -> Router {
+    let console = Arc::new(Console {
+        ingress,
+        session: auth::session_value(&token),
+        token,
+        secure_cookie,
+        quotas,
+    });
+    let pages = Router::new()
+        .route("/console/events", get(events::list))
+        .route("/console/events/{id}", get(events::show))
+        .route("/console/events/{id}/replay", post(events::replay))
+        .route("/console/plugins", get(plugins::page))
+        .route("/console/tenants", get(tenants::page))
+        .route("/console/logout", post(auth::logout))
+        .route_layer(middleware::from_fn_with_state(
+            console.clone(),
+            auth::require_session,
+        ));
+    Router::new()
+        .route(
+            "/console",
+            get(|| async { Redirect::to("/console/events") }),
+        )
+        .route("/console/login", get(auth::login_form).post(auth::login))
+        .merge(pages)
+        .layer(middleware::from_fn(auth::same_origin_posts))
+        .with_state(console)
+}
