@@ -321,8 +321,8 @@ impl Ingress {
             &[],
             Some(&stored.id),
         )
-            .await
-            .map_err(|_| ReplayError::Refused)
+        .await
+        .map_err(|_| ReplayError::Refused)
     }
 
     /// Runs the tenant's plugins on a blocking thread: wasm calls are CPU-bound.

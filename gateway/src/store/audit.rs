@@ -383,7 +383,7 @@ impl Store {
         let changed = sqlx::query(sql)
             .bind(now_ms())
             .bind(id)
-            .execute(&self.pool)
+            .execute(&self.writes)
             .await?
             .rows_affected();
         if changed == 0 {

@@ -41,7 +41,7 @@ impl Store {
         .bind(now + lease.as_millis() as i64)
         .bind(now)
         .bind(limit as i64)
-        .fetch_all(&self.pool)
+        .fetch_all(&self.writes)
         .await?;
         rows.into_iter()
             .map(|row| {
@@ -78,7 +78,7 @@ impl Store {
         run: &RunRecord<'_>,
     ) -> anyhow::Result<()> {
         let now = now_ms();
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.writes.begin().await?;
         let origin = Origin {
             event_id: &pending.event_id,
             tenant: &pending.tenant,

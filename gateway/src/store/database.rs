@@ -105,15 +105,25 @@ impl Database {
     }
 
     /// Connects, creating the file or schema if needed, and applies the migrations.
-    pub(super) async fn connect(&self) -> anyhow::Result<AnyPool> {
+    pub(super) async fn connect(&self) -> anyhow::Result<Pools> {
         sqlx::any::install_default_drivers();
         let pool = match self {
             Database::Sqlite(path) => {
                 let file = absolute_file(path)?;
-                sqlite_pool(4)
+                // Every write goes through one connection: SQLite has one write lock, and
+                // connections that compete for it sleep in its busy handler (up to 100 ms a
+                // time), which made the latency tail. Reads use the others (WAL: readers never
+                // wait for the writer).
+                let writes = sqlite_pool(1)
                     .connect(&sqlite_url(&file))
                     .await
-                    .with_context(|| format!("cannot open database {}", file.display()))?
+                    .with_context(|| format!("cannot open database {}", file.display()))?;
+                migrate(self.dialect(), &writes).await?;
+                let reads = sqlite_pool(3)
+                    .connect(&sqlite_url(&file))
+                    .await
+                    .with_context(|| format!("cannot open database {}", file.display()))?;
+                return Ok(Pools { reads, writes });
             }
             // Every connection to `:memory:` is a database of its own: one connection, kept.
             Database::Memory => sqlite_pool(1)
@@ -134,16 +144,30 @@ impl Database {
                 pool
             }
         };
-        let migrator = match self.dialect() {
-            Dialect::Sqlite => sqlx::migrate!("./migrations/sqlite"),
-            Dialect::Postgres => sqlx::migrate!("./migrations/postgres"),
-        };
-        migrator
-            .run(&pool)
-            .await
-            .context("cannot apply database migrations")?;
-        Ok(pool)
+        migrate(self.dialect(), &pool).await?;
+        Ok(Pools {
+            reads: pool.clone(),
+            writes: pool,
+        })
     }
+}
+
+/// The connections of a store: `writes` for every statement that writes, `reads` for the rest.
+/// One pool serves both except for a SQLite file, whose writes get one connection of their own.
+pub(super) struct Pools {
+    pub reads: AnyPool,
+    pub writes: AnyPool,
+}
+
+async fn migrate(dialect: Dialect, pool: &AnyPool) -> anyhow::Result<()> {
+    let migrator = match dialect {
+        Dialect::Sqlite => sqlx::migrate!("./migrations/sqlite"),
+        Dialect::Postgres => sqlx::migrate!("./migrations/postgres"),
+    };
+    migrator
+        .run(pool)
+        .await
+        .context("cannot apply database migrations")
 }
 
 /// The database file's absolute path, its folder created if missing. The driver reads the
@@ -296,8 +320,9 @@ mod tests {
             .unwrap()
             .to_owned();
         let relative = PathBuf::from(format!("{name}/sub/../data/gateway.db"));
-        let pool = Database::Sqlite(relative).connect().await.unwrap();
-        pool.close().await;
+        let pools = Database::Sqlite(relative).connect().await.unwrap();
+        pools.reads.close().await;
+        pools.writes.close().await;
         assert!(scratch.path().join("data/gateway.db").is_file());
         assert!(
             sqlite_url(Path::new("/a b/x?y#z%/g.db")).starts_with("sqlite:///a b/x%3Fy%23z%25/")

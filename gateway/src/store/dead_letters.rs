@@ -64,11 +64,11 @@ impl Store {
         if ids.is_empty() {
             let done = sqlx::query(REQUEUE)
                 .bind(now_ms())
-                .execute(&self.pool)
+                .execute(&self.writes)
                 .await?;
             return Ok(done.rows_affected());
         }
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.writes.begin().await?;
         let mut requeued = 0;
         for id in ids {
             requeued += sqlx::query(&format!("{REQUEUE} AND id = $2"))

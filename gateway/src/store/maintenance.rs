@@ -51,7 +51,7 @@ impl Store {
     /// Deletes finished events received before `before_ms`, with their runs, actions and
     /// attempts; events with work still to do are kept whatever their age.
     pub async fn prune(&self, before_ms: i64) -> anyhow::Result<Pruned> {
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.writes.begin().await?;
         // A replay that is kept outlives the original it points at.
         sqlx::query(&format!(
             "UPDATE events SET replay_of = NULL WHERE replay_of IN ({PRUNABLE})"

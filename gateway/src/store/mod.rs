@@ -20,7 +20,10 @@ use crate::actions::{Produced, Request, Response};
 /// Handle to the database; cheap to clone.
 #[derive(Clone)]
 pub struct Store {
+    /// For reading.
     pool: AnyPool,
+    /// For every statement that writes (on SQLite, one connection: see `Database::connect`).
+    writes: AnyPool,
     database: Database,
     /// The writer that batches [`Store::record_event`] and [`Store::record_attempt`].
     writer: GroupCommit,
@@ -73,10 +76,11 @@ pub struct AttemptRecord {
 impl Store {
     /// Opens (creating if needed) the database and applies the migrations.
     pub async fn open(database: &Database) -> anyhow::Result<Self> {
-        let pool = database.connect().await?;
+        let pools = database.connect().await?;
         Ok(Self {
-            writer: GroupCommit::start(pool.clone(), database.dialect().writers()),
-            pool,
+            writer: GroupCommit::start(pools.writes.clone(), database.dialect().writers()),
+            pool: pools.reads,
+            writes: pools.writes,
             database: database.clone(),
         })
     }
@@ -95,7 +99,7 @@ impl Store {
             "UPDATE actions SET lease_until = NULL, continuation_lease_until = NULL
              WHERE lease_until IS NOT NULL OR continuation_lease_until IS NOT NULL",
         )
-        .execute(&self.pool)
+        .execute(&self.writes)
         .await?;
         Ok(())
     }
@@ -128,7 +132,7 @@ impl Store {
         .bind(now)
         .bind(now)
         .bind(limit as i64)
-        .fetch_all(&self.pool)
+        .fetch_all(&self.writes)
         .await?;
         rows.into_iter()
             .map(|row| {

@@ -278,6 +278,7 @@ async fn leases_of_a_dead_process_are_released_on_open(db: TestDb) {
         1
     );
     store.pool.close().await;
+    store.writes.close().await;
     let reopened = db.open().await;
     reopened.release_leases().await.unwrap();
     assert_eq!(
