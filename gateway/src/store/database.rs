@@ -115,6 +115,15 @@ impl Database {
                 // time), which made the latency tail. Reads use the others (WAL: readers never
                 // wait for the writer).
                 let writes = sqlite_pool(1)
+                    .after_connect(|connection, _| {
+                        // Checkpoints run in the background (`checkpoint_wal`), never inside
+                        // a commit that requests are waiting for.
+                        Box::pin(async move {
+                            connection.execute(SQLITE_PRAGMAS).await?;
+                            connection.execute("PRAGMA wal_autocheckpoint = 0").await?;
+                            Ok(())
+                        })
+                    })
                     .connect(&sqlite_url(&file))
                     .await
                     .with_context(|| format!("cannot open database {}", file.display()))?;
@@ -194,21 +203,42 @@ fn sqlite_url(file: &Path) -> String {
     format!("sqlite://{path}?mode=rwc")
 }
 
-/// SQLite connections that commit durably: WAL with `synchronous = FULL`.
+/// Every SQLite connection commits durably: WAL with `synchronous = FULL`.
+const SQLITE_PRAGMAS: &str = "PRAGMA journal_mode = WAL; PRAGMA synchronous = FULL;
+     PRAGMA foreign_keys = ON; PRAGMA busy_timeout = 5000;";
+
+/// SQLite connections with [`SQLITE_PRAGMAS`].
 fn sqlite_pool(max_connections: u32) -> AnyPoolOptions {
     AnyPoolOptions::new()
         .max_connections(max_connections)
         .after_connect(|connection, _| {
             Box::pin(async move {
-                connection
-                    .execute(
-                        "PRAGMA journal_mode = WAL; PRAGMA synchronous = FULL;
-                         PRAGMA foreign_keys = ON; PRAGMA busy_timeout = 5000;",
-                    )
-                    .await?;
+                connection.execute(SQLITE_PRAGMAS).await?;
                 Ok(())
             })
         })
+}
+
+/// How often the write-ahead log is copied back into the database file.
+const CHECKPOINT_EVERY: Duration = Duration::from_millis(500);
+
+/// Copies the SQLite write-ahead log back into the database file every [`CHECKPOINT_EVERY`],
+/// from a reading connection and without waiting for anyone (`PASSIVE`), for as long as the
+/// pool is open. The writing connection does not checkpoint (`wal_autocheckpoint = 0`), so no
+/// commit pays for copying pages and syncing the database file.
+pub(super) async fn checkpoint_wal(reads: AnyPool) {
+    let mut ticks = tokio::time::interval(CHECKPOINT_EVERY);
+    while !reads.is_closed() {
+        ticks.tick().await;
+        if let Err(error) = sqlx::query("PRAGMA wal_checkpoint(PASSIVE)")
+            .execute(&reads)
+            .await
+        {
+            if !reads.is_closed() {
+                tracing::warn!("cannot checkpoint the SQLite write-ahead log: {error}");
+            }
+        }
+    }
 }
 
 /// PostgreSQL connections whose unqualified names resolve in `schema`.

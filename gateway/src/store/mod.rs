@@ -77,6 +77,9 @@ impl Store {
     /// Opens (creating if needed) the database and applies the migrations.
     pub async fn open(database: &Database) -> anyhow::Result<Self> {
         let pools = database.connect().await?;
+        if let Database::Sqlite(_) = database {
+            tokio::spawn(database::checkpoint_wal(pools.reads.clone()));
+        }
         Ok(Self {
             writer: GroupCommit::start(pools.writes.clone(), database.dialect().writers()),
             pool: pools.reads,

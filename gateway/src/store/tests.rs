@@ -948,3 +948,29 @@ async fn retrying_an_action_requeues_a_dead_letter_and_hastens_a_waiting_one(db:
         RetryOutcome::NotFound
     );
 }
+
+/// The writing connection never checkpoints; the background task copies the log back.
+#[tokio::test]
+async fn the_sqlite_write_ahead_log_is_checkpointed_in_the_background() {
+    let db = TestDb::sqlite();
+    let store = db.open().await;
+    let big = vec![b'x'; 256 * 1024];
+    let event = EventRecord {
+        body: &big,
+        ..check_evaluation("evt_big")
+    };
+    store.record_event(&event, &[]).await.unwrap();
+    let Database::Sqlite(file) = &db.database else {
+        unreachable!("a SQLite test database")
+    };
+    let in_file = || std::fs::metadata(file).map_or(0, |meta| meta.len());
+    let deadline = std::time::Instant::now() + Duration::from_secs(5);
+    while in_file() < big.len() as u64 {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the body never reached the database file ({} bytes)",
+            in_file()
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
