@@ -13,6 +13,7 @@
 //! No test may send traffic to anything but the loopback interface: [`Gateway::post`] refuses
 //! bodies whose `incidentLinkCallbackUrl` points elsewhere (see [`with_callback_url`]).
 
+pub mod cli_run;
 pub mod faults;
 pub mod postgres;
 pub mod reload;
@@ -718,6 +719,19 @@ impl Gateway {
             "the listening line should name http(s)://127.0.0.1:PORT, got {line:?}"
         );
         self.url = url.to_string();
+    }
+
+    /// Runs `soda-gateway <args> --config <this gateway's config file>` (an operator command
+    /// on this gateway's store) and waits for it.
+    pub fn cli(&self, args: &[&str]) -> cli_run::CliRun {
+        let output = Command::new(gateway_binary())
+            .args(args)
+            .arg("--config")
+            .arg(self.dir.path().join("gateway.toml"))
+            .env_remove("RUST_LOG")
+            .output()
+            .expect("the gateway binary runs");
+        cli_run::CliRun { output }
     }
 
     /// The process id of the running gateway (a benchmark reads its memory); `None` once killed.

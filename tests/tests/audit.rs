@@ -2,13 +2,9 @@
 //! the admin API and the CLI; actions listed and retried; JSON logs that name tenant, event and
 //! plugin.
 
-use std::process::Command;
-
 use serde_json::{json, Value};
-use soda_gateway_tests::reload::data_dir;
 use soda_gateway_tests::{
-    failing_check_named, gateway_binary, wait_until, Config, FakeDownstream, Gateway, Plugin,
-    Tenant, SOON,
+    failing_check_named, wait_until, Config, FakeDownstream, Gateway, Plugin, Tenant, SOON,
 };
 
 const TOKEN: &str = "audit-admin-token";
@@ -42,20 +38,10 @@ async fn admin(gateway: &Gateway, method: &str, path: &str) -> (u16, Value) {
     )
 }
 
-/// Runs `soda-gateway <args> --config <the gateway's config>`: (success, stdout, stderr).
+/// Runs `soda-gateway <args>` on the gateway's config: (success, stdout, stderr).
 fn cli(gateway: &Gateway, args: &[&str]) -> (bool, String, String) {
-    let config = data_dir(gateway).parent().unwrap().join("gateway.toml");
-    let output = Command::new(gateway_binary())
-        .args(args)
-        .arg("--config")
-        .arg(config)
-        .output()
-        .expect("run the CLI");
-    (
-        output.status.success(),
-        String::from_utf8_lossy(&output.stdout).into_owned(),
-        String::from_utf8_lossy(&output.stderr).into_owned(),
-    )
+    let run = gateway.cli(args);
+    (run.succeeded(), run.stdout(), run.stderr())
 }
 
 #[tokio::test(flavor = "multi_thread")]

@@ -3,74 +3,23 @@
 
 use std::fs;
 use std::path::Path;
-use std::process::{Command, Output};
+use std::process::Command;
 
 use serde_json::{json, Value};
+use soda_gateway_tests::cli_run::CliRun;
 use soda_gateway_tests::reload::{Fixture, CONTRACT, CORE_MODULE_HEADER, GARBAGE, OTHER_CONTRACT};
 use soda_gateway_tests::{event, gateway_binary, with_outcomes, Plugin};
 use tempfile::TempDir;
 
-/// What one `soda-gateway` command did.
-struct Run {
-    output: Output,
-}
-
-impl Run {
-    fn stdout(&self) -> String {
-        String::from_utf8_lossy(&self.output.stdout).into_owned()
-    }
-
-    fn stderr(&self) -> String {
-        String::from_utf8_lossy(&self.output.stderr).into_owned()
-    }
-
-    fn succeeded(&self) -> bool {
-        self.output.status.success()
-    }
-
-    /// The `error: ...` line on stderr; panics when there is none.
-    fn error_line(&self) -> String {
-        self.stderr()
-            .lines()
-            .find(|line| line.starts_with("error: "))
-            .unwrap_or_else(|| panic!("an `error: ...` line on stderr: {self:?}"))
-            .to_owned()
-    }
-
-    /// The stdout line starting with `label:`; panics when there is none.
-    fn field(&self, label: &str) -> String {
-        let prefix = format!("{label}:");
-        self.stdout()
-            .lines()
-            .find_map(|line| {
-                line.strip_prefix(&prefix)
-                    .map(|rest| rest.trim().to_owned())
-            })
-            .unwrap_or_else(|| panic!("a `{prefix}` line on stdout: {self:?}"))
-    }
-}
-
-impl std::fmt::Debug for Run {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(
-            f,
-            "{}\n---- stdout ----\n{}\n---- stderr ----\n{}",
-            self.output.status,
-            self.stdout(),
-            self.stderr()
-        )
-    }
-}
-
 /// Runs `soda-gateway plugin <args>`.
-fn plugin(args: &[&Path]) -> Run {
+fn plugin(args: &[&Path]) -> CliRun {
     let output = Command::new(gateway_binary())
         .arg("plugin")
         .args(args)
         .env_remove("RUST_LOG")
         .output()
         .expect("the gateway binary runs");
-    Run { output }
+    CliRun { output }
 }
 
 /// A temporary directory holding `files`.

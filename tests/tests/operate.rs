@@ -1,12 +1,9 @@
 //! Operators' tools: dead letters (admin API and CLI) and replays of stored events.
 
-use std::process::Command;
-
 use serde_json::{json, Value};
-use soda_gateway_tests::reload::{data_dir, install_and_wait};
+use soda_gateway_tests::reload::install_and_wait;
 use soda_gateway_tests::{
-    event, gateway_binary, wait_until, with_outcomes, Config, FakeDownstream, Gateway, Plugin,
-    Tenant, SOON,
+    event, wait_until, with_outcomes, Config, FakeDownstream, Gateway, Plugin, Tenant, SOON,
 };
 
 const TOKEN: &str = "admin-s3cret";
@@ -46,16 +43,8 @@ async fn dead_letters(gateway: &Gateway) -> Vec<Value> {
 }
 
 fn cli(gateway: &Gateway, args: &[&str]) -> (bool, String) {
-    let config = data_dir(gateway).parent().unwrap().join("gateway.toml");
-    let output = Command::new(gateway_binary())
-        .args(args)
-        .arg("--config")
-        .arg(config)
-        .output()
-        .expect("run the CLI");
-    let text = String::from_utf8_lossy(&output.stdout).into_owned()
-        + &String::from_utf8_lossy(&output.stderr);
-    (output.status.success(), text)
+    let run = gateway.cli(args);
+    (run.succeeded(), run.stdout() + &run.stderr())
 }
 
 #[tokio::test(flavor = "multi_thread")]

@@ -7,10 +7,11 @@ use std::collections::HashMap;
 use std::fs;
 use std::io::Write as _;
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output, Stdio};
+use std::process::{Command, Stdio};
 
 use rcgen::{generate_simple_self_signed, CertifiedKey};
 use serde_json::{json, Value};
+use soda_gateway_tests::cli_run::CliRun;
 use soda_gateway_tests::{
     event, gateway_binary, unused_port, Config, FakeDownstream, Gateway, Plugin, Tenant, Verify,
     SOON,
@@ -95,48 +96,8 @@ fn config_copy(
     path
 }
 
-/// What one `soda-gateway` command did.
-struct Run {
-    output: Output,
-}
-
-impl Run {
-    fn stdout(&self) -> String {
-        String::from_utf8_lossy(&self.output.stdout).into_owned()
-    }
-
-    fn stderr(&self) -> String {
-        String::from_utf8_lossy(&self.output.stderr).into_owned()
-    }
-
-    fn succeeded(&self) -> bool {
-        self.output.status.success()
-    }
-
-    /// The `error: ...` line on stderr; panics when there is none.
-    fn error_line(&self) -> String {
-        self.stderr()
-            .lines()
-            .find(|line| line.starts_with("error: "))
-            .unwrap_or_else(|| panic!("an `error: ...` line on stderr: {self:?}"))
-            .to_owned()
-    }
-}
-
-impl std::fmt::Debug for Run {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(
-            f,
-            "{}\n---- stdout ----\n{}\n---- stderr ----\n{}",
-            self.output.status,
-            self.stdout(),
-            self.stderr()
-        )
-    }
-}
-
 /// Runs `soda-gateway <args>` with `stdin`, off the async threads; no proxy in the way.
-async fn soda_gateway(args: &[&str], stdin: &[u8]) -> Run {
+async fn soda_gateway(args: &[&str], stdin: &[u8]) -> CliRun {
     let args: Vec<String> = args.iter().map(|arg| arg.to_string()).collect();
     let stdin = stdin.to_vec();
     tokio::task::spawn_blocking(move || {
@@ -152,7 +113,7 @@ async fn soda_gateway(args: &[&str], stdin: &[u8]) -> Run {
         }
         let mut child = command.spawn().expect("the gateway binary runs");
         child.stdin.take().unwrap().write_all(&stdin).unwrap();
-        Run {
+        CliRun {
             output: child.wait_with_output().expect("the command ends"),
         }
     })
@@ -161,7 +122,7 @@ async fn soda_gateway(args: &[&str], stdin: &[u8]) -> Run {
 }
 
 /// `soda-gateway send --config CONFIG --tenant TENANT` followed by `extra`.
-async fn send(config: &Path, tenant: &str, extra: &[&str]) -> Run {
+async fn send(config: &Path, tenant: &str, extra: &[&str]) -> CliRun {
     let config = config.to_str().unwrap();
     let mut args = vec!["send", "--config", config, "--tenant", tenant];
     args.extend_from_slice(extra);
@@ -373,7 +334,7 @@ async fn post(url: &str, body: &[u8], headers: &[(String, String)]) -> u16 {
 }
 
 /// The `Name: value` lines of `sign`'s output.
-fn headers(run: &Run) -> Vec<(String, String)> {
+fn headers(run: &CliRun) -> Vec<(String, String)> {
     run.stdout()
         .lines()
         .map(|line| {

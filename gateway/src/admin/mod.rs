@@ -105,17 +105,24 @@ async fn events(
     State(ingress): State<Arc<Ingress>>,
     query: Result<Query<EventQuery>, QueryRejection>,
 ) -> Response {
-    let filter = match query.map_err(|rejection| rejection.body_text()) {
-        Ok(Query(query)) => query.to_filter(),
-        Err(reason) => Err(reason),
+    let filter = match filter_of(query, EventQuery::to_filter) {
+        Ok(filter) => filter,
+        Err(reason) => return error(StatusCode::BAD_REQUEST, &reason),
     };
-    match filter {
-        Ok(filter) => match ingress.store.events(&filter).await {
-            Ok(events) => Json(json!({ "events": events })).into_response(),
-            Err(failure) => internal(&failure),
-        },
-        Err(reason) => error(StatusCode::BAD_REQUEST, &reason),
+    match ingress.store.events(&filter).await {
+        Ok(events) => Json(json!({ "events": events })).into_response(),
+        Err(failure) => internal(&failure),
     }
+}
+
+/// The store filter of a listing's query parameters, or what is wrong with them.
+fn filter_of<Q, F>(
+    query: Result<Query<Q>, QueryRejection>,
+    to_filter: impl FnOnce(&Q) -> Result<F, String>,
+) -> Result<F, String> {
+    query
+        .map_err(|rejection| rejection.body_text())
+        .and_then(|Query(query)| to_filter(&query))
 }
 
 async fn event_story(State(ingress): State<Arc<Ingress>>, Path(id): Path<String>) -> Response {
@@ -137,16 +144,13 @@ async fn actions(
     State(ingress): State<Arc<Ingress>>,
     query: Result<Query<ActionQuery>, QueryRejection>,
 ) -> Response {
-    let filter = match query.map_err(|rejection| rejection.body_text()) {
-        Ok(Query(query)) => query.to_filter(),
-        Err(reason) => Err(reason),
+    let filter = match filter_of(query, ActionQuery::to_filter) {
+        Ok(filter) => filter,
+        Err(reason) => return error(StatusCode::BAD_REQUEST, &reason),
     };
-    match filter {
-        Ok(filter) => match ingress.store.actions(&filter).await {
-            Ok(actions) => Json(json!({ "actions": actions })).into_response(),
-            Err(failure) => internal(&failure),
-        },
-        Err(reason) => error(StatusCode::BAD_REQUEST, &reason),
+    match ingress.store.actions(&filter).await {
+        Ok(actions) => Json(json!({ "actions": actions })).into_response(),
+        Err(failure) => internal(&failure),
     }
 }
 
