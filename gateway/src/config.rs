@@ -228,6 +228,9 @@ pub struct Delivery {
     pub poll_interval: Duration,
     /// Outbound requests in flight at once.
     pub concurrency: usize,
+    /// Outbound requests of one tenant in flight at once, so that a tenant whose downstream
+    /// hangs cannot hold every slot. Default: half of `concurrency` (at least 1).
+    pub per_tenant_concurrency: Option<usize>,
     /// How long a claimed action (or response waiting for its plugin) belongs to the process
     /// that claimed it. If that process dies, another replica, or this one restarted on
     /// PostgreSQL, takes the work over once the lease has run out. Longer than `timeout`.
@@ -412,8 +415,17 @@ impl Default for Delivery {
             jitter: 0.2,
             poll_interval: Duration::from_secs(1),
             concurrency: 16,
+            per_tenant_concurrency: None,
             lease: Duration::from_secs(60),
         }
+    }
+}
+
+impl Delivery {
+    /// Slots one tenant may hold: `per_tenant_concurrency`, or half of `concurrency`.
+    pub fn per_tenant_concurrency(&self) -> usize {
+        self.per_tenant_concurrency
+            .unwrap_or((self.concurrency / 2).max(1))
     }
 }
 
@@ -495,6 +507,15 @@ impl Config {
         }
         if self.delivery.concurrency == 0 {
             bail!("`delivery.concurrency` must be greater than 0");
+        }
+        if let Some(per_tenant) = self.delivery.per_tenant_concurrency {
+            if per_tenant == 0 || per_tenant > self.delivery.concurrency {
+                bail!(
+                    "`delivery.per_tenant_concurrency` must be between 1 and \
+                     `delivery.concurrency` ({}), found {per_tenant}",
+                    self.delivery.concurrency
+                );
+            }
         }
         let longest_plugin_call = self
             .plugin_overrides
@@ -720,6 +741,17 @@ mod tests {
             let err = format!("{:#}", tenant(bad).unwrap_err());
             assert!(err.contains(expected), "{bad}: {err}");
         }
+    }
+
+    #[test]
+    fn the_per_tenant_share_of_delivery_slots_defaults_to_half_and_is_checked() {
+        let config = Config::from_toml(TENANT, Path::new("/")).unwrap();
+        assert_eq!(config.delivery.per_tenant_concurrency(), 8);
+        let err = error_of("[delivery]\nconcurrency = 4\nper_tenant_concurrency = 5");
+        assert!(
+            err.contains("`delivery.per_tenant_concurrency` must be between 1 and"),
+            "{err}"
+        );
     }
 
     #[test]

@@ -187,7 +187,7 @@ async fn main() -> std::process::ExitCode {
 
 async fn run() -> anyhow::Result<()> {
     let cli = Cli::parse();
-    logging::init(cli.log_format);
+    let _log_writer = logging::init(cli.log_format);
     match cli.command {
         Command::Serve { config } => serve(config).await,
         Command::Send {

@@ -73,12 +73,12 @@ impl Gateway {
             store,
             handler: Arc::new(PluginResponses(ingress.clone())),
             wake: wake_continuations,
-            wake_delivery: wake_worker,
             poll_interval: config.delivery.poll_interval,
             lease: config.delivery.lease,
         };
         let background = vec![
             tokio::spawn(worker.run()),
+            tokio::spawn(ingress.store.clone().keep_backlog_counts()),
             tokio::spawn(continuations.run()),
             tokio::spawn(prune_old_events(
                 ingress.store.clone(),
@@ -165,11 +165,12 @@ pub async fn build_ingress(
         }
     }
     Ok(Arc::new(Ingress {
-        tenants: ArcSwap::from_pointee(tenants_of(config)?),
+        tenants: ArcSwap::from_pointee(tenants_of(config, &store)?),
         plugins: Arc::new(registry),
         store,
         wake_worker,
         dedup_window: config.dedup_window,
+        recent_keys: ingress::dedup::RecentKeys::new(config.dedup_window),
         metrics,
     }))
 }

@@ -84,7 +84,7 @@ impl TenantReload {
         let secrets = Secrets::load(&new.tenants)?;
         let mut next = self.running.clone();
         next.tenants = new.tenants;
-        let tenants = tenants_of(&next)?;
+        let tenants = tenants_of(&next, &self.ingress.store)?;
         if others_differ(&self.last_text, &text) {
             tracing::warn!(
                 config = %self.path.display(),

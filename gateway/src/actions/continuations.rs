@@ -33,8 +33,6 @@ pub struct Continuations {
     pub handler: Arc<dyn ResponseHandler>,
     /// Wakes this loop when the worker stored a response.
     pub wake: Arc<Notify>,
-    /// Wakes the delivery worker when a continuation produced actions.
-    pub wake_delivery: Arc<Notify>,
     pub poll_interval: Duration,
     /// How long a claimed response belongs to this process (`delivery.lease`).
     pub lease: Duration,
@@ -64,7 +62,6 @@ impl Continuations {
                     tracing::error!("cannot complete continuation: {error:#}");
                 }
             }
-            self.wake_delivery.notify_one();
         }
     }
 

@@ -6,6 +6,7 @@
 //! asked for them.
 
 pub mod continuations;
+pub mod fair_queue;
 pub mod policy;
 pub mod retry;
 pub mod secrets;

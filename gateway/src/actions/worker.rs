@@ -1,17 +1,21 @@
 //! The delivery worker: sends stored HTTP actions off the request path and records every attempt.
 //!
-//! It wakes when an event was stored (a [`Notify`]) or every `poll_interval`, leases due
-//! actions up to its free concurrency, and sends each with the action id as the
-//! `idempotency-key` header. A restart resumes whatever is still pending.
+//! New actions arrive from the store as it commits them, already leased to this process (see
+//! `Store::deliver_directly`); the worker also claims due actions every `poll_interval`, or
+//! when woken (a [`Notify`]), for retries, a restart's backlog and expired leases. Actions wait
+//! in a [`FairQueue`] and are sent in turns across tenants, with the action id as the
+//! `idempotency-key` header. A slot is free again as soon as the answer is in; the attempt is
+//! recorded after, batched with others. A restart resumes whatever is still pending.
 
 use std::sync::Arc;
 use std::time::Instant;
 
 use reqwest::redirect::Policy;
-use tokio::sync::{Notify, Semaphore};
+use tokio::sync::{mpsc, Notify};
 
 use arc_swap::ArcSwap;
 
+use super::fair_queue::FairQueue;
 use super::policy::{refusal_in, OutboundPolicy};
 use super::retry::{next_step, parse_retry_after, AttemptResult, Next, Schedule};
 use super::secrets::Secrets;
@@ -20,6 +24,8 @@ use crate::config::Delivery;
 use crate::store::{now_ms, AttemptRecord, DueAction, Store};
 use crate::telemetry::Metrics;
 
+/// Actions the worker holds in memory at most (handed over or claimed, waiting for a slot).
+const QUEUED_AT_MOST: usize = 4096;
 /// How much of an error response body is kept in the audit trail.
 const ERROR_BODY_PREVIEW: usize = 300;
 /// How much of a response body is kept for a plugin's `on-response`.
@@ -68,50 +74,68 @@ impl Worker {
         })
     }
 
-    /// Runs until the task is dropped.
+    /// Runs until the task is dropped: takes the actions the store hands over as it commits
+    /// them, polls for the rest (retries, a restart's backlog, expired leases) every
+    /// `poll_interval` or when woken, and sends them in fair turns across tenants.
     pub async fn run(self) {
         let this = Arc::new(self);
-        let slots = Arc::new(Semaphore::new(this.config.concurrency));
+        let capacity = QUEUED_AT_MOST;
+        let mut handed_over =
+            this.store
+                .deliver_directly(capacity, this.config.lease, this.wake.clone());
+        let (finished, mut finishes) = mpsc::unbounded_channel::<String>();
+        let mut queue = FairQueue::new(this.config.per_tenant_concurrency());
+        let mut running = 0;
+        let mut poll_due = true;
+        let mut next_poll = Instant::now();
         loop {
-            // Wait for a free slot, then claim as many actions as there are free slots: one
-            // claim (a write) per batch rather than one per action.
-            let first = slots.clone().acquire_owned().await.expect("never closed");
-            let free = slots.available_permits() + 1;
-            let due = match this.store.claim_due(free, this.config.lease).await {
-                Ok(due) => due,
-                Err(error) => {
-                    tracing::error!("cannot claim pending actions: {error:#}");
-                    Vec::new()
-                }
-            };
-            if due.is_empty() {
-                drop(first);
-                tokio::select! {
-                    _ = this.wake.notified() => {}
-                    _ = tokio::time::sleep(this.config.poll_interval) => {}
-                }
-                continue;
-            }
-            let mut first = Some(first);
-            for action in due {
-                // Only this loop takes slots, so the ones counted free are still free.
-                let permit = match first.take() {
-                    Some(permit) => permit,
-                    None => slots.clone().acquire_owned().await.expect("never closed"),
+            if poll_due && queue.len() < capacity {
+                let room = this.config.concurrency.min(capacity - queue.len());
+                let claimed = match this.store.claim_due(room, this.config.lease).await {
+                    Ok(claimed) => claimed,
+                    Err(error) => {
+                        tracing::error!("cannot claim pending actions: {error:#}");
+                        Vec::new()
+                    }
                 };
+                // A full claim means more may be due: claim again once there is room.
+                poll_due = claimed.len() == room;
+                next_poll = Instant::now() + this.config.poll_interval;
+                for action in claimed {
+                    queue.push(action);
+                }
+            }
+            while running < this.config.concurrency {
+                let Some(action) = queue.pop() else { break };
+                // Sent only while surely leased: otherwise the poll hands it out again.
+                if action.lease_until <= now_ms() + this.config.timeout.as_millis() as i64 {
+                    queue.finished(&action.tenant);
+                    continue;
+                }
+                running += 1;
                 let worker = this.clone();
-                tokio::spawn(async move {
-                    worker.deliver(action).await;
-                    drop(permit);
-                });
+                let finished = finished.clone();
+                tokio::spawn(async move { worker.deliver(action, finished).await });
+            }
+            tokio::select! {
+                Some(action) = recv_if(&mut handed_over, queue.len() < capacity) => queue.push(action),
+                Some(tenant) = finishes.recv() => {
+                    running -= 1;
+                    queue.finished(&tenant);
+                }
+                _ = this.wake.notified() => poll_due = true,
+                _ = tokio::time::sleep_until(next_poll.into()), if !poll_due => poll_due = true,
             }
         }
     }
 
-    async fn deliver(&self, action: DueAction) {
+    /// Sends one action; its slot is given back (`finished`) as soon as the answer is in, and
+    /// the attempt is recorded after (in a batch with others).
+    async fn deliver(&self, action: DueAction, finished: mpsc::UnboundedSender<String>) {
         let started_at_ms = now_ms();
         let started = Instant::now();
         let (result, error, response) = self.send(&action).await;
+        let _ = finished.send(action.tenant.clone());
         let attempt = AttemptRecord {
             started_at_ms,
             duration: started.elapsed(),
@@ -136,7 +160,7 @@ impl Worker {
         let next = next_step(&result, action.attempts + 1, schedule, retry_after, spread);
         match next {
             Next::Succeeded => {
-                tracing::info!(tenant = %action.tenant, event_id = %action.event_id, action = %action.id, plugin = %action.plugin, "action delivered")
+                tracing::debug!(tenant = %action.tenant, event_id = %action.event_id, action = %action.id, plugin = %action.plugin, "action delivered")
             }
             Next::RetryAfter(delay) => {
                 tracing::warn!(tenant = %action.tenant, event_id = %action.event_id, action = %action.id, plugin = %action.plugin, error = attempt.error.as_deref().unwrap_or(""), "attempt failed, retrying in {}", humantime::format_duration(delay))
@@ -146,8 +170,8 @@ impl Worker {
             }
         }
         // A finished action whose plugin asked for the response hands it over.
-        let finished = matches!(next, Next::Succeeded | Next::Failed);
-        let response = response.filter(|_| finished && action.request.continuation.is_some());
+        let done = matches!(next, Next::Succeeded | Next::Failed);
+        let response = response.filter(|_| done && action.request.continuation.is_some());
         let hand_over = response.is_some();
         if let Err(error) = self
             .store
@@ -250,6 +274,14 @@ impl Worker {
             body,
         };
         (AttemptResult::Status(status), error, Some(response))
+    }
+}
+
+/// The next value of `receiver` while `ready`; pending otherwise (or once it is closed).
+async fn recv_if<T>(receiver: &mut Option<mpsc::Receiver<T>>, ready: bool) -> Option<T> {
+    match receiver {
+        Some(receiver) if ready => receiver.recv().await,
+        _ => std::future::pending().await,
     }
 }
 

@@ -91,7 +91,7 @@ impl Harness {
             tenant,
             event_type: "checkEvaluation",
             body: BODY.as_bytes(),
-            dedup_key: id,
+            dedup: None,
             replay_of: None,
             headers: &headers,
         };

@@ -1,9 +1,9 @@
 //! Soda Cloud events: parsing a raw webhook body into a typed [`SodaEvent`].
 //!
 //! Both documented payload generations parse (see `model` for the field aliases), enumerations
-//! stay open, unknown top-level fields are kept in [`SodaEvent::extra`] (and the raw body is
-//! handed to plugins anyway), and an event type this gateway does not know is accepted as
-//! [`EventKind::Unknown`] rather than rejected.
+//! stay open, fields this model does not know stay reachable in the raw body (which plugins get
+//! too), and an event type this gateway does not know is accepted as [`EventKind::Unknown`]
+//! rather than rejected. The body is parsed once, straight into the typed model.
 
 mod lenient;
 mod model;
@@ -14,7 +14,7 @@ pub use model::{
 };
 
 use serde::Deserialize;
-use serde_json::{Map, Value};
+use serde_json::error::Category;
 
 /// A parsed Soda event.
 #[derive(Debug, Clone, PartialEq)]
@@ -25,8 +25,6 @@ pub struct SodaEvent {
     /// Where Soda accepts an incident link: the top-level field (first generation) or the one
     /// inside `incident` (second generation).
     pub incident_link_callback_url: Option<String>,
-    /// Top-level fields this model does not know.
-    pub extra: Map<String, Value>,
 }
 
 /// What the event is about.
@@ -66,7 +64,7 @@ pub enum ParseError {
 
 /// The top level of every Soda payload.
 #[derive(Deserialize)]
-#[serde(rename_all = "camelCase")]
+#[serde(rename_all = "camelCase", expecting = "a JSON object")]
 struct Envelope {
     event: String,
     #[serde(default)]
@@ -79,24 +77,26 @@ struct Envelope {
     incident: Option<Incident>,
     #[serde(default)]
     contract: Option<Contract>,
-    #[serde(flatten)]
-    extra: Map<String, Value>,
 }
 
 /// Parses a raw webhook body.
 pub fn parse(body: &[u8]) -> Result<SodaEvent, ParseError> {
-    let value: Value =
-        serde_json::from_slice(body).map_err(|e| ParseError::NotJson(e.to_string()))?;
-    if !value.is_object() {
-        return Err(ParseError::NotAnEvent("expected a JSON object".into()));
-    }
-    if !value.get("event").is_some_and(Value::is_string) {
-        return Err(ParseError::NotAnEvent(
-            "missing string field `event`".into(),
-        ));
+    // Serde would take an array for the envelope's fields in order: only an object is an event.
+    if body.iter().find(|byte| !byte.is_ascii_whitespace()) != Some(&b'{') {
+        return Err(
+            match serde_json::from_slice::<serde::de::IgnoredAny>(body) {
+                Ok(_) => ParseError::NotAnEvent("expected a JSON object".into()),
+                Err(error) => ParseError::NotJson(error.to_string()),
+            },
+        );
     }
     let envelope: Envelope =
-        serde_json::from_value(value).map_err(|e| ParseError::NotAnEvent(e.to_string()))?;
+        serde_json::from_slice(body).map_err(|error| match error.classify() {
+            Category::Data => ParseError::NotAnEvent(error.to_string()),
+            Category::Io | Category::Syntax | Category::Eof => {
+                ParseError::NotJson(error.to_string())
+            }
+        })?;
     envelope.into_event()
 }
 
@@ -126,7 +126,6 @@ impl Envelope {
             kind,
             sent_at: self.sent_at,
             incident_link_callback_url: self.incident_link_callback_url.or(callback_from_incident),
-            extra: self.extra,
         })
     }
 }

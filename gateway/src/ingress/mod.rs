@@ -5,6 +5,7 @@
 //! tenant's plugins run (off the async threads, under their deadlines), and the event with all
 //! its actions is committed before the 200 goes out.
 
+pub mod dedup;
 pub mod quota;
 pub mod redact;
 pub mod verify;
@@ -30,10 +31,9 @@ use crate::config::{Config, Tenant};
 use crate::events::{self, EventKind};
 use crate::plugins::bindings::to_wit_event;
 use crate::plugins::{Enabled, PluginRun, Registry, StateSource};
-use crate::store::{new_id, now_ms, EventRecord, RunRecord, Store};
+use crate::store::{new_id, now_ms, Dedup, DuplicateEvent, EventRecord, RunRecord, Store};
 use crate::telemetry::Metrics;
 use quota::{Exceeded, TenantQuota};
-use sha2::{Digest, Sha256};
 
 /// Everything a request needs, shared by all requests.
 pub struct Ingress {
@@ -45,22 +45,22 @@ pub struct Ingress {
     pub wake_worker: Arc<Notify>,
     /// Window of inbound deduplication (zero: off).
     pub dedup_window: std::time::Duration,
+    /// Dedup keys accepted within the window, so that repeats skip the plugins.
+    pub recent_keys: dedup::RecentKeys,
     pub metrics: Arc<Metrics>,
 }
 
 /// Every tenant by id.
 pub type Tenants = HashMap<String, Arc<TenantEntry>>;
 
-/// Prepares every tenant of `config` for serving.
-pub fn tenants_of(config: &Config) -> anyhow::Result<Tenants> {
+/// Prepares every tenant of `config` for serving; their backlogs are counted in `store`.
+pub fn tenants_of(config: &Config, store: &Store) -> anyhow::Result<Tenants> {
     config
         .tenants
         .iter()
         .map(|tenant| {
-            Ok((
-                tenant.id.clone(),
-                Arc::new(TenantEntry::new(tenant, config)?),
-            ))
+            let entry = TenantEntry::new(tenant, config, store)?;
+            Ok((tenant.id.clone(), Arc::new(entry)))
         })
         .collect()
 }
@@ -85,8 +85,8 @@ pub struct TenantEntry {
 }
 
 impl TenantEntry {
-    /// Prepares a configured tenant for serving.
-    pub fn new(tenant: &Tenant, config: &Config) -> anyhow::Result<Self> {
+    /// Prepares a configured tenant for serving; its backlog is counted in `store`.
+    pub fn new(tenant: &Tenant, config: &Config, store: &Store) -> anyhow::Result<Self> {
         let plugins = tenant
             .plugins
             .iter()
@@ -101,7 +101,10 @@ impl TenantEntry {
         Ok(Self {
             config: tenant.clone(),
             plugins,
-            quota: TenantQuota::new(config.quotas.with(&tenant.quota)),
+            quota: TenantQuota::new(
+                config.quotas.with(&tenant.quota),
+                store.backlog_of(&tenant.id),
+            ),
         })
     }
 }
@@ -168,30 +171,13 @@ async fn respond(
         Err(error) => return reject(StatusCode::BAD_REQUEST, error.to_string()),
     };
     *event_type = event_label(&event.kind);
-    let dedup_key = dedup_key(headers, &body);
-    if !ingress.dedup_window.is_zero() {
-        let since = now_ms() - ingress.dedup_window.as_millis() as i64;
-        match ingress
-            .store
-            .find_duplicate(tenant_id, &dedup_key, since)
-            .await
-        {
-            Ok(Some((original, link))) => {
-                tracing::info!(tenant = %tenant_id, event_id = %original, "duplicate delivery acknowledged without running plugins");
-                let answer = link.map_or_else(|| json!({}), |link| json!({ "link": link }));
-                return (StatusCode::OK, Json(answer)).into_response();
-            }
-            Ok(None) => {}
-            Err(error) => {
-                tracing::error!(tenant = %tenant_id, "cannot look for duplicates: {error:#}");
-                return reject(
-                    StatusCode::SERVICE_UNAVAILABLE,
-                    "cannot store the event, try again".into(),
-                );
-            }
+    let dedup_key = (!ingress.dedup_window.is_zero()).then(|| dedup::key(headers, &body));
+    if let Some(key) = &dedup_key {
+        if ingress.recent_keys.contains(tenant_id, key) {
+            return ingress.answer_duplicate(tenant_id, key).await;
         }
     }
-    if let Err(exceeded) = tenant.quota.check_backlog(&ingress.store, tenant_id).await {
+    if let Err(exceeded) = tenant.quota.check_backlog() {
         return over_quota(tenant_id, &exceeded);
     }
     let _slot = match tenant.quota.start_event() {
@@ -200,16 +186,31 @@ async fn respond(
     };
     let arrived = redact::redacted_headers(headers, &tenant.config.verify);
     let accepted = ingress
-        .accept(&tenant, &event, &body, &dedup_key, &arrived, None)
+        .accept(&tenant, &event, &body, dedup_key.as_deref(), &arrived, None)
         .await;
     match accepted {
-        Ok(accepted) => (StatusCode::OK, Json(answer(&accepted.runs))).into_response(),
+        Ok(accepted) => {
+            if let Some(key) = &dedup_key {
+                ingress.recent_keys.insert(tenant_id, key);
+            }
+            (StatusCode::OK, Json(answer(&accepted.runs))).into_response()
+        }
+        Err(Refused::Duplicate) => {
+            let key = dedup_key
+                .as_deref()
+                .expect("only deduplicated events are duplicates");
+            ingress.answer_duplicate(tenant_id, key).await
+        }
         Err(Refused::Plugins) => reject(StatusCode::INTERNAL_SERVER_ERROR, "internal error".into()),
-        Err(Refused::Store) => reject(
-            StatusCode::SERVICE_UNAVAILABLE,
-            "cannot store the event, try again".into(),
-        ),
+        Err(Refused::Store) => store_unavailable(),
     }
+}
+
+fn store_unavailable() -> Response {
+    reject(
+        StatusCode::SERVICE_UNAVAILABLE,
+        "cannot store the event, try again".into(),
+    )
 }
 
 /// An event stored with the runs of its plugins.
@@ -225,6 +226,8 @@ pub enum Refused {
     Plugins,
     /// The store could not commit the event.
     Store,
+    /// An event with the same dedup key was stored within the window; nothing was stored.
+    Duplicate,
 }
 
 /// Why a stored event could not be replayed.
@@ -242,13 +245,14 @@ pub enum ReplayError {
 
 impl Ingress {
     /// Runs the tenant's plugins on a verified, parsed event and stores the event with every
-    /// run, action and state write, atomically; then wakes the delivery worker.
+    /// run, action and state write, atomically (the store hands the new actions to the
+    /// delivery worker).
     pub async fn accept(
         &self,
         tenant: &TenantEntry,
         event: &events::SodaEvent,
         body: &[u8],
-        dedup_key: &str,
+        dedup_key: Option<&str>,
         headers: &[(String, String)],
         replay_of: Option<&str>,
     ) -> Result<Accepted, Refused> {
@@ -269,7 +273,10 @@ impl Ingress {
             tenant: tenant_id,
             event_type: event.type_name(),
             body,
-            dedup_key,
+            dedup: dedup_key.map(|key| Dedup {
+                key,
+                window: self.dedup_window,
+            }),
             replay_of,
             headers,
         };
@@ -282,10 +289,12 @@ impl Ingress {
             })
             .collect();
         if let Err(error) = self.store.record_event(&record, &run_records).await {
+            if error.downcast_ref::<DuplicateEvent>().is_some() {
+                return Err(Refused::Duplicate);
+            }
             tracing::error!(tenant = %tenant_id, event_id, "cannot store event: {error:#}");
             return Err(Refused::Store);
         }
-        self.wake_worker.notify_one();
         for run in &runs {
             self.metrics
                 .plugin_call(&run.plugin, run.duration, run.outcome.is_err());
@@ -296,6 +305,25 @@ impl Ingress {
         let plugins: Vec<&str> = runs.iter().map(|run| run.plugin.as_str()).collect();
         tracing::info!(tenant = %tenant_id, event_id, event_type = event.type_name(), replay_of, plugin = %plugins.join(","), "event accepted");
         Ok(Accepted { event_id, runs })
+    }
+
+    /// Answers a duplicate delivery as its original was answered (with the original's incident
+    /// link, if it had one); no plugin runs.
+    async fn answer_duplicate(&self, tenant_id: &str, key: &str) -> Response {
+        let since = now_ms() - self.dedup_window.as_millis() as i64;
+        match self.store.find_duplicate(tenant_id, key, since).await {
+            Ok(Some((original, link))) => {
+                tracing::info!(tenant = %tenant_id, event_id = %original, "duplicate delivery acknowledged without running plugins");
+                let answer = link.map_or_else(|| json!({}), |link| json!({ "link": link }));
+                (StatusCode::OK, Json(answer)).into_response()
+            }
+            // The original's window closed meanwhile: a new delivery may be stored.
+            Ok(None) => store_unavailable(),
+            Err(error) => {
+                tracing::error!(tenant = %tenant_id, "cannot look for duplicates: {error:#}");
+                store_unavailable()
+            }
+        }
     }
 
     /// Runs a stored event again through the plugins loaded now (after a plugin was fixed),
@@ -312,17 +340,9 @@ impl Ingress {
             .ok_or_else(|| ReplayError::NoSuchTenant(stored.tenant.clone()))?;
         let event = events::parse(&stored.body)
             .map_err(|error| ReplayError::Unparsable(error.to_string()))?;
-        let dedup_key = format!("replay:{}", new_id("rpl"));
-        self.accept(
-            &tenant,
-            &event,
-            &stored.body,
-            &dedup_key,
-            &[],
-            Some(&stored.id),
-        )
-        .await
-        .map_err(|_| ReplayError::Refused)
+        self.accept(&tenant, &event, &stored.body, None, &[], Some(&stored.id))
+            .await
+            .map_err(|_| ReplayError::Refused)
     }
 
     /// Runs the tenant's plugins on a blocking thread: wasm calls are CPU-bound.
@@ -358,15 +378,6 @@ fn event_label(kind: &EventKind) -> &'static str {
         EventKind::IncidentUpdated(_) => "incidentUpdated",
         EventKind::ContractPublished(_) => "contractPublished",
         EventKind::Unknown(_) => "unknown",
-    }
-}
-
-/// What recognises a second delivery of the same event: the Standard Webhooks `webhook-id` when
-/// the sender sets one, else the SHA-256 of the raw body.
-fn dedup_key(headers: &HeaderMap, body: &[u8]) -> String {
-    match headers.get("webhook-id").and_then(|id| id.to_str().ok()) {
-        Some(id) => format!("id:{id}"),
-        None => format!("sha256:{}", hex::encode(Sha256::digest(body))),
     }
 }
 

@@ -2,16 +2,13 @@
 //! of actions waiting to be sent. A tenant past a limit gets `429` with `Retry-After`; the
 //! others do not notice, since each tenant has buckets, slots and backlog of its own.
 
+use std::sync::atomic::{AtomicI64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 
 use crate::config::Quota;
-use crate::store::Store;
-
-/// How long a backlog count is trusted before it is read again.
-const BACKLOG_FRESHNESS: Duration = Duration::from_secs(1);
 /// `Retry-After` when a tenant's backlog is full: it drains at the downstream's pace.
 const BACKLOG_RETRY_AFTER: Duration = Duration::from_secs(30);
 /// `Retry-After` when all of a tenant's event slots are busy.
@@ -29,7 +26,8 @@ pub struct TenantQuota {
     limits: Quota,
     bucket: Mutex<Bucket>,
     slots: Arc<Semaphore>,
-    backlog: tokio::sync::Mutex<Option<(Instant, i64)>>,
+    /// The tenant's pending actions, kept by the store (`Store::backlog_of`).
+    backlog: Arc<AtomicI64>,
 }
 
 struct Bucket {
@@ -38,14 +36,15 @@ struct Bucket {
 }
 
 impl TenantQuota {
-    pub fn new(limits: Quota) -> Self {
+    /// The quota state of a tenant whose pending actions `backlog` counts.
+    pub fn new(limits: Quota, backlog: Arc<AtomicI64>) -> Self {
         Self {
             bucket: Mutex::new(Bucket {
                 tokens: f64::from(limits.burst),
                 refilled_at: Instant::now(),
             }),
             slots: Arc::new(Semaphore::new(limits.concurrent_events)),
-            backlog: tokio::sync::Mutex::new(None),
+            backlog,
             limits,
         }
     }
@@ -84,24 +83,9 @@ impl TenantQuota {
             })
     }
 
-    /// Refuses while the tenant's pending actions are at the limit (counted at most once a
-    /// second). A store error lets the request through: storing it will tell.
-    pub async fn check_backlog(&self, store: &Store, tenant: &str) -> Result<(), Exceeded> {
-        let mut cached = self.backlog.lock().await;
-        let pending = match *cached {
-            Some((read_at, pending)) if read_at.elapsed() < BACKLOG_FRESHNESS => pending,
-            _ => match store.pending_actions(tenant).await {
-                Ok(pending) => {
-                    *cached = Some((Instant::now(), pending));
-                    pending
-                }
-                Err(error) => {
-                    tracing::warn!(tenant, "cannot count pending actions: {error:#}");
-                    return Ok(());
-                }
-            },
-        };
-        if pending >= self.limits.max_pending_actions {
+    /// Refuses while the tenant's pending actions are at the limit.
+    pub fn check_backlog(&self) -> Result<(), Exceeded> {
+        if self.backlog.load(Ordering::Relaxed) >= self.limits.max_pending_actions {
             return Err(Exceeded {
                 reason: "actions waiting to be sent",
                 retry_after: BACKLOG_RETRY_AFTER,
@@ -116,12 +100,37 @@ mod tests {
     use super::*;
 
     fn quota(rate: f64, burst: u32, concurrent: usize) -> TenantQuota {
-        TenantQuota::new(Quota {
-            requests_per_second: rate,
-            burst,
-            concurrent_events: concurrent,
-            max_pending_actions: 10,
-        })
+        TenantQuota::new(
+            Quota {
+                requests_per_second: rate,
+                burst,
+                concurrent_events: concurrent,
+                max_pending_actions: 10,
+            },
+            Arc::default(),
+        )
+    }
+
+    #[test]
+    fn a_full_backlog_is_refused_until_it_drains() {
+        let backlog = Arc::new(AtomicI64::new(9));
+        let quota = TenantQuota::new(
+            Quota {
+                requests_per_second: 1.0,
+                burst: 1,
+                concurrent_events: 1,
+                max_pending_actions: 10,
+            },
+            backlog.clone(),
+        );
+        assert_eq!(quota.check_backlog(), Ok(()));
+        backlog.store(10, Ordering::Relaxed);
+        assert_eq!(
+            quota.check_backlog().unwrap_err().reason,
+            "actions waiting to be sent"
+        );
+        backlog.store(3, Ordering::Relaxed);
+        assert_eq!(quota.check_backlog(), Ok(()));
     }
 
     #[test]

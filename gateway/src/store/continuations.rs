@@ -4,6 +4,7 @@ use std::time::Duration;
 
 use sqlx::Row;
 
+use super::handoff::Effects;
 use super::writes::{insert_run, Origin};
 use super::{now_ms, RunRecord, Store};
 use crate::actions::Response;
@@ -85,7 +86,9 @@ impl Store {
             plugin: &pending.plugin,
             parent_action_id: Some(&pending.action_id),
         };
-        insert_run(&mut tx, &origin, run, now).await?;
+        let mut effects = Effects::default();
+        let route = self.shared.route.get();
+        insert_run(&mut tx, &origin, run, now, route, &mut effects).await?;
         sqlx::query(
             "UPDATE actions SET continuation_status = $1, continuation_lease_until = NULL WHERE id = $2",
         )
@@ -94,6 +97,7 @@ impl Store {
         .execute(&mut *tx)
         .await?;
         tx.commit().await?;
+        self.shared.publish(effects);
         Ok(())
     }
 }

@@ -11,12 +11,15 @@ use anyhow::{bail, Context as _};
 use sqlx::any::AnyPoolOptions;
 use sqlx::{AnyPool, Executor as _};
 
+use super::sqlite_writer::Sync;
+
 /// Which database a store lives in.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Database {
     /// The embedded SQLite file (durable; one gateway process at a time).
     Sqlite(PathBuf),
-    /// SQLite in memory: nothing survives the process. For benchmarks and trials only.
+    /// Throwaway SQLite: a private file that is never synced and is deleted with the store, so
+    /// nothing survives the process. For benchmarks and trials only.
     Memory,
     /// A PostgreSQL server, which any number of gateway replicas may share.
     Postgres {
@@ -107,41 +110,18 @@ impl Database {
     /// Connects, creating the file or schema if needed, and applies the migrations.
     pub(super) async fn connect(&self) -> anyhow::Result<Pools> {
         sqlx::any::install_default_drivers();
-        let pool = match self {
-            Database::Sqlite(path) => {
-                let file = absolute_file(path)?;
-                // Every write goes through one connection: SQLite has one write lock, and
-                // connections that compete for it sleep in its busy handler (up to 100 ms a
-                // time), which made the latency tail. Reads use the others (WAL: readers never
-                // wait for the writer).
-                let writes = sqlite_pool(1)
-                    .after_connect(|connection, _| {
-                        // Checkpoints run in the background (`checkpoint_wal`), never inside
-                        // a commit that requests are waiting for.
-                        Box::pin(async move {
-                            connection.execute(SQLITE_PRAGMAS).await?;
-                            connection.execute("PRAGMA wal_autocheckpoint = 0").await?;
-                            Ok(())
-                        })
-                    })
-                    .connect(&sqlite_url(&file))
-                    .await
-                    .with_context(|| format!("cannot open database {}", file.display()))?;
-                migrate(self.dialect(), &writes).await?;
-                let reads = sqlite_pool(3)
-                    .connect(&sqlite_url(&file))
-                    .await
-                    .with_context(|| format!("cannot open database {}", file.display()))?;
-                return Ok(Pools { reads, writes });
+        match self {
+            Database::Sqlite(path) => sqlite_pools(absolute_file(path)?, Sync::Durable, None).await,
+            // The same pipeline as the file, on a private file that is deleted with the store
+            // and never synced: only what durability costs is left out.
+            Database::Memory => {
+                let scratch = tempfile::Builder::new()
+                    .prefix("soda-gateway-memory-")
+                    .tempdir()
+                    .context("cannot create the in-memory store's scratch folder")?;
+                let file = scratch.path().join("gateway.db");
+                sqlite_pools(file, Sync::Off, Some(scratch)).await
             }
-            // Every connection to `:memory:` is a database of its own: one connection, kept.
-            Database::Memory => sqlite_pool(1)
-                .idle_timeout(None)
-                .max_lifetime(None)
-                .min_connections(1)
-                .connect("sqlite::memory:")
-                .await
-                .context("cannot open the in-memory database")?,
             Database::Postgres { url, schema } => {
                 let pool = postgres_pool(schema.clone())
                     .connect(url)
@@ -150,22 +130,69 @@ impl Database {
                 if let Some(schema) = schema {
                     create_schema(&pool, schema).await?;
                 }
-                pool
+                migrate(self.dialect(), &pool).await?;
+                Ok(Pools {
+                    reads: pool.clone(),
+                    writes: pool,
+                    sqlite: None,
+                })
             }
-        };
-        migrate(self.dialect(), &pool).await?;
-        Ok(Pools {
-            reads: pool.clone(),
-            writes: pool,
-        })
+        }
     }
 }
 
-/// The connections of a store: `writes` for every statement that writes, `reads` for the rest.
-/// One pool serves both except for a SQLite file, whose writes get one connection of their own.
+/// The connections of a store: `writes` for the statements that write outside the store's
+/// writer, `reads` for the rest. One pool serves both on PostgreSQL.
 pub(super) struct Pools {
     pub reads: AnyPool,
     pub writes: AnyPool,
+    /// A SQLite store's file, for its writer's own connection.
+    pub sqlite: Option<SqliteFile>,
+}
+
+/// Where a SQLite store's writer connects.
+pub(super) struct SqliteFile {
+    pub path: PathBuf,
+    pub sync: Sync,
+    /// The in-memory store's folder, deleted when the store is.
+    pub scratch: Option<tempfile::TempDir>,
+}
+
+/// Opens the pools of a SQLite file and applies the migrations.
+async fn sqlite_pools(
+    file: PathBuf,
+    sync: Sync,
+    scratch: Option<tempfile::TempDir>,
+) -> anyhow::Result<Pools> {
+    // Writes outside the writer (operator commands, continuations) get one connection of their
+    // own: SQLite has one write lock, and connections that compete for it sleep in its busy
+    // handler. Reads use the others (WAL: readers never wait for the writer).
+    let writes = sqlite_pool(1)
+        .after_connect(|connection, _| {
+            // Checkpoints run in the background (`checkpoint_wal`), never inside a commit.
+            Box::pin(async move {
+                connection.execute(SQLITE_PRAGMAS).await?;
+                connection.execute("PRAGMA wal_autocheckpoint = 0").await?;
+                Ok(())
+            })
+        })
+        .connect(&sqlite_url(&file))
+        .await
+        .with_context(|| format!("cannot open database {}", file.display()))?;
+    migrate(Dialect::Sqlite, &writes).await?;
+    let reads = sqlite_pool(3)
+        .connect(&sqlite_url(&file))
+        .await
+        .with_context(|| format!("cannot open database {}", file.display()))?;
+    Ok(Pools {
+        reads,
+        writes,
+        sqlite: Some(SqliteFile {
+            path: file,
+            sync,
+            scratch,
+        }),
+    })
 }
 
 async fn migrate(dialect: Dialect, pool: &AnyPool) -> anyhow::Result<()> {
@@ -351,6 +378,7 @@ mod tests {
             .to_owned();
         let relative = PathBuf::from(format!("{name}/sub/../data/gateway.db"));
         let pools = Database::Sqlite(relative).connect().await.unwrap();
+        assert!(pools.sqlite.is_some());
         pools.reads.close().await;
         pools.writes.close().await;
         assert!(scratch.path().join("data/gateway.db").is_file());

@@ -94,16 +94,6 @@ impl Store {
         Ok((row.try_get("pending")?, row.try_get("failed")?))
     }
 
-    /// A tenant's actions waiting to be sent.
-    pub async fn pending_actions(&self, tenant: &str) -> anyhow::Result<i64> {
-        Ok(sqlx::query_scalar(
-            "SELECT COUNT(*) FROM actions WHERE tenant = $1 AND status = 'pending'",
-        )
-        .bind(tenant)
-        .fetch_one(&self.pool)
-        .await?)
-    }
-
     /// Whether the database answers.
     pub async fn ping(&self) -> anyhow::Result<()> {
         sqlx::query("SELECT 1").execute(&self.pool).await?;

@@ -1,4 +1,4 @@
-//! Group commit: the writes that arrive while one transaction commits share the next one, so
+//! Group commit on PostgreSQL: the writes that arrive while one transaction commits share the next one, so
 //! many concurrent requests cost one durable commit (one fsync) instead of one each.
 //!
 //! Each caller still waits for the commit that holds its write before it returns, so "a 2xx
@@ -10,6 +10,7 @@ use std::sync::Arc;
 use sqlx::{AnyConnection, AnyPool};
 use tokio::sync::{mpsc, oneshot, Mutex};
 
+use super::handoff::{Effects, Shared};
 use super::writes::Write;
 
 /// Writes committed together at most; bounded so a batch stays a short transaction.
@@ -32,11 +33,11 @@ impl GroupCommit {
     /// Starts `writers` writer tasks, each committing its own batches; they end when every
     /// handle is dropped. SQLite takes one writer at a time anyway; PostgreSQL commits several
     /// transactions at once, so there more writers keep its connections busy.
-    pub(super) fn start(pool: AnyPool, writers: usize) -> Self {
+    pub(super) fn start(pool: AnyPool, writers: usize, shared: Arc<Shared>) -> Self {
         let (jobs, queue) = mpsc::channel(QUEUE);
         let queue = Arc::new(Mutex::new(queue));
         for _ in 0..writers {
-            tokio::spawn(run(pool.clone(), Arc::clone(&queue)));
+            tokio::spawn(run(pool.clone(), Arc::clone(&queue), shared.clone()));
         }
         Self { jobs }
     }
@@ -54,7 +55,7 @@ impl GroupCommit {
     }
 }
 
-async fn run(pool: AnyPool, queue: Arc<Mutex<mpsc::Receiver<Job>>>) {
+async fn run(pool: AnyPool, queue: Arc<Mutex<mpsc::Receiver<Job>>>, shared: Arc<Shared>) {
     loop {
         // The lock is held only while taking a batch, not while committing it.
         let mut jobs = Vec::with_capacity(MAX_BATCH);
@@ -63,7 +64,7 @@ async fn run(pool: AnyPool, queue: Arc<Mutex<mpsc::Receiver<Job>>>) {
         }
         if jobs.len() > 1 {
             let writes: Vec<&Write> = jobs.iter().map(|job| &job.write).collect();
-            if commit(&pool, &writes).await.is_ok() {
+            if commit(&pool, &writes, &shared).await.is_ok() {
                 for job in jobs {
                     let _ = job.done.send(Ok(()));
                 }
@@ -71,19 +72,23 @@ async fn run(pool: AnyPool, queue: Arc<Mutex<mpsc::Receiver<Job>>>) {
             }
         }
         for job in jobs {
-            let result = commit(&pool, &[&job.write]).await;
+            let result = commit(&pool, &[&job.write], &shared).await;
             let _ = job.done.send(result);
         }
     }
 }
 
-/// Applies `writes` in one transaction and commits it.
-async fn commit(pool: &AnyPool, writes: &[&Write]) -> anyhow::Result<()> {
+/// Applies `writes` in one transaction, commits it and publishes what it set in motion.
+async fn commit(pool: &AnyPool, writes: &[&Write], shared: &Shared) -> anyhow::Result<()> {
+    let mut effects = Effects::default();
     let mut tx = pool.begin().await?;
     let connection: &mut AnyConnection = &mut tx;
     for write in writes {
-        write.apply(connection).await?;
+        write
+            .apply(connection, shared.route.get(), &mut effects)
+            .await?;
     }
     tx.commit().await?;
+    shared.publish(effects);
     Ok(())
 }

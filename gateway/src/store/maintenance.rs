@@ -2,7 +2,8 @@
 
 use sqlx::Row;
 
-use super::Store;
+use super::sqlite_writer::{Done, Op};
+use super::{Store, Writer};
 
 /// What one retention pass deleted.
 #[derive(Debug, Default, PartialEq)]
@@ -14,13 +15,41 @@ pub struct Pruned {
 
 /// Events received before the cutoff whose work is finished: no action still to send, no
 /// response still to hand back. Bound parameter: the cutoff.
-const PRUNABLE: &str = "SELECT e.id FROM events e WHERE e.received_at < $1 AND NOT EXISTS (
-        SELECT 1 FROM actions a WHERE a.event_id = e.id
-          AND (a.status = 'pending' OR a.continuation_status IN ('waiting', 'pending')))";
+macro_rules! prunable {
+    () => {
+        "SELECT e.id FROM events e WHERE e.received_at < $1 AND NOT EXISTS (
+            SELECT 1 FROM actions a WHERE a.event_id = e.id
+              AND (a.status = 'pending' OR a.continuation_status IN ('waiting', 'pending')))"
+    };
+}
+
+/// The statements of one retention pass, in order, each bound to the cutoff: a replay that is
+/// kept outlives the original it points at; then attempts, runs, actions and events go, and
+/// the dedup keys of events received before the cutoff.
+pub(super) const PRUNE_STEPS: [&str; 6] = [
+    concat!(
+        "UPDATE events SET replay_of = NULL WHERE replay_of IN (",
+        prunable!(),
+        ")"
+    ),
+    concat!(
+        "DELETE FROM attempts WHERE action_id IN (SELECT a.id FROM actions a WHERE a.event_id IN (",
+        prunable!(),
+        "))"
+    ),
+    concat!(
+        "DELETE FROM plugin_runs WHERE event_id IN (",
+        prunable!(),
+        ")"
+    ),
+    concat!("DELETE FROM actions WHERE event_id IN (", prunable!(), ")"),
+    concat!("DELETE FROM events WHERE id IN (", prunable!(), ")"),
+    "DELETE FROM dedup_keys WHERE received_at < $1",
+];
 
 impl Store {
-    /// The event a tenant received with this dedup key at or after `since_ms`, if any, with the
-    /// incident link it was answered with.
+    /// The event that holds a tenant's dedup key, if it was received at or after `since_ms`,
+    /// with the incident link it was answered with.
     pub async fn find_duplicate(
         &self,
         tenant: &str,
@@ -28,12 +57,11 @@ impl Store {
         since_ms: i64,
     ) -> anyhow::Result<Option<(String, Option<serde_json::Value>)>> {
         let row = sqlx::query(
-            "SELECT e.id,
-                    (SELECT body FROM actions a WHERE a.event_id = e.id AND a.kind = 'link_answer'
-                     ORDER BY a.id LIMIT 1) AS link
-             FROM events e
-             WHERE e.tenant = $1 AND e.dedup_key = $2 AND e.received_at >= $3
-             ORDER BY e.received_at LIMIT 1",
+            "SELECT k.event_id AS id,
+                    (SELECT body FROM actions a WHERE a.event_id = k.event_id
+                       AND a.kind = 'link_answer' ORDER BY a.id LIMIT 1) AS link
+             FROM dedup_keys k
+             WHERE k.tenant = $1 AND k.dedup_key = $2 AND k.received_at >= $3",
         )
         .bind(tenant)
         .bind(dedup_key)
@@ -51,41 +79,21 @@ impl Store {
     /// Deletes finished events received before `before_ms`, with their runs, actions and
     /// attempts; events with work still to do are kept whatever their age.
     pub async fn prune(&self, before_ms: i64) -> anyhow::Result<Pruned> {
+        if let Writer::Sqlite(writer) = &self.writer {
+            return match writer.run(Op::Prune { before_ms }).await? {
+                Done::Pruned(pruned) => Ok(pruned),
+                _ => unreachable!("a prune returns what it deleted"),
+            };
+        }
+        let [replays, attempts, runs, actions, events, keys] = PRUNE_STEPS;
         let mut tx = self.writes.begin().await?;
-        // A replay that is kept outlives the original it points at.
-        sqlx::query(&format!(
-            "UPDATE events SET replay_of = NULL WHERE replay_of IN ({PRUNABLE})"
-        ))
-        .bind(before_ms)
-        .execute(&mut *tx)
-        .await?;
-        let of_prunable_actions =
-            format!("SELECT a.id FROM actions a WHERE a.event_id IN ({PRUNABLE})");
-        let attempts = sqlx::query(&format!(
-            "DELETE FROM attempts WHERE action_id IN ({of_prunable_actions})"
-        ))
-        .bind(before_ms)
-        .execute(&mut *tx)
-        .await?
-        .rows_affected();
-        sqlx::query(&format!(
-            "DELETE FROM plugin_runs WHERE event_id IN ({PRUNABLE})"
-        ))
-        .bind(before_ms)
-        .execute(&mut *tx)
-        .await?;
-        let actions = sqlx::query(&format!(
-            "DELETE FROM actions WHERE event_id IN ({PRUNABLE})"
-        ))
-        .bind(before_ms)
-        .execute(&mut *tx)
-        .await?
-        .rows_affected();
-        let events = sqlx::query(&format!("DELETE FROM events WHERE id IN ({PRUNABLE})"))
-            .bind(before_ms)
-            .execute(&mut *tx)
-            .await?
-            .rows_affected();
+        let step = |sql: &'static str| sqlx::query(sql).bind(before_ms);
+        step(replays).execute(&mut *tx).await?;
+        let attempts = step(attempts).execute(&mut *tx).await?.rows_affected();
+        step(runs).execute(&mut *tx).await?;
+        let actions = step(actions).execute(&mut *tx).await?.rows_affected();
+        let events = step(events).execute(&mut *tx).await?.rows_affected();
+        step(keys).execute(&mut *tx).await?;
         tx.commit().await?;
         Ok(Pruned {
             events,

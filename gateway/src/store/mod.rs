@@ -3,15 +3,22 @@
 //!
 //! The promise this module keeps: [`Store::record_event`] commits the event, its plugin runs and
 //! all their actions in one transaction (SQLite: WAL with `synchronous = FULL`) before the
-//! gateway answers 2xx. The worker then claims due actions with a lease ([`Store::claim_due`];
-//! on PostgreSQL with `FOR UPDATE SKIP LOCKED`, so replicas never claim the same action) and
-//! records every attempt ([`Store::record_attempt`]).
+//! gateway answers 2xx. Writes are batched: on SQLite one writer thread commits whatever is
+//! queued in one transaction ([`sqlite_writer`]); on PostgreSQL a few tasks do the same on the
+//! shared pool ([`group_commit`]). New HTTP actions are leased to this process as they are
+//! stored and handed straight to the delivery worker ([`handoff`]); the worker also claims due
+//! actions with a lease ([`Store::claim_due`]; on PostgreSQL with `FOR UPDATE SKIP LOCKED`, so
+//! replicas never claim the same action) for retries, restarts and other replicas' expired
+//! leases, and records every attempt ([`Store::record_attempt`]).
 
+use std::sync::Arc;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use sqlx::{AnyPool, Row};
 
 use group_commit::GroupCommit;
+use handoff::Shared;
+use sqlite_writer::{Done, Op, SqliteWriter};
 use writes::Write;
 
 use crate::actions::retry::Next;
@@ -22,11 +29,24 @@ use crate::actions::{Produced, Request, Response};
 pub struct Store {
     /// For reading.
     pool: AnyPool,
-    /// For every statement that writes (on SQLite, one connection: see `Database::connect`).
+    /// For the statements that write outside the writer (operator commands, continuations).
     writes: AnyPool,
     database: Database,
-    /// The writer that batches [`Store::record_event`] and [`Store::record_attempt`].
-    writer: GroupCommit,
+    /// The writer that batches events, attempts, claims and retention.
+    writer: Writer,
+    /// The route to the delivery worker and the backlog counts, shared with the writer.
+    shared: Arc<Shared>,
+    /// The in-memory store's scratch folder, deleted with the last handle.
+    _scratch: Option<Arc<tempfile::TempDir>>,
+}
+
+/// The batching writer of each kind of database.
+#[derive(Clone)]
+enum Writer {
+    /// One thread with the only writing connection (see [`sqlite_writer`]).
+    Sqlite(SqliteWriter),
+    /// Tasks that commit batches on the shared pool (see [`group_commit`]).
+    Postgres(GroupCommit),
 }
 
 /// An accepted event, as it is stored.
@@ -35,13 +55,27 @@ pub struct EventRecord<'a> {
     pub tenant: &'a str,
     pub event_type: &'a str,
     pub body: &'a [u8],
-    /// Recognises a second delivery of the same event (see `ingress::dedup_key`).
-    pub dedup_key: &'a str,
+    /// Recognises a second delivery of the same event; `None` when deduplication is off.
+    pub dedup: Option<Dedup<'a>>,
     /// The event this one replays, if it is a replay.
     pub replay_of: Option<&'a str>,
     /// The request's headers, credentials redacted, for the audit trail (empty for replays).
     pub headers: &'a [(String, String)],
 }
+
+/// What makes a second delivery of an event a duplicate: the same key (see
+/// `ingress::dedup`) to the same tenant within the window.
+#[derive(Debug, Clone, Copy)]
+pub struct Dedup<'a> {
+    pub key: &'a str,
+    pub window: Duration,
+}
+
+/// The error [`Store::record_event`] fails with when the event's dedup key was taken by an
+/// event stored within the window: the event is a duplicate and nothing of it was stored.
+#[derive(Debug, thiserror::Error)]
+#[error("a delivery with the same dedup key was stored within the dedup window")]
+pub struct DuplicateEvent;
 
 /// One plugin's run on the event, as it is stored.
 pub struct RunRecord<'a> {
@@ -62,6 +96,8 @@ pub struct DueAction {
     pub request: Request,
     /// Attempts made before this one.
     pub attempts: u32,
+    /// Until when (Unix ms) the action is leased to this process: no one else sends it before.
+    pub lease_until: i64,
 }
 
 /// One delivery attempt, as it is stored.
@@ -73,18 +109,50 @@ pub struct AttemptRecord {
     pub error: Option<String>,
 }
 
+/// Forgets every lease (see [`Store::release_leases`]).
+const RELEASE_LEASES: &str =
+    "UPDATE actions SET lease_until = NULL, continuation_lease_until = NULL
+     WHERE lease_until IS NOT NULL OR continuation_lease_until IS NOT NULL";
+
+/// Leases due actions. Parameters: lease end, now, now, limit.
+fn claim_sql(dialect: Dialect) -> String {
+    format!(
+        "UPDATE actions SET lease_until = $1
+         WHERE id IN (
+             SELECT id FROM actions
+             WHERE status = 'pending' AND next_attempt_at <= $2
+               AND (lease_until IS NULL OR lease_until < $3)
+             ORDER BY next_attempt_at
+             LIMIT $4 {})
+         RETURNING id, event_id, tenant, plugin, method, url, headers, body, attempts, continuation",
+        dialect.skip_locked()
+    )
+}
+
 impl Store {
     /// Opens (creating if needed) the database and applies the migrations.
     pub async fn open(database: &Database) -> anyhow::Result<Self> {
         let pools = database.connect().await?;
-        if let Database::Sqlite(_) = database {
-            tokio::spawn(database::checkpoint_wal(pools.reads.clone()));
-        }
+        let shared = Arc::new(Shared::default());
+        let (writer, scratch) = match pools.sqlite {
+            Some(file) => {
+                tokio::spawn(database::checkpoint_wal(pools.reads.clone()));
+                let writer = SqliteWriter::start(&file.path, file.sync, shared.clone())?;
+                (Writer::Sqlite(writer), file.scratch.map(Arc::new))
+            }
+            None => {
+                let writers = database.dialect().writers();
+                let writer = GroupCommit::start(pools.writes.clone(), writers, shared.clone());
+                (Writer::Postgres(writer), None)
+            }
+        };
         Ok(Self {
-            writer: GroupCommit::start(pools.writes.clone(), database.dialect().writers()),
+            writer,
+            shared,
             pool: pools.reads,
             writes: pools.writes,
             database: database.clone(),
+            _scratch: scratch,
         })
     }
 
@@ -98,45 +166,46 @@ impl Store {
     /// (Tools that open the store beside a running gateway must not; nor may a replica that
     /// shares PostgreSQL, where leases of a replica that died are taken over once they expire.)
     pub async fn release_leases(&self) -> anyhow::Result<()> {
-        sqlx::query(
-            "UPDATE actions SET lease_until = NULL, continuation_lease_until = NULL
-             WHERE lease_until IS NOT NULL OR continuation_lease_until IS NOT NULL",
-        )
-        .execute(&self.writes)
-        .await?;
+        match &self.writer {
+            Writer::Sqlite(writer) => {
+                writer.run(Op::ReleaseLeases).await?;
+            }
+            Writer::Postgres(_) => {
+                sqlx::query(RELEASE_LEASES).execute(&self.writes).await?;
+            }
+        }
         Ok(())
     }
 
     /// Stores an event with its plugin runs, their actions and state writes, atomically and
-    /// durably (see [`group_commit`] for how concurrent calls share a commit).
+    /// durably (concurrent calls share a commit). Its new HTTP actions go straight to the
+    /// worker that called [`Store::deliver_directly`], if any.
     pub async fn record_event(
         &self,
         event: &EventRecord<'_>,
         runs: &[RunRecord<'_>],
     ) -> anyhow::Result<()> {
-        self.writer.write(Write::event(event, runs)).await
+        self.write(Write::event(event, runs)).await
     }
 
     /// Leases up to `limit` pending actions that are due, so no one else sends them meanwhile.
     pub async fn claim_due(&self, limit: usize, lease: Duration) -> anyhow::Result<Vec<DueAction>> {
+        let lease_ms = lease.as_millis() as i64;
+        if let Writer::Sqlite(writer) = &self.writer {
+            return match writer.run(Op::Claim { limit, lease_ms }).await? {
+                Done::Claimed(due) => Ok(due),
+                _ => unreachable!("a claim returns the claimed actions"),
+            };
+        }
         let now = now_ms();
-        let rows = sqlx::query(&format!(
-            "UPDATE actions SET lease_until = $1
-             WHERE id IN (
-                 SELECT id FROM actions
-                 WHERE status = 'pending' AND next_attempt_at <= $2
-                   AND (lease_until IS NULL OR lease_until < $3)
-                 ORDER BY next_attempt_at
-                 LIMIT $4 {})
-             RETURNING id, event_id, tenant, plugin, method, url, headers, body, attempts, continuation",
-            self.database.dialect().skip_locked()
-        ))
-        .bind(now + lease.as_millis() as i64)
-        .bind(now)
-        .bind(now)
-        .bind(limit as i64)
-        .fetch_all(&self.writes)
-        .await?;
+        let lease_until = now + lease_ms;
+        let rows = sqlx::query(&claim_sql(self.database.dialect()))
+            .bind(lease_until)
+            .bind(now)
+            .bind(now)
+            .bind(limit as i64)
+            .fetch_all(&self.writes)
+            .await?;
         rows.into_iter()
             .map(|row| {
                 let headers: String = row.try_get("headers")?;
@@ -153,6 +222,7 @@ impl Store {
                         continuation: row.try_get("continuation")?,
                     },
                     attempts: row.try_get::<i64, _>("attempts")? as u32,
+                    lease_until,
                 })
             })
             .collect()
@@ -168,14 +238,20 @@ impl Store {
         next: Next,
         response: Option<&Response>,
     ) -> anyhow::Result<()> {
-        self.writer
-            .write(Write::Attempt {
-                action_id: action_id.to_owned(),
-                attempt: attempt.clone(),
-                next,
-                response: response.cloned(),
-            })
-            .await
+        self.write(Write::Attempt {
+            action_id: action_id.to_owned(),
+            attempt: attempt.clone(),
+            next,
+            response: response.cloned(),
+        })
+        .await
+    }
+
+    async fn write(&self, write: Write) -> anyhow::Result<()> {
+        match &self.writer {
+            Writer::Sqlite(writer) => writer.run(Op::Write(write)).await.map(|_| ()),
+            Writer::Postgres(writer) => writer.write(write).await,
+        }
     }
 }
 
@@ -192,12 +268,15 @@ pub fn now_ms() -> i64 {
 }
 
 mod audit;
+mod backlog;
 mod continuations;
 mod database;
 mod dead_letters;
 mod group_commit;
+mod handoff;
 mod maintenance;
 mod plugin_errors;
+mod sqlite_writer;
 mod state;
 #[cfg(test)]
 mod tests;

@@ -78,7 +78,7 @@ mod tests {
             tenant,
             event_type: "checkEvaluation",
             body: b"{}",
-            dedup_key: id,
+            dedup: None,
             replay_of: None,
             headers: &[],
         };

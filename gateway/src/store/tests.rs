@@ -9,6 +9,8 @@ use super::*;
 use crate::actions::retry::Next;
 use crate::actions::{NewAction, Produced, Response, StateWrite};
 
+const HOUR: Duration = Duration::from_secs(3600);
+
 on_both_backends!(
     an_event_is_stored_with_its_runs_and_actions,
     a_claimed_action_is_not_claimed_again_while_leased,
@@ -18,6 +20,7 @@ on_both_backends!(
     state_writes_are_kept_per_tenant_and_plugin_and_only_for_successful_runs,
     a_response_is_kept_for_the_plugin_and_its_run_stored_with_new_actions,
     a_duplicate_is_found_within_the_window_with_its_link_answer,
+    a_taken_dedup_key_refuses_the_second_event_within_the_window_only,
     retention_keeps_events_with_work_left_and_deletes_finished_ones,
     a_failed_action_is_a_dead_letter_until_it_is_retried,
     pruning_an_original_keeps_its_newer_replay,
@@ -164,7 +167,10 @@ async fn store_with_one_action(db: &TestDb) -> Store {
         tenant: "acme",
         event_type: "checkEvaluation",
         body: b"{}",
-        dedup_key: "sha256:x",
+        dedup: Some(Dedup {
+            key: "sha256:x",
+            window: HOUR,
+        }),
         replay_of: None,
         headers: &[],
     };
@@ -308,7 +314,7 @@ async fn a_failed_event_write_leaves_nothing_behind(db: TestDb) {
         tenant: "acme",
         event_type: "checkEvaluation",
         body: b"{}",
-        dedup_key: "sha256:x",
+        dedup: None,
         replay_of: None,
         headers: &[],
     };
@@ -349,7 +355,10 @@ async fn a_response_is_kept_for_the_plugin_and_its_run_stored_with_new_actions(d
         tenant: "acme",
         event_type: "incidentCreated",
         body: b"{}",
-        dedup_key: "sha256:x",
+        dedup: Some(Dedup {
+            key: "sha256:x",
+            window: HOUR,
+        }),
         replay_of: None,
         headers: &[],
     };
@@ -451,6 +460,43 @@ async fn a_duplicate_is_found_within_the_window_with_its_link_answer(db: TestDb)
         .is_none());
 }
 
+async fn a_taken_dedup_key_refuses_the_second_event_within_the_window_only(db: TestDb) {
+    let store = store_with_one_action(&db).await;
+    let again = |id, window| EventRecord {
+        dedup: Some(Dedup {
+            key: "sha256:x",
+            window,
+        }),
+        ..check_evaluation(id)
+    };
+    let refused = store.record_event(&again("evt_2", HOUR), &[]).await;
+    let error = refused.expect_err("a duplicate within the window");
+    assert!(
+        error.downcast_ref::<DuplicateEvent>().is_some(),
+        "{error:#}"
+    );
+    assert!(
+        store.event("evt_2").await.unwrap().is_none(),
+        "nothing stored"
+    );
+    let other_tenant = EventRecord {
+        tenant: "other",
+        ..again("evt_3", HOUR)
+    };
+    store.record_event(&other_tenant, &[]).await.unwrap();
+    tokio::time::sleep(Duration::from_millis(5)).await;
+    store
+        .record_event(&again("evt_4", Duration::from_millis(1)), &[])
+        .await
+        .expect("the window is over");
+    let (original, _) = store
+        .find_duplicate("acme", "sha256:x", 0)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(original, "evt_4", "the key now belongs to the newest");
+}
+
 async fn retention_keeps_events_with_work_left_and_deletes_finished_ones(db: TestDb) {
     let store = store_with_one_action(&db).await;
     let future = now_ms() + 60_000;
@@ -521,7 +567,7 @@ async fn pruning_an_original_keeps_its_newer_replay(db: TestDb) {
         tenant: "acme",
         event_type: "validate",
         body: b"{}",
-        dedup_key: "sha256:x",
+        dedup: None,
         replay_of,
         headers: &[],
     };
@@ -541,14 +587,14 @@ async fn pruning_an_original_keeps_its_newer_replay(db: TestDb) {
     assert!(store.event("evt_2").await.unwrap().is_some());
 }
 
-/// A `checkEvaluation` for tenant `acme` whose dedup key is its id.
+/// A `checkEvaluation` for tenant `acme`, without a dedup key.
 fn check_evaluation(id: &str) -> EventRecord<'_> {
     EventRecord {
         id,
         tenant: "acme",
         event_type: "checkEvaluation",
         body: b"{}",
-        dedup_key: id,
+        dedup: None,
         replay_of: None,
         headers: &[],
     }

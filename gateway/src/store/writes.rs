@@ -1,11 +1,52 @@
-//! The store's writes that go through [`group_commit`](super::group_commit): each owns its data,
-//! so it can wait in the writer's queue, and can be applied again if its batch fails.
+//! The store's writes that go through a writer ([`sqlite_writer`](super::sqlite_writer) or
+//! [`group_commit`](super::group_commit)): each owns its data, so it can wait in the writer's
+//! queue and be applied again if its batch has to be retried without a failing neighbour.
+//!
+//! The SQL is written once, with `$1`-style parameters in order of appearance, which both
+//! PostgreSQL and SQLite (as numbered names) accept; [`apply`](Write::apply) runs it through
+//! sqlx, the SQLite writer through rusqlite.
 
 use sqlx::AnyConnection;
 
-use super::{new_id, now_ms, AttemptRecord, EventRecord, RunRecord};
+use super::handoff::{Effects, Route};
+use super::{new_id, now_ms, AttemptRecord, DueAction, DuplicateEvent, EventRecord, RunRecord};
 use crate::actions::retry::Next;
 use crate::actions::{NewAction, Produced, Request, Response};
+
+pub(super) const INSERT_EVENT: &str = "INSERT INTO events
+    (id, tenant, event_type, received_at, body, dedup_key, replay_of, headers)
+    VALUES ($1, $2, $3, $4, $5, $6, $7, $8)";
+/// Takes a tenant's dedup key for an event unless an event stored at or after the cutoff holds
+/// it: then no row changes. Parameters: tenant, key, event id, now, cutoff.
+pub(super) const CLAIM_DEDUP_KEY: &str =
+    "INSERT INTO dedup_keys (tenant, dedup_key, event_id, received_at) VALUES ($1, $2, $3, $4)
+     ON CONFLICT (tenant, dedup_key) DO UPDATE
+         SET event_id = excluded.event_id, received_at = excluded.received_at
+         WHERE dedup_keys.received_at < $5";
+pub(super) const INSERT_RUN: &str = "INSERT INTO plugin_runs
+    (event_id, plugin, outcome, error, duration_us, phase, action_id)
+    VALUES ($1, $2, $3, $4, $5, $6, $7)";
+pub(super) const INSERT_ACTION: &str = "INSERT INTO actions
+    (id, event_id, tenant, plugin, kind, method, url, headers, body, status, next_attempt_at,
+     created_at, continuation, continuation_status, parent_action_id, lease_until)
+    VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16)";
+pub(super) const UPSERT_STATE: &str =
+    "INSERT INTO plugin_state (tenant, plugin, key, value, updated_at) VALUES ($1, $2, $3, $4, $5)
+     ON CONFLICT (tenant, plugin, key) DO UPDATE SET value = excluded.value, updated_at = excluded.updated_at";
+pub(super) const DELETE_STATE: &str =
+    "DELETE FROM plugin_state WHERE tenant = $1 AND plugin = $2 AND key = $3";
+pub(super) const INSERT_ATTEMPT: &str =
+    "INSERT INTO attempts (action_id, started_at, duration_ms, status_code, error)
+     VALUES ($1, $2, $3, $4, $5)";
+pub(super) const AFTER_ATTEMPT: &str =
+    "UPDATE actions SET status = $1, attempts = attempts + 1, lease_until = NULL,
+         next_attempt_at = COALESCE($2, next_attempt_at), last_error = $3
+     WHERE id = $4
+     RETURNING tenant";
+pub(super) const KEEP_RESPONSE: &str =
+    "UPDATE actions SET continuation_status = 'pending', response_status = $1,
+         response_headers = $2, response_body = $3
+     WHERE id = $4 AND continuation_status = 'waiting'";
 
 /// One write, applied inside a transaction the writer owns.
 pub(super) enum Write {
@@ -15,7 +56,9 @@ pub(super) enum Write {
         tenant: String,
         event_type: String,
         body: Vec<u8>,
-        dedup_key: String,
+        /// The dedup key and the cutoff (Unix ms) of its window; `None` when deduplication
+        /// is off.
+        dedup: Option<(String, i64)>,
         replay_of: Option<String>,
         /// JSON array of `[name, value]` pairs.
         headers: String,
@@ -32,9 +75,19 @@ pub(super) enum Write {
 
 /// A [`RunRecord`] that owns its data.
 pub(super) struct OwnedRun {
-    plugin: String,
-    duration: std::time::Duration,
-    outcome: Result<Produced, String>,
+    pub plugin: String,
+    pub duration: std::time::Duration,
+    pub outcome: Result<Produced, String>,
+}
+
+impl OwnedRun {
+    pub(super) fn borrowed(&self) -> RunRecord<'_> {
+        RunRecord {
+            plugin: &self.plugin,
+            duration: self.duration,
+            outcome: self.outcome.as_ref().map_err(String::as_str),
+        }
+    }
 }
 
 impl Write {
@@ -44,7 +97,10 @@ impl Write {
             tenant: event.tenant.to_owned(),
             event_type: event.event_type.to_owned(),
             body: event.body.to_vec(),
-            dedup_key: event.dedup_key.to_owned(),
+            dedup: event.dedup.map(|dedup| {
+                let cutoff = now_ms() - dedup.window.as_millis() as i64;
+                (dedup.key.to_owned(), cutoff)
+            }),
             replay_of: event.replay_of.map(str::to_owned),
             headers: serde_json::to_string(event.headers).expect("strings serialise"),
             runs: runs
@@ -58,34 +114,50 @@ impl Write {
         }
     }
 
-    /// Runs the write's statements on `connection` (inside the writer's transaction).
-    pub(super) async fn apply(&self, connection: &mut AnyConnection) -> anyhow::Result<()> {
+    /// Runs the write's statements on `connection` (inside the writer's transaction) through
+    /// sqlx; what it sets in motion once committed goes into `effects`.
+    pub(super) async fn apply(
+        &self,
+        connection: &mut AnyConnection,
+        route: Option<&Route>,
+        effects: &mut Effects,
+    ) -> anyhow::Result<()> {
+        let now = now_ms();
         match self {
             Write::Event {
                 id,
                 tenant,
                 event_type,
                 body,
-                dedup_key,
+                dedup,
                 replay_of,
                 headers,
                 runs,
             } => {
-                let now = now_ms();
-                sqlx::query(
-                    "INSERT INTO events (id, tenant, event_type, received_at, body, dedup_key, replay_of, headers)
-                     VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
-                )
-                .bind(id)
-                .bind(tenant)
-                .bind(event_type)
-                .bind(now)
-                .bind(body)
-                .bind(dedup_key)
-                .bind(replay_of)
-                .bind(headers)
-                .execute(&mut *connection)
-                .await?;
+                if let Some((key, cutoff)) = dedup {
+                    let claimed = sqlx::query(CLAIM_DEDUP_KEY)
+                        .bind(tenant)
+                        .bind(key)
+                        .bind(id)
+                        .bind(now)
+                        .bind(cutoff)
+                        .execute(&mut *connection)
+                        .await?;
+                    if claimed.rows_affected() == 0 {
+                        return Err(DuplicateEvent.into());
+                    }
+                }
+                sqlx::query(INSERT_EVENT)
+                    .bind(id)
+                    .bind(tenant)
+                    .bind(event_type)
+                    .bind(now)
+                    .bind(body)
+                    .bind(dedup.as_ref().map(|(key, _)| key))
+                    .bind(replay_of)
+                    .bind(headers)
+                    .execute(&mut *connection)
+                    .await?;
                 for run in runs {
                     let origin = Origin {
                         event_id: id,
@@ -93,12 +165,7 @@ impl Write {
                         plugin: &run.plugin,
                         parent_action_id: None,
                     };
-                    let record = RunRecord {
-                        plugin: &run.plugin,
-                        duration: run.duration,
-                        outcome: run.outcome.as_ref().map_err(String::as_str),
-                    };
-                    insert_run(connection, &origin, &record, now).await?;
+                    insert_run(connection, &origin, &run.borrowed(), now, route, effects).await?;
                 }
                 Ok(())
             }
@@ -107,59 +174,48 @@ impl Write {
                 attempt,
                 next,
                 response,
-            } => record_attempt(connection, action_id, attempt, *next, response.as_ref()).await,
+            } => {
+                sqlx::query(INSERT_ATTEMPT)
+                    .bind(action_id)
+                    .bind(attempt.started_at_ms)
+                    .bind(attempt.duration.as_millis() as i64)
+                    .bind(attempt.status_code.map(i64::from))
+                    .bind(&attempt.error)
+                    .execute(&mut *connection)
+                    .await?;
+                let (status, next_attempt_at) = after_attempt(*next, now);
+                let tenant: Option<String> = sqlx::query_scalar(AFTER_ATTEMPT)
+                    .bind(status)
+                    .bind(next_attempt_at)
+                    .bind(&attempt.error)
+                    .bind(action_id)
+                    .fetch_optional(&mut *connection)
+                    .await?;
+                if let Some(response) = response {
+                    sqlx::query(KEEP_RESPONSE)
+                        .bind(i64::from(response.status))
+                        .bind(serde_json::to_string(&response.headers)?)
+                        .bind(&response.body)
+                        .bind(action_id)
+                        .execute(&mut *connection)
+                        .await?;
+                }
+                if let Some(tenant) = tenant.filter(|_| status != "pending") {
+                    effects.backlog(&tenant, -1);
+                }
+                Ok(())
+            }
         }
     }
 }
 
-async fn record_attempt(
-    connection: &mut AnyConnection,
-    action_id: &str,
-    attempt: &AttemptRecord,
-    next: Next,
-    response: Option<&Response>,
-) -> anyhow::Result<()> {
-    sqlx::query(
-        "INSERT INTO attempts (action_id, started_at, duration_ms, status_code, error)
-         VALUES ($1, $2, $3, $4, $5)",
-    )
-    .bind(action_id)
-    .bind(attempt.started_at_ms)
-    .bind(attempt.duration.as_millis() as i64)
-    .bind(attempt.status_code.map(i64::from))
-    .bind(&attempt.error)
-    .execute(&mut *connection)
-    .await?;
-    let (status, next_attempt_at) = match next {
+/// The action's status after an attempt, and when it is due again if it is retried.
+pub(super) fn after_attempt(next: Next, now: i64) -> (&'static str, Option<i64>) {
+    match next {
         Next::Succeeded => ("succeeded", None),
         Next::Failed => ("failed", None),
-        Next::RetryAfter(delay) => ("pending", Some(now_ms() + delay.as_millis() as i64)),
-    };
-    sqlx::query(
-        "UPDATE actions SET status = $1, attempts = attempts + 1, lease_until = NULL,
-             next_attempt_at = COALESCE($2, next_attempt_at), last_error = $3
-         WHERE id = $4",
-    )
-    .bind(status)
-    .bind(next_attempt_at)
-    .bind(&attempt.error)
-    .bind(action_id)
-    .execute(&mut *connection)
-    .await?;
-    if let Some(response) = response {
-        sqlx::query(
-            "UPDATE actions SET continuation_status = 'pending', response_status = $1,
-                 response_headers = $2, response_body = $3
-             WHERE id = $4 AND continuation_status = 'waiting'",
-        )
-        .bind(i64::from(response.status))
-        .bind(serde_json::to_string(&response.headers)?)
-        .bind(&response.body)
-        .bind(action_id)
-        .execute(&mut *connection)
-        .await?;
+        Next::RetryAfter(delay) => ("pending", Some(now + delay.as_millis() as i64)),
     }
-    Ok(())
 }
 
 /// Where a plugin run's output belongs.
@@ -171,40 +227,47 @@ pub(super) struct Origin<'a> {
     pub parent_action_id: Option<&'a str>,
 }
 
-/// Inserts a plugin run and, when it succeeded, its actions and state writes.
-pub(super) async fn insert_run(
-    connection: &mut AnyConnection,
-    origin: &Origin<'_>,
-    run: &RunRecord<'_>,
-    now: i64,
-) -> anyhow::Result<()> {
-    sqlx::query(
-        "INSERT INTO plugin_runs (event_id, plugin, outcome, error, duration_us, phase, action_id)
-         VALUES ($1, $2, $3, $4, $5, $6, $7)",
-    )
-    .bind(origin.event_id)
-    .bind(origin.plugin)
-    .bind(if run.outcome.is_ok() { "ok" } else { "error" })
-    .bind(run.outcome.err())
-    .bind(run.duration.as_micros() as i64)
-    .bind(if origin.parent_action_id.is_some() {
-        "on_response"
-    } else {
-        "handle"
-    })
-    .bind(origin.parent_action_id)
-    .execute(&mut *connection)
-    .await?;
-    let Ok(produced) = run.outcome else {
-        return Ok(());
-    };
-    for action in &produced.actions {
-        let (kind, status, request) = match action {
-            NewAction::Http(request) => ("http", "pending", request.clone()),
-            NewAction::LinkAnswer { url, text } => (
-                "link_answer",
-                "succeeded",
-                Request {
+impl Origin<'_> {
+    pub(super) fn phase(&self) -> &'static str {
+        if self.parent_action_id.is_some() {
+            "on_response"
+        } else {
+            "handle"
+        }
+    }
+}
+
+/// A new action as it is stored: its id, kind, status and request, and its lease and place
+/// in the worker's queue when it is handed over directly.
+pub(super) struct StoredAction {
+    pub id: String,
+    pub kind: &'static str,
+    pub status: &'static str,
+    pub request: Request,
+    pub reserved: Option<super::handoff::Reserved>,
+}
+
+impl StoredAction {
+    /// Plans the row of `action`; an HTTP action reserves its hand-over.
+    pub(super) fn plan(
+        action: &NewAction,
+        route: Option<&Route>,
+        effects: &mut Effects,
+        now: i64,
+    ) -> Self {
+        match action {
+            NewAction::Http(request) => StoredAction {
+                id: new_id("act"),
+                kind: "http",
+                status: "pending",
+                request: request.clone(),
+                reserved: effects.reserve(route, now),
+            },
+            NewAction::LinkAnswer { url, text } => StoredAction {
+                id: new_id("act"),
+                kind: "link_answer",
+                status: "succeeded",
+                request: Request {
                     method: String::new(),
                     url: url.clone(),
                     headers: Vec::new(),
@@ -213,43 +276,90 @@ pub(super) async fn insert_run(
                         .into_bytes(),
                     continuation: None,
                 },
-            ),
-        };
-        sqlx::query(
-            "INSERT INTO actions (id, event_id, tenant, plugin, kind, method, url, headers, body,
-                 status, next_attempt_at, created_at, continuation, continuation_status, parent_action_id)
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15)",
-        )
-        .bind(new_id("act"))
+                reserved: None,
+            },
+        }
+    }
+
+    pub(super) fn lease_until(&self) -> Option<i64> {
+        self.reserved.as_ref().map(|reserved| reserved.lease_until)
+    }
+
+    /// Once the row is written: counts it in the tenant's backlog and hands it to the worker.
+    pub(super) fn written(self, origin: &Origin<'_>, effects: &mut Effects) {
+        if self.kind != "http" {
+            return;
+        }
+        effects.backlog(origin.tenant, 1);
+        if let Some(reserved) = self.reserved {
+            let due = DueAction {
+                id: self.id,
+                event_id: origin.event_id.to_owned(),
+                tenant: origin.tenant.to_owned(),
+                plugin: origin.plugin.to_owned(),
+                request: self.request,
+                attempts: 0,
+                lease_until: reserved.lease_until,
+            };
+            effects.hand_over(reserved.permit, due);
+        }
+    }
+}
+
+/// Inserts a plugin run and, when it succeeded, its actions and state writes (sqlx).
+pub(super) async fn insert_run(
+    connection: &mut AnyConnection,
+    origin: &Origin<'_>,
+    run: &RunRecord<'_>,
+    now: i64,
+    route: Option<&Route>,
+    effects: &mut Effects,
+) -> anyhow::Result<()> {
+    sqlx::query(INSERT_RUN)
         .bind(origin.event_id)
-        .bind(origin.tenant)
         .bind(origin.plugin)
-        .bind(kind)
-        .bind(&request.method)
-        .bind(&request.url)
-        .bind(serde_json::to_string(&request.headers)?)
-        .bind(&request.body)
-        .bind(status)
-        .bind(now)
-        .bind(now)
-        .bind(&request.continuation)
-        .bind(request.continuation.as_ref().map(|_| "waiting"))
+        .bind(if run.outcome.is_ok() { "ok" } else { "error" })
+        .bind(run.outcome.err())
+        .bind(run.duration.as_micros() as i64)
+        .bind(origin.phase())
         .bind(origin.parent_action_id)
         .execute(&mut *connection)
         .await?;
+    let Ok(produced) = run.outcome else {
+        return Ok(());
+    };
+    for action in &produced.actions {
+        let stored = StoredAction::plan(action, route, effects, now);
+        sqlx::query(INSERT_ACTION)
+            .bind(&stored.id)
+            .bind(origin.event_id)
+            .bind(origin.tenant)
+            .bind(origin.plugin)
+            .bind(stored.kind)
+            .bind(&stored.request.method)
+            .bind(&stored.request.url)
+            .bind(serde_json::to_string(&stored.request.headers)?)
+            .bind(&stored.request.body)
+            .bind(stored.status)
+            .bind(now)
+            .bind(now)
+            .bind(&stored.request.continuation)
+            .bind(stored.request.continuation.as_ref().map(|_| "waiting"))
+            .bind(origin.parent_action_id)
+            .bind(stored.lease_until())
+            .execute(&mut *connection)
+            .await?;
+        stored.written(origin, effects);
     }
     for write in &produced.state {
         match &write.value {
-            Some(value) => sqlx::query(
-                "INSERT INTO plugin_state (tenant, plugin, key, value, updated_at) VALUES ($1, $2, $3, $4, $5)
-                 ON CONFLICT (tenant, plugin, key) DO UPDATE SET value = excluded.value, updated_at = excluded.updated_at",
-            )
-            .bind(origin.tenant)
-            .bind(origin.plugin)
-            .bind(&write.key)
-            .bind(value)
-            .bind(now),
-            None => sqlx::query("DELETE FROM plugin_state WHERE tenant = $1 AND plugin = $2 AND key = $3")
+            Some(value) => sqlx::query(UPSERT_STATE)
+                .bind(origin.tenant)
+                .bind(origin.plugin)
+                .bind(&write.key)
+                .bind(value)
+                .bind(now),
+            None => sqlx::query(DELETE_STATE)
                 .bind(origin.tenant)
                 .bind(origin.plugin)
                 .bind(&write.key),

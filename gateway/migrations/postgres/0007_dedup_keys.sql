@@ -1,0 +1,14 @@
+-- Deduplication decided by the store: one row per (tenant, key), the last event accepted with
+-- it. Storing an event claims its key unless the row is younger than the dedup window, so two
+-- deliveries of one event can never both be stored, without a look-up per request.
+CREATE TABLE dedup_keys (
+    tenant TEXT NOT NULL,
+    dedup_key TEXT NOT NULL,
+    event_id TEXT NOT NULL,
+    received_at BIGINT NOT NULL,
+    PRIMARY KEY (tenant, dedup_key)
+);
+INSERT INTO dedup_keys (tenant, dedup_key, event_id, received_at)
+    SELECT tenant, dedup_key, MAX(id), MAX(received_at) FROM events
+    WHERE dedup_key IS NOT NULL AND dedup_key NOT LIKE 'replay:%'
+    GROUP BY tenant, dedup_key;
