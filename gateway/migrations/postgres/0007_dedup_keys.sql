@@ -12,3 +12,10 @@ INSERT INTO dedup_keys (tenant, dedup_key, event_id, received_at)
     SELECT tenant, dedup_key, MAX(id), MAX(received_at) FROM events
     WHERE dedup_key IS NOT NULL AND dedup_key NOT LIKE 'replay:%'
     GROUP BY tenant, dedup_key;
+
+-- Look-ups go to dedup_keys now: the index on events only cost every insert a page.
+DROP INDEX events_dedup;
+-- Most actions never wait for a response: index only the ones that do.
+DROP INDEX actions_continuations;
+CREATE INDEX actions_continuations ON actions (continuation_status)
+    WHERE continuation_status IS NOT NULL;

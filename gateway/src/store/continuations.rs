@@ -28,6 +28,18 @@ impl Store {
         lease: Duration,
     ) -> anyhow::Result<Vec<PendingContinuation>> {
         let now = now_ms();
+        // Looked for on a reading connection first: a claim is a write, and on SQLite every
+        // write outside the store's writer makes that writer wait for the lock.
+        let any: Option<i64> = sqlx::query_scalar(
+            "SELECT 1 FROM actions WHERE continuation_status = 'pending'
+                 AND (continuation_lease_until IS NULL OR continuation_lease_until < $1) LIMIT 1",
+        )
+        .bind(now)
+        .fetch_optional(&self.pool)
+        .await?;
+        if any.is_none() {
+            return Ok(Vec::new());
+        }
         let rows = sqlx::query(&format!(
             "UPDATE actions SET continuation_lease_until = $1
              WHERE id IN (
