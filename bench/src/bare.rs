@@ -18,6 +18,7 @@ use std::net::SocketAddr;
 use std::process::{Child, Command, Stdio};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
+use std::time::{Duration, Instant};
 
 use axum::body::Bytes;
 use axum::extract::State;
@@ -80,6 +81,7 @@ pub struct BareEndpoint {
 }
 
 impl BareEndpoint {
+    /// Starts one and reads the address it listens on.
     pub fn spawn() -> BareEndpoint {
         let exe = std::env::current_exe().expect("the benchmark's own path");
         let mut child = Command::new(exe)
@@ -110,6 +112,7 @@ impl BareEndpoint {
         }
     }
 
+    /// The loopback address it listens on.
     pub fn addr(&self) -> SocketAddr {
         self.addr
     }
@@ -119,6 +122,7 @@ impl BareEndpoint {
         format!("http://{}{path}", self.addr)
     }
 
+    /// Its process id, for `/proc`.
     pub fn pid(&self) -> u32 {
         self.child.id()
     }
@@ -135,6 +139,19 @@ impl BareEndpoint {
             .await
             .expect("the count");
         text.parse().expect("a number")
+    }
+
+    /// Waits until it answered at least `expected` requests; returns how long that took, or
+    /// `None` if it had not after `timeout`.
+    pub async fn wait_for(&self, expected: u64, timeout: Duration) -> Option<Duration> {
+        let started = Instant::now();
+        while self.count().await < expected {
+            if started.elapsed() > timeout {
+                return None;
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        Some(started.elapsed())
     }
 }
 

@@ -1,13 +1,12 @@
-//! The load generator: HTTP/1.1 keep-alive connections (hyper's low-level client, one
-//! connection per worker, `TCP_NODELAY`), each request a signed 2 KiB body from a small pool.
+//! The open-loop load generator, for latency at a fixed rate: HTTP/1.1 keep-alive connections
+//! (hyper's low-level client, one connection per worker, `TCP_NODELAY`), each request one of the
+//! signed bodies of [`crate::payload`].
 //!
-//! - [`closed_loop`]: every connection sends its next request as soon as the previous answer is
-//!   read; the completions in the measured window, over its length, are the maximum throughput.
-//! - [`open_loop`]: requests are due at a fixed rate whether or not earlier ones are answered
-//!   (a pacing thread releases them at their scheduled instants, idle connections take them in
-//!   order), and each latency runs from the request's **scheduled** instant to its answer, so a
-//!   stall counts against every request that should have been sent during it (no coordinated
-//!   omission).
+//! Requests are due at a fixed rate whether or not earlier ones are answered (a pacing thread
+//! releases them at their scheduled instants, idle connections take them in order), and each
+//! latency runs from the request's **scheduled** instant to its answer, so a stall counts against
+//! every request that should have been sent during it (no coordinated omission). The maximum
+//! throughput is wrk's job ([`crate::wrk`]).
 
 use std::collections::BTreeMap;
 use std::net::SocketAddr;
@@ -24,45 +23,38 @@ use tokio::net::TcpStream;
 use tokio::sync::{mpsc, Mutex};
 use tokio::task::JoinSet;
 
-use crate::payload::Signed;
-use crate::procfs::cpu_time;
+use crate::payload::{self, Signed};
 
 /// Soda gives up on a webhook after 10 s; so does the load generator.
-const REQUEST_TIMEOUT: Duration = Duration::from_secs(10);
+pub const REQUEST_TIMEOUT: Duration = Duration::from_secs(10);
 
 /// Where requests go and what they carry.
 pub struct Target {
     addr: SocketAddr,
     host: String,
     path: String,
-    signature_header: &'static str,
     bodies: Arc<Vec<Signed>>,
 }
 
 impl Target {
-    /// `POST http://{addr}{path}` with the `bodies` in turn, each with its signature in
-    /// `signature_header`.
-    pub fn new(
-        addr: SocketAddr,
-        path: &str,
-        signature_header: &'static str,
-        bodies: Arc<Vec<Signed>>,
-    ) -> Arc<Target> {
+    /// `POST http://{addr}/hooks/bench` with the `bodies` in turn.
+    pub fn new(addr: SocketAddr, bodies: Arc<Vec<Signed>>) -> Arc<Target> {
         Arc::new(Target {
             addr,
             host: addr.to_string(),
-            path: path.to_string(),
-            signature_header,
+            path: payload::path(),
             bodies,
         })
     }
 
-    fn request(&self, index: u64) -> Request<Full<Bytes>> {
+    /// Request `index` of the run labelled `run`.
+    fn request(&self, run: &str, index: u64) -> Request<Full<Bytes>> {
         let signed = &self.bodies[index as usize % self.bodies.len()];
         Request::post(self.path.as_str())
             .header(HOST, self.host.as_str())
             .header(CONTENT_TYPE, "application/json")
-            .header(self.signature_header, signed.signature.as_str())
+            .header(payload::SIGNATURE_HEADER, signed.signature.as_str())
+            .header(payload::ID_HEADER, format!("{run}-{index}"))
             .body(Full::new(signed.body.clone()))
             .expect("a valid request")
     }
@@ -71,16 +63,18 @@ impl Target {
 /// Answers that were not `200`, by kind (`HTTP 503`, `timeout`, `connection: ...`).
 pub type Errors = BTreeMap<String, u64>;
 
-/// One keep-alive connection; reconnects after a failure.
+/// One keep-alive connection of a run; reconnects after a failure.
 struct Connection {
     target: Arc<Target>,
+    run: Arc<str>,
     sender: Option<SendRequest<Full<Bytes>>>,
 }
 
 impl Connection {
-    async fn open(target: &Arc<Target>) -> Connection {
+    async fn open(target: &Arc<Target>, run: &Arc<str>) -> Connection {
         let mut connection = Connection {
             target: Arc::clone(target),
+            run: Arc::clone(run),
             sender: None,
         };
         if let Err(error) = connection.connect().await {
@@ -124,13 +118,14 @@ impl Connection {
                 .await
                 .map_err(|e| format!("connection: {e}"))?;
         }
+        let request = self.target.request(&self.run, index);
         let sender = self.sender.as_mut().expect("connected");
         sender
             .ready()
             .await
             .map_err(|e| format!("connection: {e}"))?;
         let response = sender
-            .send_request(self.target.request(index))
+            .send_request(request)
             .await
             .map_err(|e| format!("connection: {e}"))?;
         let status = response.status().as_u16();
@@ -143,112 +138,9 @@ impl Connection {
     }
 }
 
-/// What a closed-loop run measured.
-pub struct ClosedLoop {
-    /// `200` answers completed in the measured window, per second.
-    pub requests_per_s: f64,
-    /// `200` answers completed in the measured window.
-    pub ok: u64,
-    /// CPU time each watched process used in the measured window, in the order given.
-    pub cpu: Vec<Duration>,
-    /// Requests the downstream counter went up by in the measured window (deliveries).
-    pub downstream: Option<u64>,
-    /// Every `200`, warm-up included (what the gateway stored).
-    pub ok_total: u64,
-    /// Non-`200` answers in the measured window.
-    pub errors: Errors,
-}
-
-/// `connections` connections send back to back for `warm_up` (not counted), then for `duration`;
-/// the CPU time of the processes in `watch`, and the number `GET downstream_count` answers, are
-/// read at both ends of the measured window.
-pub async fn closed_loop(
-    target: &Arc<Target>,
-    connections: usize,
-    warm_up: Duration,
-    duration: Duration,
-    watch: &[u32],
-    downstream_count: Option<String>,
-) -> ClosedLoop {
-    let mut opened = Vec::with_capacity(connections);
-    for _ in 0..connections {
-        opened.push(Connection::open(target).await);
-    }
-    let measured_from = Instant::now() + warm_up;
-    let measured_until = measured_from + duration;
-    let watch = watch.to_vec();
-    let probe = tokio::spawn(async move {
-        tokio::time::sleep_until(measured_from.into()).await;
-        let before: Vec<Duration> = watch.iter().map(|&pid| cpu_time(pid)).collect();
-        let count_before = read_count(downstream_count.as_deref()).await;
-        tokio::time::sleep_until(measured_until.into()).await;
-        let cpu: Vec<Duration> = watch
-            .iter()
-            .zip(before)
-            .map(|(&pid, before)| cpu_time(pid).saturating_sub(before))
-            .collect();
-        let count_after = read_count(downstream_count.as_deref()).await;
-        let downstream = count_before
-            .zip(count_after)
-            .map(|(before, after)| after.saturating_sub(before));
-        (cpu, downstream)
-    });
-    let mut workers = JoinSet::new();
-    for (worker, mut connection) in opened.into_iter().enumerate() {
-        workers.spawn(async move {
-            let (mut ok, mut ok_total, mut errors) = (0u64, 0u64, Errors::new());
-            let mut index = worker as u64;
-            while Instant::now() < measured_until {
-                let result = connection.send(index).await;
-                index += connections as u64;
-                let done = Instant::now();
-                let counted = done >= measured_from && done < measured_until;
-                match result {
-                    Ok(()) => {
-                        ok_total += 1;
-                        ok += u64::from(counted);
-                    }
-                    Err(error) => {
-                        if counted {
-                            *errors.entry(error).or_default() += 1;
-                        }
-                        // Do not spin on a refusing server.
-                        tokio::time::sleep(Duration::from_millis(1)).await;
-                    }
-                }
-            }
-            (ok, ok_total, errors)
-        });
-    }
-    let (mut ok, mut ok_total, mut errors) = (0, 0, Errors::new());
-    while let Some(done) = workers.join_next().await {
-        let (worker_ok, worker_total, worker_errors) = done.expect("a load worker");
-        ok += worker_ok;
-        ok_total += worker_total;
-        merge(&mut errors, worker_errors);
-    }
-    let (cpu, downstream) = probe.await.expect("the CPU probe");
-    ClosedLoop {
-        requests_per_s: ok as f64 / duration.as_secs_f64(),
-        ok,
-        cpu,
-        downstream,
-        ok_total,
-        errors,
-    }
-}
-
-/// The number `GET url` answers (a [`crate::bare`] endpoint's request count).
-async fn read_count(url: Option<&str>) -> Option<u64> {
-    let client = reqwest::Client::builder().no_proxy().build().ok()?;
-    let answer = client.get(url?).send().await.ok()?;
-    answer.text().await.ok()?.trim().parse().ok()
-}
-
 /// What an open-loop run measured.
 pub struct OpenLoop {
-    /// `200` answers.
-    pub ok: u64,
+    /// Answers that were not `200`, by kind.
     pub errors: Errors,
     /// Scheduled instant to the answer's end, every request (errors included), by percentile.
     pub p50: Duration,
@@ -265,9 +157,10 @@ pub async fn open_loop(
     duration: Duration,
 ) -> OpenLoop {
     assert!(rate > 0.0, "the open-loop rate must be positive");
+    let run: Arc<str> = payload::run_label().into();
     let mut opened = Vec::with_capacity(connections);
     for _ in 0..connections {
-        opened.push(Connection::open(target).await);
+        opened.push(Connection::open(target, &run).await);
     }
     let scheduled = (rate * duration.as_secs_f64()).round().max(1.0) as u64;
     let interval = Duration::from_secs_f64(1.0 / rate);
@@ -294,31 +187,28 @@ pub async fn open_loop(
     for mut connection in opened {
         let queue = Arc::clone(&queue);
         workers.spawn(async move {
-            let (mut latencies, mut ok, mut errors) = (Vec::new(), 0u64, Errors::new());
+            let (mut latencies, mut errors) = (Vec::new(), Errors::new());
             loop {
                 let next = queue.lock().await.recv().await;
                 let Some((index, at)) = next else { break };
                 let result = connection.send(index).await;
                 latencies.push(at.elapsed());
-                match result {
-                    Ok(()) => ok += 1,
-                    Err(error) => *errors.entry(error).or_default() += 1,
+                if let Err(error) = result {
+                    *errors.entry(error).or_default() += 1;
                 }
             }
-            (latencies, ok, errors)
+            (latencies, errors)
         });
     }
-    let (mut latencies, mut ok, mut errors) = (Vec::new(), 0, Errors::new());
+    let (mut latencies, mut errors) = (Vec::new(), Errors::new());
     while let Some(done) = workers.join_next().await {
-        let (worker_latencies, worker_ok, worker_errors) = done.expect("a load worker");
+        let (worker_latencies, worker_errors) = done.expect("a load worker");
         latencies.extend(worker_latencies);
-        ok += worker_ok;
         merge(&mut errors, worker_errors);
     }
     pacer.join().expect("the pacing thread");
     latencies.sort_unstable();
     OpenLoop {
-        ok,
         errors,
         p50: percentile(&latencies, 0.50),
         p99: percentile(&latencies, 0.99),

@@ -8,6 +8,7 @@ use soda_gateway_tests::{failing_check_named, Config, Gateway, Plugin, Tenant};
 
 use crate::bare::BareEndpoint;
 use crate::procfs::{resident, Resident};
+use crate::setup::wait_ready;
 
 /// The plugins every tenant of the memory probe enables.
 pub const PLUGINS: [Plugin; 3] = [Plugin::Slack, Plugin::Teams, Plugin::PagerDuty];
@@ -66,7 +67,8 @@ pub async fn many_tenants(tenants: usize, events: usize, sink: &BareEndpoint) ->
     }
     // Each event makes one request per plugin (one failing check).
     let expected = delivered_before + (events * PLUGINS.len()) as u64;
-    if wait_for_count(sink, expected, Duration::from_secs(60))
+    if sink
+        .wait_for(expected, Duration::from_secs(60))
         .await
         .is_none()
     {
@@ -88,45 +90,4 @@ pub async fn many_tenants(tenants: usize, events: usize, sink: &BareEndpoint) ->
 
 fn tenant_id(index: usize) -> String {
     format!("tenant-{index:04}")
-}
-
-/// Polls `GET /readyz` until it answers 200 (the store answers and every plugin is loaded).
-pub async fn wait_ready(gateway: &Gateway) {
-    let client = reqwest::Client::builder()
-        .no_proxy()
-        .timeout(Duration::from_secs(10))
-        .build()
-        .expect("an HTTP client");
-    let url = format!("{}/readyz", gateway.url());
-    let deadline = Instant::now() + soda_gateway_tests::START_TIMEOUT;
-    loop {
-        let answer = client.get(&url).send().await;
-        if answer.as_ref().is_ok_and(|a| a.status() == 200) {
-            return;
-        }
-        assert!(
-            Instant::now() < deadline,
-            "the gateway was not ready within {:?}: {answer:?}; stderr:\n{}",
-            soda_gateway_tests::START_TIMEOUT,
-            gateway.stderr()
-        );
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
-}
-
-/// Waits until `sink` answered at least `expected` requests; returns how long that took, or
-/// `None` if it had not after `timeout`.
-pub async fn wait_for_count(
-    sink: &BareEndpoint,
-    expected: u64,
-    timeout: Duration,
-) -> Option<Duration> {
-    let started = Instant::now();
-    while sink.count().await < expected {
-        if started.elapsed() > timeout {
-            return None;
-        }
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
-    Some(started.elapsed())
 }

@@ -8,7 +8,9 @@ const TICKS_PER_SECOND: u64 = 100;
 /// Resident set now and at its peak, in bytes.
 #[derive(Clone, Copy, Debug, Default)]
 pub struct Resident {
+    /// `VmRSS`.
     pub rss: u64,
+    /// `VmHWM`.
     pub hwm: u64,
 }
 
