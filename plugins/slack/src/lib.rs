@@ -5,7 +5,7 @@
 //! functions, unit-tested natively.
 
 use soda_gateway_plugin_sdk::{
-    export_plugin, info, Action, Context, Error, Event, EventKind, Plugin,
+    export_plugin, debug, Action, Context, Error, Event, EventKind, Plugin,
 };
 
 pub mod message;
@@ -29,7 +29,8 @@ impl Plugin for Slack {
         let Some(payload) = payload else {
             return Ok(Vec::new());
         };
-        info!(event_kind = event.kind.name(), "posting Slack message");
+        // Debug: the gateway already logs one line per accepted event.
+        debug!(event_kind = event.kind.name(), "posting Slack message");
         Ok(vec![Action::post_json(&config.webhook_url, &payload)?])
     }
 }

@@ -5,7 +5,7 @@
 //! functions, unit-tested natively.
 
 use soda_gateway_plugin_sdk::{
-    export_plugin, info, Action, Context, Error, Event, EventKind, Plugin,
+    export_plugin, debug, Action, Context, Error, Event, EventKind, Plugin,
 };
 
 pub mod card;
@@ -30,7 +30,8 @@ impl Plugin for Teams {
         let Some(card) = card else {
             return Ok(Vec::new());
         };
-        info!(event_kind = event.kind.name(), "posting Teams card");
+        // Debug: the gateway already logs one line per accepted event.
+        debug!(event_kind = event.kind.name(), "posting Teams card");
         Ok(vec![Action::post_json(
             &config.webhook_url,
             &card::message(card),
