@@ -31,7 +31,9 @@ pub fn init(format: LogFormat) -> WorkerGuard {
     let (writer, guard) = NonBlockingBuilder::default()
         .lossy(false)
         .thread_name("log-writer")
-        .finish(std::io::stderr());
+        // Buffered: when lines queue up, the writer thread sends them in one `write`, and it
+        // flushes whenever the queue is empty.
+        .finish(std::io::BufWriter::new(std::io::stderr()));
     let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_writer(writer);

@@ -21,7 +21,7 @@ use super::retry::{next_step, parse_retry_after, AttemptResult, Next, Schedule};
 use super::secrets::Secrets;
 use super::Response;
 use crate::config::Delivery;
-use crate::store::{now_ms, AttemptRecord, DueAction, Store};
+use crate::store::{now_ms, AttemptRecord, DueAction, OnCommit, Store};
 use crate::telemetry::Metrics;
 
 /// Actions the worker holds in memory at most (handed over or claimed, waiting for a slot).
@@ -173,24 +173,30 @@ impl Worker {
         let done = matches!(next, Next::Succeeded | Next::Failed);
         let response = response.filter(|_| done && action.request.continuation.is_some());
         let hand_over = response.is_some();
-        if let Err(error) = self
-            .store
-            .record_attempt(&action.id, &attempt, next, response.as_ref())
-            .await
-        {
+        let metrics = self.metrics.clone();
+        let wake_continuations = self.wake_continuations.clone();
+        let action_id = action.id.clone();
+        // Not awaited: the writer reports from its own thread, so no task waits for the commit.
+        let recorded: OnCommit = Box::new(move |result| match result {
+            Ok(()) => {
+                // Counted once stored, so the counters never run ahead of the backlog gauges.
+                metrics.attempt(match next {
+                    Next::Succeeded => "delivered",
+                    Next::RetryAfter(_) => "retry",
+                    Next::Failed => "failed",
+                });
+                if hand_over {
+                    wake_continuations.notify_one();
+                }
+            }
             // The lease expires and the action is sent again: at least once, never lost.
-            tracing::error!(tenant = %action.tenant, event_id = %action.event_id, action = %action.id, plugin = %action.plugin, "cannot record attempt: {error:#}");
-            return;
-        }
-        // Counted once stored, so the counters never run ahead of the backlog gauges.
-        self.metrics.attempt(match next {
-            Next::Succeeded => "delivered",
-            Next::RetryAfter(_) => "retry",
-            Next::Failed => "failed",
+            Err(error) => {
+                tracing::error!(tenant = %action.tenant, event_id = %action.event_id, action = %action.id, plugin = %action.plugin, "cannot record attempt: {error:#}")
+            }
         });
-        if hand_over {
-            self.wake_continuations.notify_one();
-        }
+        self.store
+            .record_attempt_then(&action_id, &attempt, next, response.as_ref(), recorded)
+            .await;
     }
 
     /// One HTTP attempt: how it ended, the error text kept on the action (if any), and the

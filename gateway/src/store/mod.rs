@@ -100,6 +100,9 @@ pub struct DueAction {
     pub lease_until: i64,
 }
 
+/// Called once a write that nobody awaits committed (`Ok`) or failed.
+pub type OnCommit = Box<dyn FnOnce(anyhow::Result<()>) + Send>;
+
 /// One delivery attempt, as it is stored.
 #[derive(Debug, Clone)]
 pub struct AttemptRecord {
@@ -245,6 +248,31 @@ impl Store {
             response: response.cloned(),
         })
         .await
+    }
+
+    /// [`Store::record_attempt`] without waiting for the commit: returns once the write is
+    /// queued, and `then` learns how it ended (on the writer's thread: keep it short).
+    pub async fn record_attempt_then(
+        &self,
+        action_id: &str,
+        attempt: &AttemptRecord,
+        next: Next,
+        response: Option<&Response>,
+        then: OnCommit,
+    ) {
+        let write = Write::Attempt {
+            action_id: action_id.to_owned(),
+            attempt: attempt.clone(),
+            next,
+            response: response.cloned(),
+        };
+        match &self.writer {
+            Writer::Sqlite(writer) => writer.run_then(Op::Write(write), then).await,
+            Writer::Postgres(writer) => {
+                let writer = writer.clone();
+                tokio::spawn(async move { then(writer.write(write).await) });
+            }
+        }
     }
 
     async fn write(&self, write: Write) -> anyhow::Result<()> {

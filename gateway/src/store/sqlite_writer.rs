@@ -18,7 +18,7 @@ use tokio::sync::{mpsc, oneshot};
 
 use super::handoff::{Effects, Route, Shared};
 use super::writes::{self, Origin, OwnedRun, StoredAction, Write};
-use super::{now_ms, DueAction, DuplicateEvent, Pruned};
+use super::{now_ms, DueAction, DuplicateEvent, OnCommit, Pruned};
 
 /// Jobs committed together at most; bounded so a batch stays a short transaction.
 const MAX_BATCH: usize = 256;
@@ -56,7 +56,26 @@ pub(super) enum Done {
 
 struct Job {
     op: Op,
-    done: oneshot::Sender<anyhow::Result<Done>>,
+    reply: Reply,
+}
+
+/// Whom the writer tells how a job ended.
+enum Reply {
+    /// A caller waiting for the commit.
+    Waiter(oneshot::Sender<anyhow::Result<Done>>),
+    /// A callback run on the writer's thread (see [`OnCommit`]).
+    Then(OnCommit),
+}
+
+impl Reply {
+    fn send(self, result: anyhow::Result<Done>) {
+        match self {
+            Reply::Waiter(waiter) => {
+                let _ = waiter.send(result);
+            }
+            Reply::Then(then) => then(result.map(|_| ())),
+        }
+    }
 }
 
 /// How SQLite should sync commits.
@@ -95,13 +114,26 @@ impl SqliteWriter {
     /// Runs `op` in the next batch and returns once that batch committed.
     pub(super) async fn run(&self, op: Op) -> anyhow::Result<Done> {
         let (done, committed) = oneshot::channel();
-        self.jobs
-            .send(Job { op, done })
+        self.enqueue(op, Reply::Waiter(done))
             .await
             .map_err(|_| anyhow::anyhow!("the store's writer has stopped"))?;
         committed
             .await
             .map_err(|_| anyhow::anyhow!("the store's writer stopped before committing"))?
+    }
+
+    /// Queues `op` and returns; `then` is called on the writer's thread once its batch
+    /// committed or failed.
+    pub(super) async fn run_then(&self, op: Op, then: OnCommit) {
+        if let Err(error) = self.enqueue(op, Reply::Then(then)).await {
+            if let Reply::Then(then) = error.0.reply {
+                then(Err(anyhow::anyhow!("the store's writer has stopped")));
+            }
+        }
+    }
+
+    async fn enqueue(&self, op: Op, reply: Reply) -> Result<(), mpsc::error::SendError<Job>> {
+        self.jobs.send(Job { op, reply }).await
     }
 }
 
@@ -135,19 +167,17 @@ fn commit_batch(connection: &mut Connection, batch: &mut Vec<Job>, shared: &Shar
             Ok(results) => {
                 shared.publish(effects);
                 for (job, result) in batch.drain(..).zip(results) {
-                    let _ = job.done.send(Ok(result));
+                    job.reply.send(Ok(result));
                 }
             }
             Err(Failure::Job(index, error)) => {
-                let job = batch.remove(index);
-                let _ = job.done.send(Err(error));
+                batch.remove(index).reply.send(Err(error));
             }
             Err(Failure::Batch(error)) => {
                 tracing::error!("the store could not commit {} writes: {error}", batch.len());
                 for job in batch.drain(..) {
-                    let _ = job
-                        .done
-                        .send(Err(anyhow::anyhow!("the store could not commit: {error}")));
+                    let error = anyhow::anyhow!("the store could not commit: {error}");
+                    job.reply.send(Err(error));
                 }
             }
         }
