@@ -4,8 +4,8 @@ use std::time::Duration;
 
 use serde_json::json;
 use soda_gateway_tests::{
-    event, unused_port, wait_until, with_outcomes, Config, FakeDownstream, Gateway, Plugin, Tenant,
-    SOON,
+    event, failing_check_named, unused_port, wait_until, with_outcomes, Config, FakeDownstream,
+    Gateway, Plugin, Tenant, SOON,
 };
 
 fn acme_with_slack(webhook_url: &str) -> Tenant {
@@ -199,5 +199,45 @@ async fn pending_actions_survive_a_kill_and_run_after_restart() {
         gateway.count_rows("events").await,
         1,
         "the event is not stored twice"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_tenant_whose_downstream_hangs_does_not_hold_up_another_tenants_delivery() {
+    let hanging = FakeDownstream::start().await;
+    hanging.set_delay(Duration::from_secs(6));
+    let quick = FakeDownstream::start().await;
+    let slow_tenant = Tenant::hmac("slow", "s3cret").plugin(
+        Plugin::Slack,
+        json!({ "webhook_url": hanging.url("/hook") }),
+    );
+    let quick_tenant = Tenant::hmac("quick", "s3cret")
+        .plugin(Plugin::Slack, json!({ "webhook_url": quick.url("/hook") }));
+    // 16 delivery slots (the default): more of the slow tenant's messages than that wait.
+    let config = Config::new().tenant(slow_tenant).tenant(quick_tenant);
+    let gateway = Gateway::start(config).await;
+    for i in 0..24 {
+        let reply = gateway
+            .send_event("slow", &failing_check_named(&format!("hanging-{i}")))
+            .await;
+        assert_eq!(reply.status, 200, "{reply:?}");
+    }
+    hanging.wait_for(8, SOON).await;
+
+    let started = std::time::Instant::now();
+    let reply = gateway
+        .send_event("quick", &failing_check_named("quick"))
+        .await;
+    assert_eq!(reply.status, 200, "{reply:?}");
+    quick.wait_for(1, Duration::from_secs(3)).await;
+    assert!(
+        started.elapsed() < Duration::from_secs(3),
+        "the quick tenant's message waited {:?} behind the hanging one's",
+        started.elapsed()
+    );
+    assert!(
+        hanging.requests().len() <= 8,
+        "the slow tenant holds at most half the slots: {} at once",
+        hanging.requests().len()
     );
 }
