@@ -11,7 +11,7 @@ use anyhow::{bail, Context as _};
 use sqlx::any::AnyPoolOptions;
 use sqlx::{AnyPool, Executor as _};
 
-use super::sqlite_writer::Sync;
+use super::sqlite_writer::Durability;
 
 /// Which database a store lives in.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -111,7 +111,7 @@ impl Database {
     pub(super) async fn connect(&self) -> anyhow::Result<Pools> {
         sqlx::any::install_default_drivers();
         match self {
-            Database::Sqlite(path) => sqlite_pools(absolute_file(path)?, Sync::Durable, None).await,
+            Database::Sqlite(path) => sqlite_pools(absolute_file(path)?, Durability::Full, None).await,
             // The same pipeline as the file, on a private file that is deleted with the store
             // and never synced: only what durability costs is left out.
             Database::Memory => {
@@ -120,7 +120,7 @@ impl Database {
                     .tempdir()
                     .context("cannot create the in-memory store's scratch folder")?;
                 let file = scratch.path().join("gateway.db");
-                sqlite_pools(file, Sync::Off, Some(scratch)).await
+                sqlite_pools(file, Durability::Off, Some(scratch)).await
             }
             Database::Postgres { url, schema } => {
                 let pool = postgres_pool(schema.clone())
@@ -153,7 +153,7 @@ pub(super) struct Pools {
 /// Where a SQLite store's writer connects.
 pub(super) struct SqliteFile {
     pub path: PathBuf,
-    pub sync: Sync,
+    pub durability: Durability,
     /// The in-memory store's folder, deleted when the store is.
     pub scratch: Option<tempfile::TempDir>,
 }
@@ -161,7 +161,7 @@ pub(super) struct SqliteFile {
 /// Opens the pools of a SQLite file and applies the migrations.
 async fn sqlite_pools(
     file: PathBuf,
-    sync: Sync,
+    durability: Durability,
     scratch: Option<tempfile::TempDir>,
 ) -> anyhow::Result<Pools> {
     // Writes outside the writer (operator commands, continuations) get one connection of their
@@ -189,7 +189,7 @@ async fn sqlite_pools(
         writes,
         sqlite: Some(SqliteFile {
             path: file,
-            sync,
+            durability,
             scratch,
         }),
     })

@@ -140,7 +140,7 @@ impl Store {
         let (writer, scratch) = match pools.sqlite {
             Some(file) => {
                 tokio::spawn(database::checkpoint_wal(pools.reads.clone()));
-                let writer = SqliteWriter::start(&file.path, file.sync, shared.clone())?;
+                let writer = SqliteWriter::start(&file.path, file.durability, shared.clone())?;
                 (Writer::Sqlite(writer), file.scratch.map(Arc::new))
             }
             None => {

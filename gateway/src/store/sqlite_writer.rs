@@ -78,23 +78,23 @@ impl Reply {
     }
 }
 
-/// How SQLite should sync commits.
+/// How SQLite syncs commits.
 #[derive(Clone, Copy, PartialEq)]
-pub(super) enum Sync {
+pub(super) enum Durability {
     /// `synchronous = FULL`: a commit is on disk when it returns.
-    Durable,
+    Full,
     /// `synchronous = OFF`: for the throwaway in-memory store.
     Off,
 }
 
 impl SqliteWriter {
     /// Opens the writing connection to `file` and starts its thread.
-    pub(super) fn start(file: &Path, sync: Sync, shared: Arc<Shared>) -> anyhow::Result<Self> {
+    pub(super) fn start(file: &Path, durability: Durability, shared: Arc<Shared>) -> anyhow::Result<Self> {
         let connection = Connection::open(file)
             .with_context(|| format!("cannot open database {}", file.display()))?;
-        connection.execute_batch(match sync {
-            Sync::Durable => "PRAGMA synchronous = FULL;",
-            Sync::Off => "PRAGMA synchronous = OFF;",
+        connection.execute_batch(match durability {
+            Durability::Full => "PRAGMA synchronous = FULL;",
+            Durability::Off => "PRAGMA synchronous = OFF;",
         })?;
         // Checkpoints run in the background (`database::checkpoint_wal`), never inside a commit
         // that requests are waiting for.
