@@ -80,3 +80,32 @@ async fn a_repeated_webhook_id_gets_the_original_link_answer() {
     assert_eq!(soda.requests().len(), 1, "one callback");
     assert_eq!(gateway.count_rows("plugin_runs").await, 1);
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn deliveries_of_one_event_racing_each_other_are_stored_once() {
+    let slack = FakeDownstream::start().await;
+    let tenant = Tenant::hmac("acme", "s3cret")
+        .plugin(Plugin::Slack, json!({ "webhook_url": slack.url("/hook") }));
+    let gateway =
+        std::sync::Arc::new(Gateway::start(Config::new().dedup_window("1h").tenant(tenant)).await);
+    let failing = with_outcomes(event("gen1_check_evaluation"), "fail");
+    let racing: Vec<_> = (0..8)
+        .map(|_| {
+            let gateway = gateway.clone();
+            let failing = failing.clone();
+            tokio::spawn(async move { gateway.send_event("acme", &failing).await.status })
+        })
+        .collect();
+    for request in racing {
+        assert_eq!(
+            request.await.unwrap(),
+            200,
+            "every delivery is acknowledged"
+        );
+    }
+    slack.wait_for(1, SOON).await;
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    assert_eq!(gateway.count_rows("events").await, 1, "stored once");
+    assert_eq!(gateway.count_rows("actions").await, 1);
+    assert_eq!(slack.requests().len(), 1, "one Slack message");
+}

@@ -174,7 +174,10 @@ async fn respond(
     let dedup_key = (!ingress.dedup_window.is_zero()).then(|| dedup::key(headers, &body));
     if let Some(key) = &dedup_key {
         if ingress.recent_keys.contains(tenant_id, key) {
-            return ingress.answer_duplicate(tenant_id, key).await;
+            // `None`: the store no longer holds the original; then this is a new event.
+            if let Some(answer) = ingress.answer_duplicate(tenant_id, key).await {
+                return answer;
+            }
         }
     }
     if let Err(exceeded) = tenant.quota.check_backlog() {
@@ -199,7 +202,9 @@ async fn respond(
             let key = dedup_key
                 .as_deref()
                 .expect("only deduplicated events are duplicates");
-            ingress.answer_duplicate(tenant_id, key).await
+            // `None`: the original's window closed meanwhile; a new delivery may be stored.
+            let answer = ingress.answer_duplicate(tenant_id, key).await;
+            answer.unwrap_or_else(store_unavailable)
         }
         Err(Refused::Plugins) => reject(StatusCode::INTERNAL_SERVER_ERROR, "internal error".into()),
         Err(Refused::Store) => store_unavailable(),
@@ -308,20 +313,20 @@ impl Ingress {
     }
 
     /// Answers a duplicate delivery as its original was answered (with the original's incident
-    /// link, if it had one); no plugin runs.
-    async fn answer_duplicate(&self, tenant_id: &str, key: &str) -> Response {
+    /// link, if it had one); no plugin runs. `None` when the store holds no original within
+    /// the window.
+    async fn answer_duplicate(&self, tenant_id: &str, key: &str) -> Option<Response> {
         let since = now_ms() - self.dedup_window.as_millis() as i64;
         match self.store.find_duplicate(tenant_id, key, since).await {
             Ok(Some((original, link))) => {
                 tracing::info!(tenant = %tenant_id, event_id = %original, "duplicate delivery acknowledged without running plugins");
                 let answer = link.map_or_else(|| json!({}), |link| json!({ "link": link }));
-                (StatusCode::OK, Json(answer)).into_response()
+                Some((StatusCode::OK, Json(answer)).into_response())
             }
-            // The original's window closed meanwhile: a new delivery may be stored.
-            Ok(None) => store_unavailable(),
+            Ok(None) => None,
             Err(error) => {
                 tracing::error!(tenant = %tenant_id, "cannot look for duplicates: {error:#}");
-                store_unavailable()
+                Some(store_unavailable())
             }
         }
     }

@@ -111,7 +111,9 @@ impl Database {
     pub(super) async fn connect(&self) -> anyhow::Result<Pools> {
         sqlx::any::install_default_drivers();
         match self {
-            Database::Sqlite(path) => sqlite_pools(absolute_file(path)?, Durability::Full, None).await,
+            Database::Sqlite(path) => {
+                sqlite_pools(absolute_file(path)?, Durability::Full, None).await
+            }
             // The same pipeline as the file, on a private file that is deleted with the store
             // and never synced: only what durability costs is left out.
             Database::Memory => {

@@ -89,7 +89,11 @@ pub(super) enum Durability {
 
 impl SqliteWriter {
     /// Opens the writing connection to `file` and starts its thread.
-    pub(super) fn start(file: &Path, durability: Durability, shared: Arc<Shared>) -> anyhow::Result<Self> {
+    pub(super) fn start(
+        file: &Path,
+        durability: Durability,
+        shared: Arc<Shared>,
+    ) -> anyhow::Result<Self> {
         let connection = Connection::open(file)
             .with_context(|| format!("cannot open database {}", file.display()))?;
         connection.execute_batch(match durability {
@@ -159,8 +163,11 @@ enum Failure {
     Batch(rusqlite::Error),
 }
 
-/// Commits the batch and answers every job of it, leaving `batch` empty.
+/// Commits the batch and answers every job of it, leaving `batch` empty. A job that failed is
+/// answered once the rest committed (or failed), so that what it may look at next (say, the
+/// original of a duplicate stored in the same batch) is there to be read.
 fn commit_batch(connection: &mut Connection, batch: &mut Vec<Job>, shared: &Shared) {
+    let mut failed = Vec::new();
     while !batch.is_empty() {
         let mut effects = Effects::default();
         match try_commit(connection, batch, shared.route.get(), &mut effects) {
@@ -170,9 +177,7 @@ fn commit_batch(connection: &mut Connection, batch: &mut Vec<Job>, shared: &Shar
                     job.reply.send(Ok(result));
                 }
             }
-            Err(Failure::Job(index, error)) => {
-                batch.remove(index).reply.send(Err(error));
-            }
+            Err(Failure::Job(index, error)) => failed.push((batch.remove(index), error)),
             Err(Failure::Batch(error)) => {
                 tracing::error!("the store could not commit {} writes: {error}", batch.len());
                 for job in batch.drain(..) {
@@ -181,6 +186,9 @@ fn commit_batch(connection: &mut Connection, batch: &mut Vec<Job>, shared: &Shar
                 }
             }
         }
+    }
+    for (job, error) in failed {
+        job.reply.send(Err(error));
     }
 }
 
