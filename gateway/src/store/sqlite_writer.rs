@@ -5,9 +5,9 @@
 //! statement. Every caller still waits for the commit that holds its write, so a 2xx still
 //! means durable.
 //!
-//! A job whose statements fail (say, a duplicate id) is answered with its error and the batch
-//! runs again without it; a commit that fails fails every job of the batch, and none of them is
-//! stored.
+//! A job whose statements fail (say, a duplicate id) is left out and the batch runs again
+//! without it; it gets its error once the rest committed. A commit that fails fails every job
+//! of the batch, and none of them is stored.
 
 use std::path::Path;
 use std::sync::Arc;

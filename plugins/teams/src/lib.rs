@@ -5,7 +5,7 @@
 //! functions, unit-tested natively.
 
 use soda_gateway_plugin_sdk::{
-    export_plugin, debug, Action, Context, Error, Event, EventKind, Plugin,
+    debug, export_plugin, Action, Context, Error, Event, EventKind, Plugin,
 };
 
 pub mod card;
