@@ -85,9 +85,9 @@ impl Store {
     /// Actions waiting to be sent, and dead letters.
     pub async fn backlog(&self) -> anyhow::Result<(i64, i64)> {
         let row = sqlx::query(
-            "SELECT COUNT(CASE WHEN status = 'pending' THEN 1 END) AS pending,
-                    COUNT(CASE WHEN status = 'failed' AND kind = 'http' THEN 1 END) AS failed
-             FROM actions",
+            "SELECT (SELECT COUNT(*) FROM actions WHERE status = 'pending') AS pending,
+                    (SELECT COUNT(*) FROM actions WHERE status = 'failed' AND kind = 'http')
+                        AS failed",
         )
         .fetch_one(&self.pool)
         .await?;

@@ -5,7 +5,7 @@ CREATE TABLE dedup_keys (
     tenant TEXT NOT NULL,
     dedup_key TEXT NOT NULL,
     event_id TEXT NOT NULL,
-    received_at BIGINT NOT NULL,
+    received_at INTEGER NOT NULL,
     PRIMARY KEY (tenant, dedup_key)
 );
 INSERT INTO dedup_keys (tenant, dedup_key, event_id, received_at)
@@ -19,3 +19,11 @@ DROP INDEX events_dedup;
 DROP INDEX actions_continuations;
 CREATE INDEX actions_continuations ON actions (continuation_status)
     WHERE continuation_status IS NOT NULL;
+-- The indexes on action status hold only the rows that are looked for by status (waiting to be
+-- sent, failed for good), so their upkeep on every attempt and the counts read every second
+-- follow the backlog rather than the whole history kept.
+DROP INDEX actions_due;
+CREATE INDEX actions_due ON actions (next_attempt_at) WHERE status = 'pending';
+DROP INDEX actions_pending_by_tenant;
+CREATE INDEX actions_pending_by_tenant ON actions (tenant) WHERE status = 'pending';
+CREATE INDEX actions_failed ON actions (created_at) WHERE status = 'failed';
