@@ -141,7 +141,7 @@ impl Gateway {
 }
 
 /// Loads the plugins and prepares the tenants: everything a request (or a replay) needs.
-/// `wake_worker` is notified when new actions were stored.
+/// `wake_worker` wakes the delivery worker's poll when an operator made actions due.
 pub async fn build_ingress(
     config: &Config,
     store: Store,

@@ -41,7 +41,8 @@ pub struct Ingress {
     pub tenants: ArcSwap<Tenants>,
     pub plugins: Arc<Registry>,
     pub store: Store,
-    /// Wakes the delivery worker after new actions were stored.
+    /// Wakes the delivery worker's poll after an operator made actions due (new actions reach
+    /// it from the store directly).
     pub wake_worker: Arc<Notify>,
     /// Window of inbound deduplication (zero: off).
     pub dedup_window: std::time::Duration,
