@@ -50,6 +50,17 @@ fn main() {
     hot_reload(&plugins);
 }
 
+/// Runs a plugin call to completion on this thread, as the gateway's async runtime would.
+fn block_on<F: std::future::Future>(call: F) -> F::Output {
+    thread_local! {
+        static RUNTIME: tokio::runtime::Runtime = tokio::runtime::Builder::new_current_thread()
+            .enable_time()
+            .build()
+            .expect("a tokio runtime");
+    }
+    RUNTIME.with(|runtime| runtime.block_on(call))
+}
+
 /// Section 1: one event, in wasm and natively.
 fn per_event(root: &Path, runtime: &Runtime, plugins: &Path, limits: &PluginLimits) {
     // The first-generation seed, with its result turned into a failure so Slack gets a message.
@@ -84,8 +95,9 @@ fn per_event(root: &Path, runtime: &Runtime, plugins: &Path, limits: &PluginLimi
             scope,
             state: PluginState::new(StateSource::Empty, "bench", &plugin.name),
             limits,
+            time_left: limits.timeout,
         };
-        runtime.call(call, event, context).expect("wasm call")
+        block_on(runtime.call(call, event, context)).expect("wasm call")
     };
     let call =
         |plugin: &loader::LoadedPlugin, event: &wit::Event| call_with(plugin, event, &context);
@@ -228,7 +240,10 @@ fn hot_reload(plugins: &Path) {
             config_json: r#"{"webhook_url":"https://hooks.slack.test/x"}"#.into(),
             limits: PluginLimits::default(),
         }];
-        let runs = registry.run("bench", &enabled, &validate, &StateSource::Empty);
+        let budget = Duration::from_secs(5);
+        let runs =
+            block_on(registry.run("bench", &enabled, &validate, &StateSource::Empty, budget))
+                .expect("an instance is free");
         assert!(runs[0].outcome.is_ok(), "{:?}", runs[0].outcome);
         to_first_event.push(written.elapsed());
     }

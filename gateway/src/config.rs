@@ -46,6 +46,10 @@ pub struct Config {
     pub admin: Admin,
     #[serde(default)]
     pub plugin_limits: PluginLimits,
+    /// Plugin calls that may be alive at once, over all tenants; an event that finds none free
+    /// gets 503 (and is retried by Soda).
+    #[serde(default = "defaults::max_plugin_instances")]
+    pub max_plugin_instances: u32,
     /// Per-plugin exceptions to `plugin_limits`, by plugin name.
     #[serde(default)]
     pub plugin_overrides: HashMap<String, LimitOverrides>,
@@ -60,6 +64,10 @@ pub struct Config {
     pub tenants: Vec<Tenant>,
 }
 
+/// The longest `event_budget`: Soda gives up on an answer after 10 s, and the event must be
+/// stored after its plugins ran.
+const MAX_EVENT_BUDGET: Duration = Duration::from_secs(9);
+
 /// What one tenant may use of a shared gateway. Past a limit, requests get `429` with
 /// `Retry-After`, and nothing of them is stored or run.
 #[derive(Debug, Clone, PartialEq, Deserialize)]
@@ -73,6 +81,16 @@ pub struct Quota {
     pub concurrent_events: usize,
     /// Actions waiting to be sent; past it, new events are refused until the backlog drains.
     pub max_pending_actions: i64,
+    /// Wall-clock time all plugins of one event may take together; the gateway answers within
+    /// it even when every plugin hangs. At most 9 s: Soda waits 10 s for an answer.
+    #[serde(with = "humantime_serde")]
+    pub event_budget: Duration,
+    /// Responses handed back in a row (`on-response` answered with a request that asks for its
+    /// response again, and so on) before the chain is cut.
+    pub max_chain_depth: u32,
+    /// Actions one event may produce over all its plugins and chain steps; past it, a step's
+    /// new actions are refused and its run records why.
+    pub max_actions_per_event: u32,
 }
 
 impl Default for Quota {
@@ -82,6 +100,9 @@ impl Default for Quota {
             burst: 100,
             concurrent_events: 8,
             max_pending_actions: 10_000,
+            event_budget: Duration::from_secs(5),
+            max_chain_depth: 10,
+            max_actions_per_event: 500,
         }
     }
 }
@@ -94,6 +115,10 @@ pub struct QuotaOverrides {
     pub burst: Option<u32>,
     pub concurrent_events: Option<usize>,
     pub max_pending_actions: Option<i64>,
+    #[serde(default, with = "humantime_serde")]
+    pub event_budget: Option<Duration>,
+    pub max_chain_depth: Option<u32>,
+    pub max_actions_per_event: Option<u32>,
 }
 
 impl Quota {
@@ -110,6 +135,11 @@ impl Quota {
             max_pending_actions: overrides
                 .max_pending_actions
                 .unwrap_or(self.max_pending_actions),
+            event_budget: overrides.event_budget.unwrap_or(self.event_budget),
+            max_chain_depth: overrides.max_chain_depth.unwrap_or(self.max_chain_depth),
+            max_actions_per_event: overrides
+                .max_actions_per_event
+                .unwrap_or(self.max_actions_per_event),
         }
     }
 
@@ -121,10 +151,19 @@ impl Quota {
             ("burst", self.burst == 0),
             ("concurrent_events", self.concurrent_events == 0),
             ("max_pending_actions", self.max_pending_actions <= 0),
+            ("event_budget", self.event_budget.is_zero()),
+            ("max_actions_per_event", self.max_actions_per_event == 0),
         ] {
             if zero {
                 bail!("`{key}.{name}` must be greater than 0");
             }
+        }
+        if self.event_budget > MAX_EVENT_BUDGET {
+            bail!(
+                "`{key}.event_budget` must be at most {} (Soda waits 10 s for an answer), found {}",
+                humantime::format_duration(MAX_EVENT_BUDGET),
+                humantime::format_duration(self.event_budget)
+            );
         }
         Ok(())
     }
@@ -444,6 +483,9 @@ mod defaults {
     pub fn max_body_bytes() -> usize {
         1024 * 1024
     }
+    pub fn max_plugin_instances() -> u32 {
+        crate::plugins::DEFAULT_MAX_INSTANCES
+    }
     pub fn dedup_window() -> Duration {
         Duration::from_secs(3600)
     }
@@ -485,6 +527,9 @@ impl Config {
     }
 
     fn validate(&self) -> anyhow::Result<()> {
+        if self.max_plugin_instances == 0 {
+            bail!("`max_plugin_instances` must be greater than 0");
+        }
         if self.max_body_bytes == 0 {
             bail!("`max_body_bytes` must be greater than 0");
         }

@@ -234,18 +234,17 @@ async fn run() -> anyhow::Result<()> {
         Command::Actions(ActionsCommand::Retry { config, ids }) => {
             cli::audit::retry_actions(&config, &ids).await
         }
-        // Plugin calls block (and a plugin's stdio writes block on the runtime): keep them
-        // off the async threads.
-        Command::Plugin(command) => tokio::task::spawn_blocking(move || match command {
-            PluginCommand::Check { file } => cli::plugin::check(&file),
-            PluginCommand::Run {
-                file,
-                event,
-                config,
-            } => cli::plugin::run(&file, &event, config.as_deref()),
-        })
-        .await
-        .context("plugin command panicked")?,
+        // Compiling blocks: keep it off the async threads.
+        Command::Plugin(PluginCommand::Check { file }) => {
+            tokio::task::spawn_blocking(move || cli::plugin::check(&file))
+                .await
+                .context("plugin check panicked")?
+        }
+        Command::Plugin(PluginCommand::Run {
+            file,
+            event,
+            config,
+        }) => cli::plugin::run(&file, &event, config.as_deref()).await,
     }
 }
 

@@ -13,20 +13,17 @@ use arc_swap::ArcSwap;
 use tokio::net::TcpListener;
 use tokio::sync::Notify;
 
-use crate::actions::continuations::{Continuations, ResponseHandler};
+use crate::actions::continuations::Continuations;
 use crate::actions::policy::OutboundPolicy;
 use crate::actions::secrets::Secrets;
 use crate::actions::worker::Worker;
-use crate::actions::Produced;
 use crate::admin;
 use crate::config::{Config, Retention};
 use crate::console;
-use crate::events;
-use crate::ingress::{self, tenants_of, Ingress};
-use crate::plugins::bindings::to_wit_event;
+use crate::ingress::{self, tenants_of, Ingress, PluginResponses};
 use crate::plugins::watcher;
 use crate::plugins::{CompileCache, Registry, Runtime};
-use crate::store::{now_ms, PendingContinuation, Store};
+use crate::store::{now_ms, Store};
 use crate::telemetry::Metrics;
 use crate::tenant_reload;
 use crate::watch::FolderWatcher;
@@ -147,7 +144,8 @@ pub async fn build_ingress(
     store: Store,
     wake_worker: Arc<Notify>,
 ) -> anyhow::Result<Arc<Ingress>> {
-    let runtime = Runtime::new(config.largest_memory_bytes())?;
+    let runtime =
+        Runtime::with_max_instances(config.largest_memory_bytes(), config.max_plugin_instances)?;
     let cache = CompileCache::new(&config.data_dir.join("plugin-cache"))?;
     let plugins_dir = config.plugins_dir.clone();
     let metrics = Arc::new(Metrics::default());
@@ -191,55 +189,5 @@ async fn prune_old_events(store: Store, retention: Retention) {
             Ok(_) => {}
             Err(error) => tracing::error!("cannot prune old events: {error:#}"),
         }
-    }
-}
-
-/// Runs plugins' `on-response` for the continuation loop, with the tenant's plugin config.
-struct PluginResponses(Arc<Ingress>);
-
-impl ResponseHandler for PluginResponses {
-    fn handle(
-        &self,
-        pending: &PendingContinuation,
-        event_body: &[u8],
-    ) -> (std::time::Duration, Result<Produced, String>) {
-        let ingress = &self.0;
-        let tenant = ingress.tenant(&pending.tenant);
-        let enabled = tenant
-            .as_ref()
-            .and_then(|tenant| tenant.plugins.iter().find(|p| p.name == pending.plugin));
-        let Some(enabled) = enabled else {
-            let reason = format!(
-                "plugin `{}` is no longer enabled for tenant `{}`",
-                pending.plugin, pending.tenant
-            );
-            return (std::time::Duration::ZERO, Err(reason));
-        };
-        let event = match events::parse(event_body) {
-            Ok(event) => event,
-            Err(error) => {
-                return (
-                    std::time::Duration::ZERO,
-                    Err(format!("stored event does not parse: {error}")),
-                )
-            }
-        };
-        let wit_event = to_wit_event(
-            &pending.event_id,
-            &event,
-            &String::from_utf8_lossy(event_body),
-        );
-        let run = ingress.plugins.run_on_response(
-            &pending.tenant,
-            enabled,
-            &wit_event,
-            &pending.continuation,
-            &pending.response,
-            &ingress.state_source(),
-        );
-        ingress
-            .metrics
-            .plugin_call(&run.plugin, run.duration, run.outcome.is_err());
-        (run.duration, run.outcome)
     }
 }

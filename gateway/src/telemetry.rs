@@ -40,6 +40,15 @@ pub struct Metrics {
     reloads: Family<OutcomeLabels, Counter>,
     pending: Gauge,
     dead_letters: Gauge,
+    plugin_instances: Gauge,
+}
+
+/// Values read when `/metrics` is scraped.
+pub struct Gauges {
+    pub pending_actions: i64,
+    pub dead_letters: i64,
+    /// Plugin calls alive now (instances in the pool).
+    pub plugin_instances: u64,
 }
 
 impl Default for Metrics {
@@ -90,8 +99,15 @@ impl Default for Metrics {
             "Actions that failed for good",
             dead_letters.clone(),
         );
+        let plugin_instances = Gauge::default();
+        registry.register(
+            "soda_plugin_instances",
+            "Plugin instances alive now (calls running), out of `max_plugin_instances`",
+            plugin_instances.clone(),
+        );
         Self {
             registry,
+            plugin_instances,
             requests,
             plugin_seconds,
             plugin_errors,
@@ -139,10 +155,12 @@ impl Metrics {
         self.reloads.get_or_create(&OutcomeLabels { outcome }).inc();
     }
 
-    /// The Prometheus text exposition, with the backlog as given.
-    pub fn render(&self, pending: i64, dead_letters: i64) -> String {
-        self.pending.set(pending);
-        self.dead_letters.set(dead_letters);
+    /// The Prometheus text exposition, with the gauges as given.
+    pub fn render(&self, gauges: Gauges) -> String {
+        self.pending.set(gauges.pending_actions);
+        self.dead_letters.set(gauges.dead_letters);
+        self.plugin_instances
+            .set(i64::try_from(gauges.plugin_instances).unwrap_or(i64::MAX));
         let mut text = String::new();
         prometheus_client::encoding::text::encode(&mut text, &self.registry)
             .expect("writing to a String cannot fail");
@@ -163,7 +181,11 @@ mod tests {
         metrics.plugin_call("trap", Duration::from_micros(50), true);
         metrics.attempt("delivered");
         metrics.reload("loaded");
-        let text = metrics.render(3, 1);
+        let text = metrics.render(Gauges {
+            pending_actions: 3,
+            dead_letters: 1,
+            plugin_instances: 2,
+        });
         for line in [
             r#"soda_requests_total{tenant="acme",event_type="checkEvaluation",status="200"} 2"#,
             r#"soda_plugin_call_seconds_count{plugin="slack"} 1"#,
@@ -172,6 +194,7 @@ mod tests {
             r#"soda_plugin_reloads_total{outcome="loaded"} 1"#,
             "soda_actions_pending 3",
             "soda_dead_letters 1",
+            "soda_plugin_instances 2",
         ] {
             assert!(text.contains(line), "{line} missing from\n{text}");
         }

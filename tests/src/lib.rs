@@ -103,6 +103,9 @@ pub enum Plugin {
     /// response's `key`, links the incident and remembers the key in its state; on a resolved
     /// `incidentUpdated` POSTs `{tracker_url}/issue/{key}/resolve` with the remembered key.
     Chain,
+    /// Attacks the host as its config's `mode` says: `sleep`, `state-keys`, `state-operations`,
+    /// `log-flood`, `fan-out` (see `plugins/fixtures/hostile`).
+    Hostile,
     /// The reference integrations in `plugins/` (each has a README with its config keys).
     Jira,
     ServiceNow,
@@ -128,6 +131,7 @@ impl Plugin {
             Plugin::Flood => "fixture_flood",
             Plugin::Snoop => "fixture_snoop",
             Plugin::Chain => "fixture_chain",
+            Plugin::Hostile => "fixture_hostile",
             Plugin::Jira => "jira",
             Plugin::ServiceNow => "servicenow",
             Plugin::PagerDuty => "pagerduty",

@@ -39,6 +39,7 @@ const FIXTURE_PLUGINS: &[&str] = &[
     "fixture-echo-v1",
     "fixture-echo-v2",
     "fixture-other-version",
+    "fixture-hostile",
 ];
 const WASM_TARGET: &str = "wasm32-wasip2";
 /// The Cargo profile plugins are built with (see the workspace `Cargo.toml`).

@@ -6,6 +6,8 @@
 //! and state writes, marking the continuation done, again in one transaction. A restart in
 //! between finds the continuation still pending and runs it then.
 
+use std::future::Future;
+use std::pin::Pin;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -17,14 +19,18 @@ use crate::store::{PendingContinuation, RunRecord, Store};
 /// Continuations claimed at once.
 const BATCH: usize = 8;
 
+/// What handling a response came to: the run's duration and outcome, or `None` when the plugin
+/// could not run now (no instance free) and the continuation should be tried again later.
+pub type Handled = Option<(Duration, Result<Produced, String>)>;
+
 /// Runs a plugin's `on-response` for a stored response.
 pub trait ResponseHandler: Send + Sync + 'static {
-    /// Blocking: called on a blocking thread. Returns the run's duration and outcome.
-    fn handle(
-        &self,
-        pending: &PendingContinuation,
-        event_body: &[u8],
-    ) -> (Duration, Result<Produced, String>);
+    /// Runs the plugin on the response in `pending`.
+    fn handle<'a>(
+        &'a self,
+        pending: &'a PendingContinuation,
+        event_body: &'a [u8],
+    ) -> Pin<Box<dyn Future<Output = Handled> + Send + 'a>>;
 }
 
 /// The continuation loop and what it needs.
@@ -67,10 +73,10 @@ impl Continuations {
 
     async fn complete(&self, pending: PendingContinuation) -> anyhow::Result<()> {
         let body = self.store.event_body(&pending.event_id).await?;
-        let handler = self.handler.clone();
-        let job = pending.clone();
-        let (duration, outcome) =
-            tokio::task::spawn_blocking(move || handler.handle(&job, &body)).await?;
+        let Some((duration, outcome)) = self.handler.handle(&pending, &body).await else {
+            // Left leased: the lease runs out and the continuation is tried again.
+            return Ok(());
+        };
         if let Err(reason) = &outcome {
             tracing::warn!(tenant = %pending.tenant, plugin = %pending.plugin, event_id = %pending.event_id, action = %pending.action_id, "on-response {reason}");
         }

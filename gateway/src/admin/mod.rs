@@ -36,6 +36,7 @@ use subtle::ConstantTimeEq;
 use crate::config::Quota;
 use crate::ingress::{Ingress, ReplayError};
 use crate::store::RetryOutcome;
+use crate::telemetry::Gauges;
 use query::{ActionQuery, EventQuery};
 
 pub mod inventory;
@@ -94,7 +95,11 @@ async fn metrics(State(ingress): State<Arc<Ingress>>) -> Response {
     match ingress.store.backlog().await {
         Ok((pending, dead)) => (
             [(header::CONTENT_TYPE, "text/plain; version=0.0.4")],
-            ingress.metrics.render(pending, dead),
+            ingress.metrics.render(Gauges {
+                pending_actions: pending,
+                dead_letters: dead,
+                plugin_instances: ingress.plugins.instances_in_use(),
+            }),
         )
             .into_response(),
         Err(failure) => internal(&failure),

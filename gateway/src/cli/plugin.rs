@@ -15,7 +15,7 @@ use crate::config::PluginLimits;
 use crate::events;
 use crate::plugins::bindings::{to_wit_event, wit, CONTRACT_VERSION};
 use crate::plugins::loader::{self, WasmKind};
-use crate::plugins::{plan, CallScope, Invocation, PluginState, Runtime, StateSource};
+use crate::plugins::{plan, CallError, CallScope, Invocation, PluginState, Runtime, StateSource};
 
 /// Prints what the gateway sees in a plugin file; fails if it would not load.
 pub fn check(path: &Path) -> anyhow::Result<()> {
@@ -67,7 +67,7 @@ pub fn check(path: &Path) -> anyhow::Result<()> {
 }
 
 /// Runs a plugin on one event file and prints the actions as JSON.
-pub fn run(path: &Path, event_file: &Path, config_file: Option<&Path>) -> anyhow::Result<()> {
+pub async fn run(path: &Path, event_file: &Path, config_file: Option<&Path>) -> anyhow::Result<()> {
     let body = std::fs::read(event_file)
         .with_context(|| format!("cannot read {}", event_file.display()))?;
     let event = events::parse(&body).with_context(|| format!("{}", event_file.display()))?;
@@ -101,16 +101,16 @@ pub fn run(path: &Path, event_file: &Path, config_file: Option<&Path>) -> anyhow
         scope,
         state: PluginState::new(StateSource::Empty, "cli", &loaded.name),
         limits: &limits,
+        time_left: limits.timeout,
     };
-    let actions = runtime
-        .call(call, &wit_event, &context)
-        .and_then(|output| {
-            plan(
-                output.actions,
-                wit_event.incident_link_callback_url.as_deref(),
-            )
-        })
-        .map_err(|reason| anyhow::anyhow!("plugin `{}`: {reason}", loaded.name))?;
+    let actions = match runtime.call(call, &wit_event, &context).await {
+        Ok(output) => plan(
+            output.actions,
+            wit_event.incident_link_callback_url.as_deref(),
+        ),
+        Err(CallError::Failed(reason) | CallError::Overloaded(reason)) => Err(reason),
+    }
+    .map_err(|reason| anyhow::anyhow!("plugin `{}`: {reason}", loaded.name))?;
     let printed: Vec<Value> = actions.iter().map(action_json).collect();
     println!("{}", serde_json::to_string_pretty(&printed)?);
     Ok(())

@@ -8,6 +8,7 @@
 pub mod dedup;
 pub mod quota;
 pub mod redact;
+mod responses;
 pub mod verify;
 
 use std::collections::HashMap;
@@ -30,10 +31,11 @@ use crate::actions::NewAction;
 use crate::config::{Config, Tenant};
 use crate::events::{self, EventKind};
 use crate::plugins::bindings::to_wit_event;
-use crate::plugins::{Enabled, PluginRun, Registry, StateSource};
+use crate::plugins::{Enabled, Overloaded, PluginRun, Registry, StateSource};
 use crate::store::{new_id, now_ms, Dedup, DuplicateEvent, EventRecord, RunRecord, Store};
 use crate::telemetry::Metrics;
 use quota::{Exceeded, TenantQuota};
+pub use responses::PluginResponses;
 
 /// Everything a request needs, shared by all requests.
 pub struct Ingress {
@@ -72,9 +74,9 @@ impl Ingress {
         self.tenants.load().get(id).cloned()
     }
 
-    /// Plugin state backed by the store, for calls made from a blocking thread.
+    /// Plugin state backed by the store.
     pub fn state_source(&self) -> StateSource {
-        StateSource::Store(self.store.clone(), tokio::runtime::Handle::current())
+        StateSource::Store(self.store.clone())
     }
 }
 
@@ -207,7 +209,10 @@ async fn respond(
             let answer = ingress.answer_duplicate(tenant_id, key).await;
             answer.unwrap_or_else(store_unavailable)
         }
-        Err(Refused::Plugins) => reject(StatusCode::INTERNAL_SERVER_ERROR, "internal error".into()),
+        Err(Refused::Overloaded) => reject(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "the gateway has no capacity to run plugins now, try again".into(),
+        ),
         Err(Refused::Store) => store_unavailable(),
     }
 }
@@ -228,8 +233,8 @@ pub struct Accepted {
 /// Why an event could not be accepted (the details are logged).
 #[derive(Debug, PartialEq)]
 pub enum Refused {
-    /// The plugin execution itself failed (not a plugin's error: those are recorded).
-    Plugins,
+    /// No plugin instance slot was free: nothing was stored, the sender should retry.
+    Overloaded,
     /// The store could not commit the event.
     Store,
     /// An event with the same dedup key was stored within the window; nothing was stored.
@@ -264,16 +269,17 @@ impl Ingress {
     ) -> Result<Accepted, Refused> {
         let tenant_id = &tenant.config.id;
         let event_id = new_id("evt");
-        let runs = if matches!(event.kind, EventKind::Validate) {
+        let mut runs = if matches!(event.kind, EventKind::Validate) {
             Vec::new()
         } else {
             self.run_plugins(tenant, &event_id, event, body)
                 .await
-                .map_err(|error| {
-                    tracing::error!(tenant = %tenant_id, event_id, "plugin execution failed: {error:#}");
-                    Refused::Plugins
+                .map_err(|overloaded| {
+                    tracing::warn!(tenant = %tenant_id, event_id, "event refused with 503: {overloaded}");
+                    Refused::Overloaded
                 })?
         };
+        limit_event_actions(&mut runs, tenant.quota.limits().max_actions_per_event);
         let record = EventRecord {
             id: &event_id,
             tenant: tenant_id,
@@ -351,27 +357,47 @@ impl Ingress {
             .map_err(|_| ReplayError::Refused)
     }
 
-    /// Runs the tenant's plugins on a blocking thread: wasm calls are CPU-bound.
+    /// Runs the tenant's plugins, within the tenant's per-event time budget.
     async fn run_plugins(
         &self,
         tenant: &TenantEntry,
         event_id: &str,
         event: &events::SodaEvent,
         body: &[u8],
-    ) -> anyhow::Result<Vec<PluginRun>> {
+    ) -> Result<Vec<PluginRun>, Overloaded> {
         if tenant.plugins.is_empty() {
             return Ok(Vec::new());
         }
         let raw_json = String::from_utf8_lossy(body);
         let wit_event = to_wit_event(event_id, event, &raw_json);
-        let registry = self.plugins.clone();
-        let tenant_id = tenant.config.id.clone();
-        let enabled = tenant.plugins.clone();
-        let state = self.state_source();
-        let runs = tokio::task::spawn_blocking(move || {
-            registry.run(&tenant_id, &enabled, &wit_event, &state)
-        });
-        Ok(runs.await?)
+        let budget = tenant.quota.limits().event_budget;
+        self.plugins
+            .run(
+                &tenant.config.id,
+                &tenant.plugins,
+                &wit_event,
+                &self.state_source(),
+                budget,
+            )
+            .await
+    }
+}
+
+/// Refuses, whole, the answer of each plugin whose actions would take the event past `max`
+/// actions (`quotas.max_actions_per_event`); the plugins before it keep theirs.
+fn limit_event_actions(runs: &mut [PluginRun], max: u32) {
+    let mut kept: u32 = 0;
+    for run in runs {
+        let Ok(produced) = &run.outcome else { continue };
+        let new = u32::try_from(produced.actions.len()).unwrap_or(u32::MAX);
+        if kept.saturating_add(new) > max {
+            run.outcome = Err(format!(
+                "returned {new} actions, which would take the event past its limit of {max} \
+                 (quotas.max_actions_per_event); none was kept"
+            ));
+        } else {
+            kept += new;
+        }
     }
 }
 

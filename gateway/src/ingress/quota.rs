@@ -49,6 +49,11 @@ impl TenantQuota {
         }
     }
 
+    /// The limits this state enforces.
+    pub fn limits(&self) -> &Quota {
+        &self.limits
+    }
+
     /// Takes one request's token, or says how long until there is one.
     pub fn admit(&self) -> Result<(), Exceeded> {
         self.admit_at(Instant::now())
@@ -106,6 +111,7 @@ mod tests {
                 burst,
                 concurrent_events: concurrent,
                 max_pending_actions: 10,
+                ..Quota::default()
             },
             Arc::default(),
         )
@@ -120,6 +126,7 @@ mod tests {
                 burst: 1,
                 concurrent_events: 1,
                 max_pending_actions: 10,
+                ..Quota::default()
             },
             backlog.clone(),
         );

@@ -9,6 +9,14 @@ wasmtime::component::bindgen!({
     path: "../wit",
     // Lets benchmarks and tools hand the same event to a plugin compiled natively.
     additional_derives: [serde::Serialize],
+    // Calls run on the async runtime, so that a wall-clock limit can abandon a call blocked in a
+    // host call (a WASI poll or sleep) and its instance is freed at once. State reads await the
+    // store; every gateway import may trap a plugin that breaks a per-call limit.
+    imports: {
+        "soda:gateway/state": async | trappable,
+        default: trappable,
+    },
+    exports: { default: async },
 });
 
 pub use soda::gateway::types as wit;

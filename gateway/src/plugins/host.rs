@@ -4,11 +4,16 @@
 //! survives into the next event.
 
 use wasmtime::component::ResourceTable;
-use wasmtime::{StoreLimits, StoreLimitsBuilder};
 use wasmtime_wasi::{WasiCtx, WasiCtxView, WasiView};
 
 use super::bindings::soda::gateway::{clock, log, state, types};
+use super::limiter::ComponentLimiter;
 use super::state::PluginState;
+
+/// Log lines one call may write; later ones are counted and dropped.
+pub const MAX_LOG_LINES: usize = 100;
+/// Longest log line (message and fields), in bytes; longer ones are cut.
+pub const MAX_LOG_LINE_BYTES: usize = 2048;
 
 /// Who a call is for; every host log line carries it.
 #[derive(Debug, Clone)]
@@ -25,8 +30,10 @@ pub struct HostState {
     pub state: PluginState,
     wasi: WasiCtx,
     table: ResourceTable,
-    /// Memory and instance caps, consulted by wasmtime on every growth.
-    pub limits: StoreLimits,
+    /// The memory cap over all of the component's memories and tables.
+    pub limiter: ComponentLimiter,
+    log_lines: usize,
+    dropped_log_lines: usize,
 }
 
 impl HostState {
@@ -38,13 +45,27 @@ impl HostState {
             // An empty builder grants nothing: no preopened dirs, no env, sockets denied.
             wasi: WasiCtx::builder().build(),
             table: ResourceTable::new(),
-            limits: StoreLimitsBuilder::new()
-                .memory_size(memory_bytes)
-                .instances(64)
-                .tables(64)
-                .memories(16)
-                .trap_on_grow_failure(true)
-                .build(),
+            limiter: ComponentLimiter::new(memory_bytes),
+            log_lines: 0,
+            dropped_log_lines: 0,
+        }
+    }
+
+    /// Says, once, how many log lines the call wrote past [`MAX_LOG_LINES`].
+    pub fn report_dropped_log_lines(&self) {
+        if self.dropped_log_lines > 0 {
+            let CallScope {
+                tenant,
+                plugin,
+                event_id,
+            } = &self.scope;
+            tracing::warn!(
+                tenant,
+                plugin,
+                event_id,
+                dropped = self.dropped_log_lines,
+                "plugin wrote more than {MAX_LOG_LINES} log lines in one call; the rest were dropped"
+            );
         }
     }
 }
@@ -61,66 +82,148 @@ impl WasiView for HostState {
 impl types::Host for HostState {}
 
 impl log::Host for HostState {
-    fn write(&mut self, level: log::Level, message: String, fields: Vec<(String, String)>) {
+    fn write(
+        &mut self,
+        level: log::Level,
+        message: String,
+        fields: Vec<(String, String)>,
+    ) -> wasmtime::Result<()> {
+        if self.log_lines == MAX_LOG_LINES {
+            self.dropped_log_lines += 1;
+            return Ok(());
+        }
+        self.log_lines += 1;
         let CallScope {
             tenant,
             plugin,
             event_id,
         } = &self.scope;
-        let fields = Fields(&fields);
+        let line = LogLine::new(&message, &fields);
+        let (message, fields) = (&line.message, &line.fields);
         match level {
             log::Level::Trace => {
-                tracing::trace!(tenant, plugin, event_id, %fields, "plugin: {message}")
+                tracing::trace!(tenant, plugin, event_id, fields = %fields, "plugin: {message}")
             }
             log::Level::Debug => {
-                tracing::debug!(tenant, plugin, event_id, %fields, "plugin: {message}")
+                tracing::debug!(tenant, plugin, event_id, fields = %fields, "plugin: {message}")
             }
             log::Level::Info => {
-                tracing::info!(tenant, plugin, event_id, %fields, "plugin: {message}")
+                tracing::info!(tenant, plugin, event_id, fields = %fields, "plugin: {message}")
             }
             log::Level::Warn => {
-                tracing::warn!(tenant, plugin, event_id, %fields, "plugin: {message}")
+                tracing::warn!(tenant, plugin, event_id, fields = %fields, "plugin: {message}")
             }
             log::Level::Error => {
-                tracing::error!(tenant, plugin, event_id, %fields, "plugin: {message}")
+                tracing::error!(tenant, plugin, event_id, fields = %fields, "plugin: {message}")
             }
         }
+        Ok(())
     }
 }
 
 impl state::Host for HostState {
-    fn get(&mut self, key: String) -> Option<Vec<u8>> {
-        self.state.get(&key)
+    async fn get(&mut self, key: String) -> wasmtime::Result<Option<Vec<u8>>> {
+        self.state.get(&key).await
     }
 
-    fn set(&mut self, key: String, value: Vec<u8>) -> Result<(), String> {
-        self.state.set(key, value)
+    async fn set(&mut self, key: String, value: Vec<u8>) -> wasmtime::Result<Result<(), String>> {
+        self.state.set(key, value).await
     }
 
-    fn delete(&mut self, key: String) {
-        self.state.delete(key)
+    async fn delete(&mut self, key: String) -> wasmtime::Result<()> {
+        self.state.delete(key).await
     }
 }
 
 impl clock::Host for HostState {
-    fn now_millis(&mut self) -> u64 {
-        std::time::SystemTime::now()
+    fn now_millis(&mut self) -> wasmtime::Result<u64> {
+        Ok(std::time::SystemTime::now()
             .duration_since(std::time::UNIX_EPOCH)
-            .map_or(0, |d| d.as_millis() as u64)
+            .map_or(0, |d| d.as_millis() as u64))
     }
 }
 
-/// Plugin-provided key/value fields, rendered as `k=v k=v`.
-struct Fields<'a>(&'a [(String, String)]);
+/// A plugin's log line made safe to print: control characters (newlines included) escaped so
+/// that a plugin cannot forge lines of the gateway's log, and the whole cut at
+/// [`MAX_LOG_LINE_BYTES`].
+struct LogLine {
+    message: String,
+    fields: String,
+}
 
-impl std::fmt::Display for Fields<'_> {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        for (i, (key, value)) in self.0.iter().enumerate() {
-            if i > 0 {
-                f.write_str(" ")?;
+impl LogLine {
+    fn new(message: &str, fields: &[(String, String)]) -> Self {
+        let mut budget = MAX_LOG_LINE_BYTES;
+        let message = escaped(message, &mut budget);
+        let mut rendered = String::new();
+        for (key, value) in fields {
+            if budget == 0 {
+                break;
             }
-            write!(f, "{key}={value:?}")?;
+            if !rendered.is_empty() {
+                rendered.push(' ');
+            }
+            rendered.push_str(&escaped(key, &mut budget));
+            rendered.push_str("=\"");
+            rendered.push_str(&escaped(value, &mut budget));
+            rendered.push('"');
         }
-        Ok(())
+        Self {
+            message,
+            fields: rendered,
+        }
+    }
+}
+
+/// `text` with control characters, quotes and backslashes escaped, cut to what is left of
+/// `budget` (which it uses up).
+fn escaped(text: &str, budget: &mut usize) -> String {
+    let mut out = String::new();
+    for c in text.chars() {
+        let before = out.len();
+        match c {
+            '"' | '\\' => {
+                out.push('\\');
+                out.push(c);
+            }
+            c if c.is_control() => out.extend(c.escape_default()),
+            c => out.push(c),
+        }
+        if out.len() > *budget {
+            out.truncate(before);
+            out.push('…');
+            *budget = 0;
+            return out;
+        }
+    }
+    *budget -= out.len();
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn newlines_and_control_characters_cannot_forge_log_lines() {
+        let line = LogLine::new(
+            "ok\n2026-01-01T00:00:00Z  INFO forged\r\u{1b}[31m",
+            &[("k\n".into(), "v\"x".into())],
+        );
+        assert!(
+            !line.message.chars().any(char::is_control),
+            "{}",
+            line.message
+        );
+        assert!(line.message.contains("\\n2026"), "{}", line.message);
+        assert_eq!(line.fields, r#"k\n="v\"x""#);
+    }
+
+    #[test]
+    fn a_long_line_is_cut_at_the_limit() {
+        let field = ("k".to_owned(), "v".repeat(10_000));
+        let line = LogLine::new(&"m".repeat(10_000), &[field]);
+        assert!(line.message.len() + line.fields.len() <= MAX_LOG_LINE_BYTES + 8);
+        assert!(line.message.ends_with('…'));
     }
 }

@@ -9,6 +9,7 @@
 pub mod bindings;
 mod cache;
 mod host;
+mod limiter;
 pub mod loader;
 mod runtime;
 pub mod state;
@@ -29,7 +30,7 @@ use bindings::wit;
 pub use cache::CompileCache;
 pub use host::CallScope;
 pub use loader::{LoadError, LoadedPlugin};
-pub use runtime::{CallOutput, Compiled, Invocation, Runtime};
+pub use runtime::{CallError, CallOutput, Compiled, Invocation, Runtime, DEFAULT_MAX_INSTANCES};
 pub use state::{PluginState, StateSource};
 
 /// The plugins loaded from the plugins folder, kept in sync with it.
@@ -60,6 +61,15 @@ pub struct Enabled {
     pub name: String,
     pub config_json: String,
     pub limits: PluginLimits,
+}
+
+/// The gateway had no plugin instance slot for an event: it is refused, so that its sender
+/// retries, rather than recorded with plugins that did not run.
+#[derive(Debug, thiserror::Error)]
+#[error("plugin `{plugin}` could not run: {reason}")]
+pub struct Overloaded {
+    pub plugin: String,
+    pub reason: String,
 }
 
 /// The result of running one plugin on one event.
@@ -203,34 +213,42 @@ impl Registry {
         self.plugins.load().get(name).cloned()
     }
 
-    /// Runs each enabled plugin, in order, on the event, on the plugin versions loaded now.
-    /// Blocking: call it off the async runtime.
-    pub fn run(
+    /// Runs each enabled plugin, in order, on the event, on the plugin versions loaded now,
+    /// all of them within `budget`: each call's wall-clock limit is the smaller of its own
+    /// timeout and what is left, and plugins after the budget is spent do not run.
+    pub async fn run(
         &self,
         tenant: &str,
         enabled: &[Enabled],
         event: &wit::Event,
         state: &StateSource,
-    ) -> Vec<PluginRun> {
+        budget: Duration,
+    ) -> Result<Vec<PluginRun>, Overloaded> {
         let plugins = self.plugins.load_full();
-        enabled
-            .iter()
-            .map(|plugin| {
-                self.timed(plugin, || {
-                    let loaded = plugins
-                        .get(&plugin.name)
-                        .ok_or_else(|| not_loaded(plugin))?;
+        let started = Instant::now();
+        let mut runs = Vec::with_capacity(enabled.len());
+        for plugin in enabled {
+            let time_left = budget.saturating_sub(started.elapsed());
+            let call_started = Instant::now();
+            let outcome = match plugins.get(&plugin.name) {
+                None => Err(CallError::Failed(not_loaded(plugin))),
+                Some(_) if time_left.is_zero() => Err(CallError::Failed(format!(
+                    "not run: the plugins before it used the event's time budget of {}",
+                    humantime::format_duration(budget)
+                ))),
+                Some(loaded) => {
                     let context = context(tenant, plugin);
-                    let call = invocation(loaded, tenant, plugin, event, state);
-                    let output = self.runtime.call(call, event, &context)?;
-                    produced(output, event)
-                })
-            })
-            .collect()
+                    let call = invocation(loaded, tenant, plugin, event, state, time_left);
+                    self.runtime.call(call, event, &context).await
+                }
+            };
+            runs.push(self.finished(plugin, call_started, outcome, event)?);
+        }
+        Ok(runs)
     }
 
-    /// Hands a stored response to the plugin that asked for it. Blocking.
-    pub fn run_on_response(
+    /// Hands a stored response to the plugin that asked for it.
+    pub async fn run_on_response(
         &self,
         tenant: &str,
         plugin: &Enabled,
@@ -238,31 +256,53 @@ impl Registry {
         continuation: &str,
         response: &Response,
         state: &StateSource,
-    ) -> PluginRun {
-        self.timed(plugin, || {
-            let loaded = self.get(&plugin.name).ok_or_else(|| not_loaded(plugin))?;
-            let response = wit::HttpResponse {
-                status: response.status,
-                headers: response.headers.clone(),
-                body: response.body.clone(),
-                continuation: continuation.to_owned(),
-            };
-            let call = invocation(&loaded, tenant, plugin, event, state);
-            let output =
+    ) -> Result<PluginRun, Overloaded> {
+        let started = Instant::now();
+        let outcome = match self.get(&plugin.name) {
+            None => Err(CallError::Failed(not_loaded(plugin))),
+            Some(loaded) => {
+                let response = wit::HttpResponse {
+                    status: response.status,
+                    headers: response.headers.clone(),
+                    body: response.body.clone(),
+                    continuation: continuation.to_owned(),
+                };
+                let timeout = plugin.limits.timeout;
+                let call = invocation(&loaded, tenant, plugin, event, state, timeout);
+                let context = context(tenant, plugin);
                 self.runtime
-                    .call_on_response(call, event, &response, &context(tenant, plugin))?;
-            produced(output, event)
-        })
+                    .call_on_response(call, event, &response, &context)
+                    .await
+            }
+        };
+        self.finished(plugin, started, outcome, event)
     }
 
-    fn timed(&self, plugin: &Enabled, run: impl FnOnce() -> Result<Produced, String>) -> PluginRun {
-        let started = Instant::now();
-        let outcome = run();
-        PluginRun {
+    /// Plugin calls alive now.
+    pub fn instances_in_use(&self) -> u64 {
+        self.runtime.instances_in_use()
+    }
+
+    fn finished(
+        &self,
+        plugin: &Enabled,
+        started: Instant,
+        outcome: Result<CallOutput, CallError>,
+        event: &wit::Event,
+    ) -> Result<PluginRun, Overloaded> {
+        let outcome = match outcome {
+            Ok(output) => produced(output, event),
+            Err(CallError::Failed(reason)) => Err(reason),
+            Err(CallError::Overloaded(reason)) => {
+                let plugin = plugin.name.clone();
+                return Err(Overloaded { plugin, reason });
+            }
+        };
+        Ok(PluginRun {
             plugin: plugin.name.clone(),
             duration: started.elapsed(),
             outcome,
-        }
+        })
     }
 }
 
@@ -276,6 +316,7 @@ fn invocation<'a>(
     plugin: &'a Enabled,
     event: &wit::Event,
     state: &StateSource,
+    time_left: Duration,
 ) -> Invocation<'a> {
     Invocation {
         compiled: &loaded.compiled,
@@ -286,6 +327,7 @@ fn invocation<'a>(
         },
         state: PluginState::new(state.clone(), tenant, &plugin.name),
         limits: &plugin.limits,
+        time_left,
     }
 }
 

@@ -3,28 +3,40 @@
 //! One engine for the whole gateway: pooling allocator (with an on-demand fallback where the
 //! address space is too small for it), epoch interruption driven by a ticker thread, and no
 //! component-model concurrency (not needed, and it makes calls slower). Every call gets a fresh
-//! store and instance with the plugin's limits: a memory cap, a deadline on time spent running
-//! WebAssembly, a wall-clock timeout, and caps on the number and size of returned actions.
+//! store and instance with the plugin's limits: a memory cap over the whole component, a
+//! deadline on time spent running WebAssembly, a wall-clock timeout, and caps on the number and
+//! size of returned actions.
+//!
+//! Calls are futures on the async runtime: WebAssembly yields to it at every epoch tick, and
+//! host calls that wait (a WASI poll or sleep, a state read) await. So the wall-clock limit holds
+//! whatever the plugin does: when it runs out the future is dropped, which frees the instance
+//! and its pool slot at once, and no thread is left behind.
 
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use wasmtime::component::{Component, HasSelf, Linker};
 use wasmtime::{
-    Config, Engine, InstanceAllocationStrategy, PoolingAllocationConfig, Store, Trap,
-    UpdateDeadline,
+    Config, Engine, InstanceAllocationStrategy, PoolConcurrencyLimitError, PoolingAllocationConfig,
+    Store, Trap, UpdateDeadline,
 };
 
 use super::bindings::{wit, Plugin, PluginPre};
 use super::host::{CallScope, HostState};
-use super::state::PluginState;
+use super::limiter::MemoryCapExceeded;
+use super::state::{PluginState, StateLimit};
 use crate::actions::StateWrite;
 use crate::config::PluginLimits;
 
-/// How often the epoch advances; the deadline is counted in these ticks.
+/// How often the epoch advances; the deadline is counted in these ticks, and running
+/// WebAssembly yields to the async runtime at each.
 const EPOCH_TICK: Duration = Duration::from_millis(10);
 /// Memory a reused pooling slot keeps mapped: a plugin built with a 64 KiB stack (see
 /// `.cargo/config.toml`) has its stack, data and first heap pages in this range.
 const KEEP_RESIDENT_BYTES: usize = 256 * 1024;
+/// Plugin calls alive at once, unless configured otherwise.
+pub const DEFAULT_MAX_INSTANCES: u32 = 1000;
+/// wasmtime's default number of pooled core instances, memories and tables.
+const DEFAULT_POOL_PARTS: u32 = 1000;
 /// Freed slots returned to the kernel at once.
 const DECOMMIT_BATCH: usize = 16;
 
@@ -46,16 +58,46 @@ enum Stopped {
     Deadline(Duration),
     #[error("exceeded its wall-clock timeout of {}", humantime::format_duration(*.0))]
     Timeout(Duration),
+    #[error("ran out of the event's time budget ({} were left for it)", humantime::format_duration(*.0))]
+    Budget(Duration),
+}
+
+/// Why a call produced nothing.
+#[derive(Debug, PartialEq)]
+pub enum CallError {
+    /// The plugin failed, was stopped or returned something invalid: one line for the audit
+    /// trail.
+    Failed(String),
+    /// The gateway had no instance slot left for it: the event should be refused (and retried
+    /// by its sender), not recorded as a plugin failure.
+    Overloaded(String),
+}
+
+impl From<String> for CallError {
+    fn from(reason: String) -> Self {
+        Self::Failed(reason)
+    }
+}
+
+/// Which export a call runs.
+enum Export<'a> {
+    Handle,
+    OnResponse(&'a wit::HttpResponse),
 }
 
 impl Runtime {
     /// Builds the engine (its memory pool sized for `max_memory_bytes`) and links WASI with an
-    /// empty context, `log` and `clock`.
+    /// empty context, `log`, `state` and `clock`.
     pub fn new(max_memory_bytes: usize) -> anyhow::Result<Self> {
-        let engine = build_engine(max_memory_bytes)?;
+        Self::with_max_instances(max_memory_bytes, DEFAULT_MAX_INSTANCES)
+    }
+
+    /// [`Runtime::new`] with at most `max_instances` plugin calls alive at once.
+    pub fn with_max_instances(max_memory_bytes: usize, max_instances: u32) -> anyhow::Result<Self> {
+        let engine = build_engine(max_memory_bytes, max_instances)?;
         spawn_epoch_ticker(&engine);
         let mut linker = Linker::new(&engine);
-        wasmtime_wasi::p2::add_to_linker_sync(&mut linker)?;
+        wasmtime_wasi::p2::add_to_linker_async(&mut linker)?;
         Plugin::add_to_linker::<_, HasSelf<_>>(&mut linker, |state| state)?;
         Ok(Self { engine, linker })
     }
@@ -65,62 +107,85 @@ impl Runtime {
         &self.engine
     }
 
+    /// Plugin instances alive now (0 where the pooling allocator is unavailable).
+    pub fn instances_in_use(&self) -> u64 {
+        self.engine
+            .pooling_allocator_metrics()
+            .map_or(0, |metrics| metrics.component_instances())
+    }
+
     /// Links a component against the host imports and finds its `handle` export.
     pub fn prepare(&self, component: &Component) -> wasmtime::Result<Compiled> {
         let pre = PluginPre::new(self.linker.instantiate_pre(component)?)?;
         Ok(Compiled { pre })
     }
 
-    /// Runs `handle` on a fresh instance. The error is one line, fit for the audit trail.
-    pub fn call(
+    /// Runs `handle` on a fresh instance.
+    pub async fn call(
         &self,
         call: Invocation<'_>,
         event: &wit::Event,
         context: &wit::Context,
-    ) -> Result<CallOutput, String> {
-        self.call_with(call, |plugin, store| {
-            plugin.call_handle(store, event, context)
-        })
+    ) -> Result<CallOutput, CallError> {
+        self.call_export(call, event, context, Export::Handle).await
     }
 
     /// Runs `on-response` on a fresh instance.
-    pub fn call_on_response(
+    pub async fn call_on_response(
         &self,
         call: Invocation<'_>,
         event: &wit::Event,
         response: &wit::HttpResponse,
         context: &wit::Context,
-    ) -> Result<CallOutput, String> {
-        self.call_with(call, |plugin, store| {
-            plugin.call_on_response(store, event, response, context)
-        })
+    ) -> Result<CallOutput, CallError> {
+        self.call_export(call, event, context, Export::OnResponse(response))
+            .await
     }
 
-    fn call_with(
+    async fn call_export(
         &self,
         Invocation {
             compiled,
             scope,
             state,
             limits,
+            time_left,
         }: Invocation<'_>,
-        export: impl FnOnce(
-            &Plugin,
-            &mut Store<HostState>,
-        ) -> wasmtime::Result<Result<Vec<wit::Action>, wit::PluginError>>,
-    ) -> Result<CallOutput, String> {
+        event: &wit::Event,
+        context: &wit::Context,
+        export: Export<'_>,
+    ) -> Result<CallOutput, CallError> {
         let state = HostState::new(scope, limits.memory_bytes(), state);
         let mut store = Store::new(&self.engine, state);
-        store.limiter(|state| &mut state.limits);
-        enforce_time_limits(&mut store, limits);
-        let outcome = compiled
-            .pre
-            .instantiate(&mut store)
-            .and_then(|instance| export(&instance, &mut store));
+        store.limiter(|state| &mut state.limiter);
+        enforce_deadline(&mut store, limits);
+        let run = async {
+            let plugin = compiled.pre.instantiate_async(&mut store).await?;
+            match export {
+                Export::Handle => plugin.call_handle(&mut store, event, context).await,
+                Export::OnResponse(response) => {
+                    plugin
+                        .call_on_response(&mut store, event, response, context)
+                        .await
+                }
+            }
+        };
+        let (wall_limit, stopped) = if time_left < limits.timeout {
+            (time_left, Stopped::Budget(time_left))
+        } else {
+            (limits.timeout, Stopped::Timeout(limits.timeout))
+        };
+        let outcome = tokio::time::timeout(wall_limit, run)
+            .await
+            .unwrap_or_else(|_| Err(wasmtime::Error::new(stopped)));
+        store.data().report_dropped_log_lines();
         let actions = match outcome {
             Ok(Ok(actions)) => check_actions(actions, limits)?,
-            Ok(Err(error)) => return Err(format!("plugin returned an error: {}", error.message)),
-            Err(error) => return Err(describe_failure(&error, limits)),
+            Ok(Err(error)) => {
+                let reason = format!("plugin returned an error: {}", error.message);
+                return Err(CallError::Failed(reason));
+            }
+            Err(error) => return Err(describe_failure(&error)),
         };
         Ok(CallOutput {
             actions,
@@ -135,6 +200,9 @@ pub struct Invocation<'a> {
     pub scope: CallScope,
     pub state: PluginState,
     pub limits: &'a PluginLimits,
+    /// What is left of the event's time budget: the call's wall-clock limit is the smaller of
+    /// this and the plugin's `timeout`.
+    pub time_left: Duration,
 }
 
 /// What a successful call returned: its actions and its buffered state writes.
@@ -144,10 +212,10 @@ pub struct CallOutput {
 }
 
 /// Wakes on every epoch tick while WebAssembly runs: ticks seen there count towards the
-/// deadline, and the wall clock (host calls included) towards the timeout.
-fn enforce_time_limits(store: &mut Store<HostState>, limits: &PluginLimits) {
-    let started = Instant::now();
-    let (deadline, timeout) = (limits.deadline, limits.timeout);
+/// deadline; otherwise the call yields to the async runtime, so that its wall-clock limit can
+/// fire and other tasks run.
+fn enforce_deadline(store: &mut Store<HostState>, limits: &PluginLimits) {
+    let deadline = limits.deadline;
     let allowed_ticks = (deadline.as_millis() / EPOCH_TICK.as_millis()) as u64 + 1;
     let mut ticks = 0;
     store.set_epoch_deadline(1);
@@ -155,10 +223,8 @@ fn enforce_time_limits(store: &mut Store<HostState>, limits: &PluginLimits) {
         ticks += 1;
         if ticks > allowed_ticks {
             Err(wasmtime::Error::new(Stopped::Deadline(deadline)))
-        } else if started.elapsed() > timeout {
-            Err(wasmtime::Error::new(Stopped::Timeout(timeout)))
         } else {
-            Ok(UpdateDeadline::Continue(1))
+            Ok(UpdateDeadline::Yield(1))
         }
     });
 }
@@ -203,21 +269,22 @@ fn action_size(action: &wit::Action) -> usize {
     }
 }
 
-fn describe_failure(error: &wasmtime::Error, limits: &PluginLimits) -> String {
-    if let Some(stopped) = error.downcast_ref::<Stopped>() {
-        return format!("stopped: {stopped}");
+fn describe_failure(error: &wasmtime::Error) -> CallError {
+    if let Some(full) = error.downcast_ref::<PoolConcurrencyLimitError>() {
+        return CallError::Overloaded(format!("no plugin instance slot free: {full}"));
     }
-    // The limiter refuses growth past the cap with this (non-`Trap`) error.
-    if format!("{error:?}").contains("forcing trap when growing memory") {
-        return format!(
-            "stopped: exceeded its memory cap of {} MiB",
-            limits.memory_mib
-        );
-    }
-    match error.downcast_ref::<Trap>() {
-        Some(trap) => format!("trapped: {trap}"),
-        None => format!("failed: {}", one_line(&format!("{error:#}"))),
-    }
+    let reason = if let Some(stopped) = error.downcast_ref::<Stopped>() {
+        format!("stopped: {stopped}")
+    } else if let Some(cap) = error.downcast_ref::<MemoryCapExceeded>() {
+        format!("stopped: {cap}")
+    } else if let Some(limit) = error.downcast_ref::<StateLimit>() {
+        format!("stopped: {limit}")
+    } else if let Some(trap) = error.downcast_ref::<Trap>() {
+        format!("trapped: {trap}")
+    } else {
+        format!("failed: {}", one_line(&format!("{error:#}")))
+    };
+    CallError::Failed(reason)
 }
 
 fn base_config() -> Config {
@@ -227,9 +294,17 @@ fn base_config() -> Config {
     config
 }
 
-fn build_engine(max_memory_bytes: usize) -> anyhow::Result<Engine> {
+fn build_engine(max_memory_bytes: usize, max_instances: u32) -> anyhow::Result<Engine> {
     let mut pool = PoolingAllocationConfig::default();
     pool.max_memory_size(max_memory_bytes);
+    // One component instance and one async stack per call. Its core instances, memories and
+    // tables keep wasmtime's defaults unless more calls are allowed than those.
+    pool.total_component_instances(max_instances);
+    pool.total_stacks(max_instances);
+    let parts = max_instances.max(DEFAULT_POOL_PARTS);
+    pool.total_core_instances(parts);
+    pool.total_memories(parts);
+    pool.total_tables(parts);
     // A freed slot keeps its first pages mapped and is zeroed with memset, instead of being
     // unmapped and page-faulted back in by the next instance; the rest is returned to the
     // kernel in batches, which saves TLB shootdowns. Together they halve a call's cost (see

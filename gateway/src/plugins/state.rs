@@ -1,13 +1,14 @@
 //! The `state` import: a plugin's private key-value store, scoped to one (tenant, plugin).
 //!
-//! Reads go to the database (through the async store, from the blocking thread the call runs
-//! on); writes are buffered and returned with the call's actions, so that both are committed in
-//! the same transaction, or neither is. A call without a database (the CLI, benchmarks) starts
-//! from empty state.
+//! Reads go to the database (awaited like any other host call); writes are buffered and
+//! returned with the call's actions, so that both are committed in the same transaction, or
+//! neither is. A call without a database (the CLI, benchmarks) starts from empty state.
+//!
+//! Every operation counts against per-call limits, so that a plugin cannot make the host hold
+//! or look up more than a bounded amount: a call that breaks one is stopped (a trap), and
+//! nothing it wrote is kept.
 
 use std::collections::BTreeMap;
-
-use tokio::runtime::Handle;
 
 use crate::actions::StateWrite;
 use crate::store::Store;
@@ -18,14 +19,34 @@ pub const MAX_KEY_BYTES: usize = 256;
 pub const MAX_VALUE_BYTES: usize = 64 * 1024;
 /// Most keys one (tenant, plugin) pair may hold.
 pub const MAX_KEYS: usize = 1000;
+/// State operations (get, set, delete) one call may make.
+pub const MAX_OPERATIONS: usize = 2 * MAX_KEYS;
+/// Bytes of keys and values one call may write.
+pub const MAX_WRITTEN_BYTES: usize = 1024 * 1024;
 
 /// Where a call's state lives.
 #[derive(Clone)]
 pub enum StateSource {
-    /// The gateway's store; `Handle` runs its queries from the blocking call thread.
-    Store(Store, Handle),
+    /// The gateway's store.
+    Store(Store),
     /// Nothing persisted: every call starts empty.
     Empty,
+}
+
+/// Why a call was stopped by its state operations.
+#[derive(Debug, thiserror::Error)]
+pub enum StateLimit {
+    #[error("made more than {MAX_OPERATIONS} state operations in one call")]
+    Operations,
+    #[error("used a state key of {0} bytes, more than {MAX_KEY_BYTES}")]
+    Key(usize),
+}
+
+/// A write of this call, with whether the key was stored before it (so that counting keys
+/// needs no lookup per buffered write).
+struct Buffered {
+    value: Option<Vec<u8>>,
+    was_stored: bool,
 }
 
 /// One call's view of its (tenant, plugin) state.
@@ -33,7 +54,9 @@ pub struct PluginState {
     source: StateSource,
     tenant: String,
     plugin: String,
-    writes: BTreeMap<String, Option<Vec<u8>>>,
+    writes: BTreeMap<String, Buffered>,
+    written_bytes: usize,
+    operations: usize,
     stored_keys: Option<usize>,
 }
 
@@ -45,58 +68,103 @@ impl PluginState {
             tenant: tenant.to_owned(),
             plugin: plugin.to_owned(),
             writes: BTreeMap::new(),
+            written_bytes: 0,
+            operations: 0,
             stored_keys: None,
         }
     }
 
     /// The value under `key`, this call's writes included.
-    pub fn get(&mut self, key: &str) -> Option<Vec<u8>> {
-        if let Some(written) = self.writes.get(key) {
-            return written.clone();
+    pub async fn get(&mut self, key: &str) -> wasmtime::Result<Option<Vec<u8>>> {
+        self.count(key)?;
+        match self.writes.get(key) {
+            Some(written) => Ok(written.value.clone()),
+            None => Ok(self.stored(key).await),
         }
-        self.stored(key)
     }
 
-    /// Buffers a write; the error names the limit it would break.
-    pub fn set(&mut self, key: String, value: Vec<u8>) -> Result<(), String> {
-        if key.len() > MAX_KEY_BYTES {
-            return Err(format!(
-                "key is {} bytes, more than {MAX_KEY_BYTES}",
-                key.len()
-            ));
-        }
+    /// Buffers a write; the inner error names the limit it would break.
+    pub async fn set(
+        &mut self,
+        key: String,
+        value: Vec<u8>,
+    ) -> wasmtime::Result<Result<(), String>> {
+        self.count(&key)?;
         if value.len() > MAX_VALUE_BYTES {
-            return Err(format!(
+            return Ok(Err(format!(
                 "value is {} bytes, more than {MAX_VALUE_BYTES}",
                 value.len()
-            ));
+            )));
         }
-        if self.get(&key).is_none() && self.key_count() >= MAX_KEYS {
-            return Err(format!(
+        let size = key.len() + value.len();
+        if self.written_bytes + size > MAX_WRITTEN_BYTES {
+            return Ok(Err(format!(
+                "this call already wrote {} bytes of state; the limit is {MAX_WRITTEN_BYTES}",
+                self.written_bytes
+            )));
+        }
+        let was_stored = self.was_stored(&key).await;
+        let holds_key = match self.writes.get(&key) {
+            Some(written) => written.value.is_some(),
+            None => was_stored,
+        };
+        if !holds_key && self.key_count().await >= MAX_KEYS {
+            return Ok(Err(format!(
                 "this plugin already holds {MAX_KEYS} keys for this tenant"
-            ));
+            )));
         }
-        self.writes.insert(key, Some(value));
-        Ok(())
+        self.written_bytes += size;
+        let value = Some(value);
+        self.writes.insert(key, Buffered { value, was_stored });
+        Ok(Ok(()))
     }
 
     /// Buffers a delete.
-    pub fn delete(&mut self, key: String) {
-        self.writes.insert(key, None);
+    pub async fn delete(&mut self, key: String) -> wasmtime::Result<()> {
+        self.count(&key)?;
+        let was_stored = self.was_stored(&key).await;
+        self.written_bytes += key.len();
+        let value = None;
+        self.writes.insert(key, Buffered { value, was_stored });
+        Ok(())
     }
 
     /// The buffered writes, in key order.
     pub fn into_writes(self) -> Vec<StateWrite> {
         self.writes
             .into_iter()
-            .map(|(key, value)| StateWrite { key, value })
+            .map(|(key, written)| StateWrite {
+                key,
+                value: written.value,
+            })
             .collect()
     }
 
-    fn stored(&self, key: &str) -> Option<Vec<u8>> {
+    /// Counts one operation on `key`, stopping the call past the limits.
+    fn count(&mut self, key: &str) -> Result<(), StateLimit> {
+        self.operations += 1;
+        if self.operations > MAX_OPERATIONS {
+            return Err(StateLimit::Operations);
+        }
+        if key.len() > MAX_KEY_BYTES {
+            return Err(StateLimit::Key(key.len()));
+        }
+        Ok(())
+    }
+
+    /// Whether `key` was in the store before this call (looked up once per key).
+    async fn was_stored(&self, key: &str) -> bool {
+        match self.writes.get(key) {
+            Some(written) => written.was_stored,
+            None => self.stored(key).await.is_some(),
+        }
+    }
+
+    async fn stored(&self, key: &str) -> Option<Vec<u8>> {
         match &self.source {
-            StateSource::Store(store, handle) => handle
-                .block_on(store.state_get(&self.tenant, &self.plugin, key))
+            StateSource::Store(store) => store
+                .state_get(&self.tenant, &self.plugin, key)
+                .await
                 .unwrap_or_else(|error| {
                     tracing::error!(tenant = %self.tenant, plugin = %self.plugin, "cannot read plugin state: {error:#}");
                     None
@@ -106,16 +174,23 @@ impl PluginState {
     }
 
     /// Keys held once this call's writes are applied.
-    fn key_count(&mut self) -> usize {
-        let stored = *self.stored_keys.get_or_insert_with(|| match &self.source {
-            StateSource::Store(store, handle) => handle
-                .block_on(store.state_count(&self.tenant, &self.plugin))
-                .unwrap_or(usize::MAX),
-            StateSource::Empty => 0,
-        });
+    async fn key_count(&mut self) -> usize {
+        let stored = match self.stored_keys {
+            Some(count) => count,
+            None => {
+                let count = match &self.source {
+                    StateSource::Store(store) => store
+                        .state_count(&self.tenant, &self.plugin)
+                        .await
+                        .unwrap_or(usize::MAX),
+                    StateSource::Empty => 0,
+                };
+                *self.stored_keys.insert(count)
+            }
+        };
         let mut count = stored;
-        for (key, value) in &self.writes {
-            match (self.stored(key).is_some(), value.is_some()) {
+        for written in self.writes.values() {
+            match (written.was_stored, written.value.is_some()) {
                 (false, true) => count = count.saturating_add(1),
                 (true, false) => count = count.saturating_sub(1),
                 _ => {}
@@ -133,13 +208,17 @@ mod tests {
         PluginState::new(StateSource::Empty, "acme", "jira")
     }
 
-    #[test]
-    fn a_call_reads_its_own_writes_and_deletes() {
+    async fn set(state: &mut PluginState, key: &str, value: &[u8]) -> Result<(), String> {
+        state.set(key.into(), value.to_vec()).await.unwrap()
+    }
+
+    #[tokio::test]
+    async fn a_call_reads_its_own_writes_and_deletes() {
         let mut state = empty();
-        state.set("a".into(), b"1".to_vec()).unwrap();
-        assert_eq!(state.get("a"), Some(b"1".to_vec()));
-        state.delete("a".into());
-        assert_eq!(state.get("a"), None);
+        set(&mut state, "a", b"1").await.unwrap();
+        assert_eq!(state.get("a").await.unwrap(), Some(b"1".to_vec()));
+        state.delete("a".into()).await.unwrap();
+        assert_eq!(state.get("a").await.unwrap(), None);
         assert_eq!(
             state.into_writes(),
             vec![StateWrite {
@@ -149,32 +228,55 @@ mod tests {
         );
     }
 
-    #[test]
-    fn oversized_keys_and_values_are_refused() {
+    #[tokio::test]
+    async fn oversized_values_are_refused_and_oversized_keys_stop_the_call() {
         let mut state = empty();
-        assert!(state
-            .set("k".repeat(MAX_KEY_BYTES + 1), vec![])
-            .unwrap_err()
-            .contains("key"));
-        let error = state
-            .set("k".into(), vec![0; MAX_VALUE_BYTES + 1])
+        let error = set(&mut state, "k", &vec![0; MAX_VALUE_BYTES + 1])
+            .await
             .unwrap_err();
         assert!(error.contains("value"), "{error}");
+        for long_key in ["k".repeat(MAX_KEY_BYTES + 1), "k".repeat(1024 * 1024)] {
+            let stopped = state.delete(long_key.clone()).await.unwrap_err();
+            assert!(stopped.to_string().contains("state key"), "{stopped}");
+            assert!(state.get(&long_key).await.is_err());
+        }
         assert!(state.into_writes().is_empty());
     }
 
-    #[test]
-    fn the_key_count_is_capped() {
+    #[tokio::test]
+    async fn operations_per_call_are_capped() {
+        let mut state = empty();
+        for _ in 0..MAX_OPERATIONS {
+            state.delete("k".into()).await.unwrap();
+        }
+        let stopped = state.get("k").await.unwrap_err();
+        assert!(
+            stopped.to_string().contains("state operations"),
+            "{stopped}"
+        );
+    }
+
+    #[tokio::test]
+    async fn bytes_written_per_call_are_capped() {
+        let mut state = empty();
+        let value = vec![0; MAX_VALUE_BYTES];
+        for i in 0..MAX_WRITTEN_BYTES / MAX_VALUE_BYTES - 1 {
+            set(&mut state, &format!("k{i}"), &value).await.unwrap();
+        }
+        let error = set(&mut state, "last", &value).await.unwrap_err();
+        assert!(error.contains("already wrote"), "{error}");
+    }
+
+    #[tokio::test]
+    async fn the_key_count_is_capped() {
         let mut state = empty();
         for i in 0..MAX_KEYS {
-            state.set(format!("k{i}"), vec![1]).unwrap();
+            set(&mut state, &format!("k{i}"), &[1]).await.unwrap();
         }
-        assert!(state
-            .set("one-more".into(), vec![1])
-            .unwrap_err()
-            .contains("keys"));
-        state
-            .set("k0".into(), vec![2])
+        let error = set(&mut state, "one-more", &[1]).await.unwrap_err();
+        assert!(error.contains("keys"), "{error}");
+        set(&mut state, "k0", &[2])
+            .await
             .expect("overwriting is not a new key");
     }
 }

@@ -20,6 +20,16 @@ pub struct PendingContinuation {
     pub response: Response,
 }
 
+/// Where a response stands in its event's chain.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct ChainPosition {
+    /// The `on-response` step this response would start: 1 for the response to an action
+    /// from `handle`, 2 for one to an action from that step, and so on.
+    pub step: u32,
+    /// Actions stored for the event so far.
+    pub event_actions: u32,
+}
+
 impl Store {
     /// Leases up to `limit` responses waiting for their plugin.
     pub async fn claim_continuations(
@@ -73,6 +83,37 @@ impl Store {
                 })
             })
             .collect()
+    }
+
+    /// How far along its chain a response is, and how many actions its event has produced so
+    /// far over all plugins and steps: what `max_chain_depth` and `max_actions_per_event` are
+    /// checked against before the next step runs.
+    pub async fn chain_position(
+        &self,
+        pending: &PendingContinuation,
+    ) -> anyhow::Result<ChainPosition> {
+        // The action's ancestors, itself included: 1 for an action from `handle`.
+        let depth: i64 = sqlx::query_scalar(
+            "WITH RECURSIVE chain(id, parent) AS (
+                 SELECT id, parent_action_id FROM actions WHERE id = $1
+                 UNION ALL
+                 SELECT actions.id, actions.parent_action_id FROM actions
+                 JOIN chain ON actions.id = chain.parent
+             )
+             SELECT COUNT(*) FROM chain",
+        )
+        .bind(&pending.action_id)
+        .fetch_one(&self.pool)
+        .await?;
+        let event_actions: i64 =
+            sqlx::query_scalar("SELECT COUNT(*) FROM actions WHERE event_id = $1")
+                .bind(&pending.event_id)
+                .fetch_one(&self.pool)
+                .await?;
+        Ok(ChainPosition {
+            step: u32::try_from(depth).unwrap_or(u32::MAX),
+            event_actions: u32::try_from(event_actions).unwrap_or(u32::MAX),
+        })
     }
 
     /// The raw body of a stored event.

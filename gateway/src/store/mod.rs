@@ -314,7 +314,7 @@ pub use audit::{
     ActionFilter, ActionView, AttemptView, EventFilter, EventStatus, EventStory, EventSummary,
     RetryOutcome, RunView,
 };
-pub use continuations::PendingContinuation;
+pub use continuations::{ChainPosition, PendingContinuation};
 pub use database::{Database, Dialect};
 pub use dead_letters::{DeadLetter, StoredEvent};
 pub use maintenance::Pruned;

@@ -1,0 +1,325 @@
+//! Containment: hostile plugins that block in host calls, flood the host with state operations
+//! or log lines, exhaust the instance pool or fan a chain out are held to their limits, and
+//! another tenant's events are answered and delivered meanwhile.
+
+use std::time::{Duration, Instant};
+
+use serde_json::{json, Value};
+use soda_gateway_tests::{
+    event, wait_until, with_outcomes, Config, FakeDownstream, Gateway, Plugin, PluginRun, Tenant,
+    SOON,
+};
+
+const TOKEN: &str = "metrics-s3cret";
+/// The tenant whose plugin attacks.
+const HOSTILE: &str = "acme";
+/// The tenant that must not notice.
+const BYSTANDER: &str = "other";
+
+/// A `checkEvaluation` with failing checks: Slack posts one message for it.
+fn failing_check() -> Value {
+    with_outcomes(event("gen1_check_evaluation"), "fail")
+}
+
+/// The attacking tenant: the hostile plugin with `attack` as its config.
+fn hostile(attack: Value) -> Tenant {
+    Tenant::hmac(HOSTILE, "s3cret").plugin(Plugin::Hostile, attack)
+}
+
+/// The bystander: Slack posting to `slack`.
+fn bystander(slack: &FakeDownstream) -> Tenant {
+    Tenant::hmac(BYSTANDER, "0th3r")
+        .plugin(Plugin::Slack, json!({ "webhook_url": slack.url("/hook") }))
+}
+
+fn config(attack: Value, slack: &FakeDownstream) -> Config {
+    Config::new()
+        .tenant(hostile(attack))
+        .tenant(bystander(slack))
+}
+
+/// Sends the bystander's event and expects it answered at once and delivered within 2 s.
+async fn bystander_is_served(gateway: &Gateway, slack: &FakeDownstream, nth: usize) {
+    let reply = gateway.send_event(BYSTANDER, &failing_check()).await;
+    assert_eq!(reply.status, 200, "{reply:?}");
+    assert!(
+        reply.elapsed < Duration::from_secs(1),
+        "the bystander is answered at once: {reply:?}"
+    );
+    slack.wait_for(nth, Duration::from_secs(2)).await;
+}
+
+/// The runs of the hostile plugin.
+async fn hostile_runs(gateway: &Gateway) -> Vec<PluginRun> {
+    let runs = gateway.plugin_runs().await;
+    runs.into_iter()
+        .filter(|run| run.plugin == Plugin::Hostile.name())
+        .collect()
+}
+
+/// Asserts every run of the hostile plugin failed naming `words`, and there is one.
+async fn assert_hostile_failed(gateway: &Gateway, words: &[&str]) {
+    let runs = hostile_runs(gateway).await;
+    assert!(!runs.is_empty(), "the hostile plugin ran");
+    for run in runs {
+        let error = run.error.clone().unwrap_or_default();
+        for word in words {
+            assert!(error.contains(word), "the error mentions {word:?}: {run:?}");
+        }
+    }
+}
+
+async fn metric(gateway: &Gateway, name: &str) -> f64 {
+    let response = reqwest::Client::new()
+        .get(format!("{}/metrics", gateway.url()))
+        .bearer_auth(TOKEN)
+        .send()
+        .await
+        .expect("metrics answer");
+    let text = response.text().await.unwrap();
+    text.lines()
+        .find_map(|line| line.strip_prefix(&format!("{name} ")))
+        .unwrap_or_else(|| panic!("{name} in {text}"))
+        .parse()
+        .unwrap()
+}
+
+fn with_admin(config: Config, top_level: &str) -> Config {
+    config.extra_top_level_toml(&format!("{top_level}\n[admin]\ntoken = \"{TOKEN}\""))
+}
+
+fn rss_mib(gateway: &Gateway) -> u64 {
+    let pid = gateway.pid().expect("the gateway runs");
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap();
+    let kib: u64 = status
+        .lines()
+        .find_map(|line| line.strip_prefix("VmRSS:"))
+        .and_then(|rest| rest.trim().trim_end_matches("kB").trim().parse().ok())
+        .expect("VmRSS");
+    kib / 1024
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_plugin_asleep_in_a_host_call_is_abandoned_at_its_timeout() {
+    let slack = FakeDownstream::start().await;
+    let sink = FakeDownstream::start().await;
+    let attack = json!({ "mode": "sleep", "seconds": 60, "url": sink.url("/woke") });
+    let config = with_admin(
+        config(attack, &slack),
+        "[plugin_overrides.fixture_hostile]\ntimeout = \"1s\"",
+    );
+    let gateway = Gateway::start(config).await;
+
+    let event = failing_check();
+    let sleeper = gateway.send_event(HOSTILE, &event);
+    let (reply, ()) = tokio::join!(sleeper, async {
+        tokio::time::sleep(Duration::from_millis(200)).await;
+        bystander_is_served(&gateway, &slack, 1).await;
+    });
+    assert_eq!(reply.status, 200, "{reply:?}");
+    assert!(
+        reply.elapsed < Duration::from_secs(3),
+        "answered at the 1 s timeout, not after the 60 s sleep: {reply:?}"
+    );
+    assert_hostile_failed(&gateway, &["wall-clock timeout of 1s"]).await;
+    assert_eq!(metric(&gateway, "soda_plugin_instances").await, 0.0);
+    assert!(
+        sink.requests().is_empty(),
+        "the abandoned call sent nothing"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn abandoned_requests_leave_no_instance_behind_and_pool_exhaustion_is_a_503() {
+    let slack = FakeDownstream::start().await;
+    let sink = FakeDownstream::start().await;
+    let attack = json!({ "mode": "sleep", "seconds": 60, "url": sink.url("/woke") });
+    let config = with_admin(
+        config(attack, &slack),
+        "max_plugin_instances = 3\n[plugin_overrides.fixture_hostile]\ntimeout = \"2s\"",
+    );
+    let gateway = Gateway::start(config).await;
+
+    // Clients that give up after 300 ms, as in the attack that filled the pool.
+    let impatient = reqwest::Client::builder()
+        .timeout(Duration::from_millis(300))
+        .build()
+        .unwrap();
+    let body = serde_json::to_vec(&failing_check()).unwrap();
+    let headers = gateway.config().tenants[0].verify.headers_for(&body);
+    let mut abandoned = Vec::new();
+    for _ in 0..3 {
+        let mut request = impatient
+            .post(format!("{}/hooks/{HOSTILE}", gateway.url()))
+            .header("content-type", "application/json")
+            .body(body.clone());
+        for (name, value) in &headers {
+            request = request.header(name, value);
+        }
+        abandoned.push(tokio::spawn(request.send()));
+    }
+    for request in abandoned {
+        assert!(request.await.unwrap().is_err(), "the client gave up");
+    }
+    // Every slot may be held by a sleeper now: an event that finds none is refused with 503
+    // (Soda retries it), never answered 200 with no plugin run.
+    let reply = gateway.send_event(BYSTANDER, &failing_check()).await;
+    assert!(
+        [200, 503].contains(&reply.status),
+        "served or refused for a retry: {reply:?}"
+    );
+    if reply.status == 503 {
+        assert!(reply.body.contains("try again"), "{reply:?}");
+    }
+    // Within the 2 s timeout every sleeping instance is gone, and the pool serves again.
+    wait_until("the sleeping instances are freed", SOON, async || {
+        metric(&gateway, "soda_plugin_instances").await == 0.0
+    })
+    .await;
+    let delivered = usize::from(reply.status == 200);
+    bystander_is_served(&gateway, &slack, delivered + 1).await;
+    let stored_without_runs = gateway
+        .count(
+            "SELECT COUNT(*) FROM events WHERE tenant = 'other'
+             AND id NOT IN (SELECT event_id FROM plugin_runs)",
+        )
+        .await;
+    assert_eq!(
+        stored_without_runs, 0,
+        "no event was stored without its plugin runs"
+    );
+    assert!(sink.requests().is_empty(), "no sleeper woke up to send");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_flood_of_huge_state_keys_stops_the_call_without_growing_the_gateway() {
+    let slack = FakeDownstream::start().await;
+    let gateway = Gateway::start(config(json!({ "mode": "state-keys" }), &slack)).await;
+    let before = rss_mib(&gateway);
+
+    let reply = gateway.send_event(HOSTILE, &failing_check()).await;
+    assert_eq!(reply.status, 200, "{reply:?}");
+    assert_hostile_failed(&gateway, &["state key of", "more than 256"]).await;
+    bystander_is_served(&gateway, &slack, 1).await;
+    let after = rss_mib(&gateway);
+    assert!(
+        after < before + 64,
+        "the gateway grew from {before} MiB to {after} MiB"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn endless_state_operations_are_cut_off() {
+    let slack = FakeDownstream::start().await;
+    let gateway = Gateway::start(config(json!({ "mode": "state-operations" }), &slack)).await;
+
+    let reply = gateway.send_event(HOSTILE, &failing_check()).await;
+    assert_eq!(reply.status, 200, "{reply:?}");
+    assert_hostile_failed(&gateway, &["more than 2000 state operations"]).await;
+    bystander_is_served(&gateway, &slack, 1).await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_log_flood_is_capped_and_cannot_forge_log_lines() {
+    let slack = FakeDownstream::start().await;
+    let attack = json!({ "mode": "log-flood", "lines": 10_000 });
+    let gateway = Gateway::start(config(attack, &slack)).await;
+
+    let reply = gateway.send_event(HOSTILE, &failing_check()).await;
+    assert_eq!(reply.status, 200, "{reply:?}");
+    bystander_is_served(&gateway, &slack, 1).await;
+    wait_until("the drop is reported", SOON, async || {
+        gateway.stderr().contains("log lines in one call")
+    })
+    .await;
+    let log = gateway.stderr();
+    let plugin_lines: Vec<&str> = log.lines().filter(|l| l.contains("FORGED")).collect();
+    assert_eq!(plugin_lines.len(), 100, "at most 100 lines per call");
+    for line in plugin_lines {
+        assert!(
+            line.contains("plugin: done\\n") && line.contains("tenant=") && line.contains("acme"),
+            "the forged text stays inside the plugin's escaped line: {line}"
+        );
+    }
+    assert!(log.contains("dropped=9900"), "the drop is counted: {log}");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_chain_fanning_out_ends_at_the_event_limit_and_others_are_delivered() {
+    let slack = FakeDownstream::start().await;
+    let sink = FakeDownstream::start().await;
+    let attack = json!({ "mode": "fan-out", "url": sink.url("/fan"), "width": 100 });
+    let gateway = Gateway::start(config(attack, &slack)).await;
+
+    let reply = gateway.send_event(HOSTILE, &failing_check()).await;
+    assert_eq!(reply.status, 200, "{reply:?}");
+    // While the chain fans out, the bystander's events are delivered within 2 s.
+    for nth in 1..=3 {
+        tokio::time::sleep(Duration::from_millis(300)).await;
+        bystander_is_served(&gateway, &slack, nth).await;
+    }
+    wait_until("the chain is cut", SOON, async || {
+        hostile_runs(&gateway).await.iter().any(|run| {
+            run.error
+                .as_deref()
+                .is_some_and(|e| e.contains("max_actions_per_event"))
+        })
+    })
+    .await;
+    let started = Instant::now();
+    let mut settled = gateway.count_rows("actions").await;
+    loop {
+        tokio::time::sleep(Duration::from_millis(500)).await;
+        let now = gateway.count_rows("actions").await;
+        if now == settled || started.elapsed() > Duration::from_secs(20) {
+            break;
+        }
+        settled = now;
+    }
+    // The default limit is 500 actions per event (plus the bystander's three messages).
+    assert!(
+        settled <= 500 + 3,
+        "the event's actions stop at its limit: {settled}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn an_event_whose_plugins_all_hang_is_answered_within_its_budget() {
+    let slack = FakeDownstream::start().await;
+    let sink = FakeDownstream::start().await;
+    let attack = json!({ "mode": "sleep", "seconds": 60, "url": sink.url("/woke") });
+    // Each plugin alone may take 5 s; together they get the tenant's 1.5 s budget.
+    let tenant = hostile(attack)
+        .plugin(Plugin::Loop, json!({}))
+        .quota("{ event_budget = \"1500ms\" }");
+    let config = Config::new()
+        .deadline("5s")
+        .tenant(tenant)
+        .tenant(bystander(&slack));
+    let gateway = Gateway::start(config).await;
+
+    let reply = gateway.send_event(HOSTILE, &failing_check()).await;
+    assert_eq!(reply.status, 200, "{reply:?}");
+    assert!(
+        reply.elapsed < Duration::from_millis(2500),
+        "answered within the 1.5 s budget: {reply:?}"
+    );
+    let runs = gateway.plugin_runs().await;
+    assert_eq!(runs.len(), 2, "{runs:?}");
+    assert!(
+        runs.iter()
+            .all(|run| run.error.as_deref().is_some_and(|e| e.contains("budget"))),
+        "both runs name the budget: {runs:?}"
+    );
+    bystander_is_served(&gateway, &slack, 1).await;
+}
+
+#[tokio::test]
+async fn an_event_budget_longer_than_soda_waits_is_refused_at_start() {
+    let tenant = Tenant::hmac(HOSTILE, "s3cret").quota("{ event_budget = \"12s\" }");
+    let failure = Gateway::start_expecting_failure(Config::new().tenant(tenant)).await;
+    assert!(
+        failure.stderr.contains("event_budget") && failure.stderr.contains("at most 9s"),
+        "{failure:?}"
+    );
+}
