@@ -21,7 +21,7 @@ use soda_gateway::events;
 use soda_gateway::plugins::bindings::{to_wit_event, wit};
 use soda_gateway::plugins::{
     loader, watcher, CallScope, CompileCache, Enabled, Invocation, PluginState, Registry, Runtime,
-    StateSource,
+    StateSource, WarmKey,
 };
 use soda_gateway_plugin_sdk::Plugin as _;
 
@@ -84,20 +84,31 @@ fn per_event(root: &Path, runtime: &Runtime, plugins: &Path, limits: &PluginLimi
 
     let slack = loader::load(runtime, None, &plugins.join("slack.wasm")).expect("slack loads");
     let empty = loader::load(runtime, None, &plugins.join("fixture_link.wasm")).expect("loads");
+    // `warm`: run on an instance kept from the previous call (as the gateway does for Python and
+    // JavaScript plugins), instead of a fresh one.
+    let call_in =
+        |plugin: &loader::LoadedPlugin, event: &wit::Event, context: &wit::Context, warm: bool| {
+            let scope = CallScope {
+                tenant: "bench".into(),
+                plugin: plugin.name.clone(),
+                event_id: event.id.clone(),
+            };
+            let call = Invocation {
+                compiled: &plugin.compiled,
+                scope,
+                state: PluginState::new(StateSource::Empty, "bench", &plugin.name),
+                limits,
+                time_left: limits.timeout,
+                reuse: warm.then(|| WarmKey {
+                    tenant: "bench".into(),
+                    sha256: plugin.sha256.clone(),
+                    config_json: context.config_json.clone(),
+                }),
+            };
+            block_on(runtime.call(call, event, context)).expect("wasm call")
+        };
     let call_with = |plugin: &loader::LoadedPlugin, event: &wit::Event, context: &wit::Context| {
-        let scope = CallScope {
-            tenant: "bench".into(),
-            plugin: plugin.name.clone(),
-            event_id: event.id.clone(),
-        };
-        let call = Invocation {
-            compiled: &plugin.compiled,
-            scope,
-            state: PluginState::new(StateSource::Empty, "bench", &plugin.name),
-            limits,
-            time_left: limits.timeout,
-        };
-        block_on(runtime.call(call, event, context)).expect("wasm call")
+        call_in(plugin, event, context, false)
     };
     let call =
         |plugin: &loader::LoadedPlugin, event: &wit::Event| call_with(plugin, event, &context);
@@ -123,6 +134,12 @@ fn per_event(root: &Path, runtime: &Runtime, plugins: &Path, limits: &PluginLimi
     let empty_times = measure(|| {
         call(&empty, &validate);
     });
+    let warm_times = measure(|| {
+        call_in(&slack, &event, &context, true);
+    });
+    let warm_empty_times = measure(|| {
+        call_in(&empty, &validate, &context, true);
+    });
     // The Python and JavaScript plugins post the same failing check elsewhere.
     let guest = |file: &str, url: &str| {
         let plugin = loader::load(runtime, None, &plugins.join(file)).expect("loads");
@@ -136,12 +153,18 @@ fn per_event(root: &Path, runtime: &Runtime, plugins: &Path, limits: &PluginLimi
             1,
             "{file}: one request for the failing check"
         );
-        measure_n(GUEST_ITERATIONS, || {
+        let fresh = measure_n(GUEST_ITERATIONS, || {
             call_with(&plugin, &event, &context);
-        })
+        });
+        let warm = measure_n(GUEST_ITERATIONS, || {
+            call_in(&plugin, &event, &context, true);
+        });
+        (fresh, warm)
     };
-    let python_times = guest("jira_automation.wasm", "https://jira.test/automation/hook");
-    let javascript_times = guest("teams_workflow.wasm", "https://teams.test/workflows/hook");
+    let (python_times, python_warm) =
+        guest("jira_automation.wasm", "https://jira.test/automation/hook");
+    let (javascript_times, javascript_warm) =
+        guest("teams_workflow.wasm", "https://teams.test/workflows/hook");
 
     println!(
         "## One event: Slack plugin, seed checkEvaluation with one failing result ({} bytes), {ITERATIONS} iterations",
@@ -154,17 +177,30 @@ fn per_event(root: &Path, runtime: &Runtime, plugins: &Path, limits: &PluginLimi
     for (name, times) in [
         ("Rust, native function (baseline)", &native_times),
         ("Rust, wasm: new instance + handle()", &wasm_times),
+        ("Rust, wasm: warm instance + handle()", &warm_times),
         (
             "wasm: new instance + empty handle() (sandbox cost)",
             &empty_times,
+        ),
+        (
+            "wasm: warm instance + empty handle() (sandbox cost, reused)",
+            &warm_empty_times,
         ),
         (
             "Python (componentize-py), jira_automation: new instance + handle()",
             &python_times,
         ),
         (
+            "Python (componentize-py), jira_automation: warm instance + handle()",
+            &python_warm,
+        ),
+        (
             "JavaScript (componentize-js), teams_workflow: new instance + handle()",
             &javascript_times,
+        ),
+        (
+            "JavaScript (componentize-js), teams_workflow: warm instance + handle()",
+            &javascript_warm,
         ),
     ] {
         println!(

@@ -197,6 +197,10 @@ pub struct PluginLimits {
     pub max_actions: usize,
     /// Size of one action (URL, headers and body); larger is an error.
     pub max_action_bytes: usize,
+    /// Keep an instance warm after a successful call for the next event of the same tenant
+    /// (see `plugins::warm`). Unset: only for components that embed an interpreter (larger
+    /// than 4 MiB: Python, JavaScript), whose instantiation costs milliseconds.
+    pub reuse_instances: Option<bool>,
 }
 
 /// Limits that differ for one plugin; unset keys fall back to `plugin_limits`.
@@ -210,6 +214,7 @@ pub struct LimitOverrides {
     pub memory_mib: Option<u64>,
     pub max_actions: Option<usize>,
     pub max_action_bytes: Option<usize>,
+    pub reuse_instances: Option<bool>,
 }
 
 impl PluginLimits {
@@ -221,6 +226,7 @@ impl PluginLimits {
             memory_mib: overrides.memory_mib.unwrap_or(self.memory_mib),
             max_actions: overrides.max_actions.unwrap_or(self.max_actions),
             max_action_bytes: overrides.max_action_bytes.unwrap_or(self.max_action_bytes),
+            reuse_instances: overrides.reuse_instances.or(self.reuse_instances),
         }
     }
 
@@ -439,6 +445,7 @@ impl Default for PluginLimits {
             memory_mib: 64,
             max_actions: 100,
             max_action_bytes: 1024 * 1024,
+            reuse_instances: None,
         }
     }
 }

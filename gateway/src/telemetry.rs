@@ -40,15 +40,18 @@ pub struct Metrics {
     reloads: Family<OutcomeLabels, Counter>,
     pending: Gauge,
     dead_letters: Gauge,
-    plugin_instances: Gauge,
+    plugin_calls: Gauge,
+    warm_instances: Gauge,
 }
 
 /// Values read when `/metrics` is scraped.
 pub struct Gauges {
     pub pending_actions: i64,
     pub dead_letters: i64,
-    /// Plugin calls alive now (instances in the pool).
-    pub plugin_instances: u64,
+    /// Plugin calls running now.
+    pub plugin_calls: u64,
+    /// Plugin instances kept warm between calls.
+    pub warm_instances: usize,
 }
 
 impl Default for Metrics {
@@ -99,15 +102,22 @@ impl Default for Metrics {
             "Actions that failed for good",
             dead_letters.clone(),
         );
-        let plugin_instances = Gauge::default();
+        let plugin_calls = Gauge::default();
         registry.register(
-            "soda_plugin_instances",
-            "Plugin instances alive now (calls running), out of `max_plugin_instances`",
-            plugin_instances.clone(),
+            "soda_plugin_calls_running",
+            "Plugin calls running now; with the warm instances, out of `max_plugin_instances`",
+            plugin_calls.clone(),
+        );
+        let warm_instances = Gauge::default();
+        registry.register(
+            "soda_plugin_warm_instances",
+            "Plugin instances kept warm between calls",
+            warm_instances.clone(),
         );
         Self {
             registry,
-            plugin_instances,
+            plugin_calls,
+            warm_instances,
             requests,
             plugin_seconds,
             plugin_errors,
@@ -159,8 +169,10 @@ impl Metrics {
     pub fn render(&self, gauges: Gauges) -> String {
         self.pending.set(gauges.pending_actions);
         self.dead_letters.set(gauges.dead_letters);
-        self.plugin_instances
-            .set(i64::try_from(gauges.plugin_instances).unwrap_or(i64::MAX));
+        self.plugin_calls
+            .set(i64::try_from(gauges.plugin_calls).unwrap_or(i64::MAX));
+        self.warm_instances
+            .set(i64::try_from(gauges.warm_instances).unwrap_or(i64::MAX));
         let mut text = String::new();
         prometheus_client::encoding::text::encode(&mut text, &self.registry)
             .expect("writing to a String cannot fail");
@@ -184,7 +196,8 @@ mod tests {
         let text = metrics.render(Gauges {
             pending_actions: 3,
             dead_letters: 1,
-            plugin_instances: 2,
+            plugin_calls: 2,
+            warm_instances: 4,
         });
         for line in [
             r#"soda_requests_total{tenant="acme",event_type="checkEvaluation",status="200"} 2"#,
@@ -194,7 +207,8 @@ mod tests {
             r#"soda_plugin_reloads_total{outcome="loaded"} 1"#,
             "soda_actions_pending 3",
             "soda_dead_letters 1",
-            "soda_plugin_instances 2",
+            "soda_plugin_calls_running 2",
+            "soda_plugin_warm_instances 4",
         ] {
             assert!(text.contains(line), "{line} missing from\n{text}");
         }

@@ -122,7 +122,7 @@ async fn a_plugin_asleep_in_a_host_call_is_abandoned_at_its_timeout() {
         "answered at the 1 s timeout, not after the 60 s sleep: {reply:?}"
     );
     assert_hostile_failed(&gateway, &["wall-clock timeout of 1s"]).await;
-    assert_eq!(metric(&gateway, "soda_plugin_instances").await, 0.0);
+    assert_eq!(metric(&gateway, "soda_plugin_calls_running").await, 0.0);
     assert!(
         sink.requests().is_empty(),
         "the abandoned call sent nothing"
@@ -173,7 +173,7 @@ async fn abandoned_requests_leave_no_instance_behind_and_pool_exhaustion_is_a_50
     }
     // Within the 2 s timeout every sleeping instance is gone, and the pool serves again.
     wait_until("the sleeping instances are freed", SOON, async || {
-        metric(&gateway, "soda_plugin_instances").await == 0.0
+        metric(&gateway, "soda_plugin_calls_running").await == 0.0
     })
     .await;
     let delivered = usize::from(reply.status == 200);
@@ -321,5 +321,62 @@ async fn an_event_budget_longer_than_soda_waits_is_refused_at_start() {
     assert!(
         failure.stderr.contains("event_budget") && failure.stderr.contains("at most 9s"),
         "{failure:?}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn warm_instances_serve_one_tenant_only_and_are_dropped_after_a_failure() {
+    let sink = FakeDownstream::start().await;
+    let counting = |tenant: &str, trap_on: Option<u32>| {
+        let mut config = json!({ "mode": "count", "url": sink.url(&format!("/{tenant}")) });
+        if let Some(call) = trap_on {
+            config["trap_on"] = call.into();
+        }
+        config
+    };
+    let config = Config::new()
+        .tenant(hostile(counting(HOSTILE, Some(3))))
+        .tenant(Tenant::hmac(BYSTANDER, "0th3r").plugin(Plugin::Hostile, counting(BYSTANDER, None)))
+        .extra_top_level_toml("[plugin_overrides.fixture_hostile]\nreuse_instances = true");
+    let gateway = Gateway::start(config).await;
+
+    // acme: 1 (fresh), 2 (warm), call 3 traps (the instance is dropped), 1 (fresh again).
+    for _ in 0..4 {
+        let reply = gateway.send_event(HOSTILE, &failing_check()).await;
+        assert_eq!(reply.status, 200, "{reply:?}");
+    }
+    // other: a fresh instance of its own, never acme's warm one.
+    let reply = gateway.send_event(BYSTANDER, &failing_check()).await;
+    assert_eq!(reply.status, 200, "{reply:?}");
+    let requests = sink.wait_for(4, SOON).await;
+    let counts = |path: &str| -> Vec<u64> {
+        requests
+            .iter()
+            .filter(|r| r.path == path)
+            .map(|r| r.json()["calls"].as_u64().unwrap())
+            .collect()
+    };
+    let mut acme = counts("/acme");
+    acme.sort_unstable();
+    assert_eq!(acme, vec![1, 1, 2], "{requests:#?}");
+    assert_eq!(counts("/other"), vec![1], "{requests:#?}");
+    assert_hostile_failed_once(&gateway, "trapped").await;
+}
+
+/// Asserts exactly one run of the hostile plugin failed, naming `words`.
+async fn assert_hostile_failed_once(gateway: &Gateway, words: &str) {
+    let failed: Vec<PluginRun> = hostile_runs(gateway)
+        .await
+        .into_iter()
+        .filter(|run| run.outcome == "error")
+        .collect();
+    assert_eq!(failed.len(), 1, "{failed:?}");
+    assert!(
+        failed[0]
+            .error
+            .as_deref()
+            .unwrap_or_default()
+            .contains(words),
+        "{failed:?}"
     );
 }

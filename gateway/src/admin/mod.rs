@@ -98,7 +98,8 @@ async fn metrics(State(ingress): State<Arc<Ingress>>) -> Response {
             ingress.metrics.render(Gauges {
                 pending_actions: pending,
                 dead_letters: dead,
-                plugin_instances: ingress.plugins.instances_in_use(),
+                plugin_calls: ingress.plugins.calls_running(),
+                warm_instances: ingress.plugins.warm_instances(),
             }),
         )
             .into_response(),

@@ -102,6 +102,7 @@ pub async fn run(path: &Path, event_file: &Path, config_file: Option<&Path>) -> 
         state: PluginState::new(StateSource::Empty, "cli", &loaded.name),
         limits: &limits,
         time_left: limits.timeout,
+        reuse: None,
     };
     let actions = match runtime.call(call, &wit_event, &context).await {
         Ok(output) => plan(

@@ -51,6 +51,15 @@ impl HostState {
         }
     }
 
+    /// Readies a warm instance's state for its next call: who it is for, its state, fresh
+    /// per-call counters. The memory accounting stays: the memory is still there.
+    pub fn begin_call(&mut self, scope: CallScope, state: PluginState) {
+        self.scope = scope;
+        self.state = state;
+        self.log_lines = 0;
+        self.dropped_log_lines = 0;
+    }
+
     /// Says, once, how many log lines the call wrote past [`MAX_LOG_LINES`].
     pub fn report_dropped_log_lines(&self) {
         if self.dropped_log_lines > 0 {

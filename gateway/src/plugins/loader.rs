@@ -27,7 +27,14 @@ pub struct LoadedPlugin {
     pub from_cache: bool,
     /// Time to read, compile (or deserialize) and link.
     pub load_time: Duration,
+    /// Whether the component embeds an interpreter (it is larger than
+    /// [`INTERPRETER_BYTES`]): its instances are kept warm unless configured otherwise.
+    pub embeds_interpreter: bool,
 }
+
+/// Components larger than this embed an interpreter (CPython, StarlingMonkey): a Rust plugin
+/// is a few hundred KiB, a Python or JavaScript one over 10 MiB.
+pub const INTERPRETER_BYTES: usize = 4 * 1024 * 1024;
 
 /// Why a file could not be loaded as a plugin.
 #[derive(Debug, thiserror::Error)]
@@ -101,6 +108,7 @@ pub fn load(
         compiled,
         from_cache,
         load_time: started.elapsed(),
+        embeds_interpreter: bytes.len() > INTERPRETER_BYTES,
     })
 }
 

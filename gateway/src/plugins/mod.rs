@@ -13,6 +13,7 @@ mod limiter;
 pub mod loader;
 mod runtime;
 pub mod state;
+mod warm;
 pub mod watcher;
 
 use std::collections::HashMap;
@@ -32,6 +33,7 @@ pub use host::CallScope;
 pub use loader::{LoadError, LoadedPlugin};
 pub use runtime::{CallError, CallOutput, Compiled, Invocation, Runtime, DEFAULT_MAX_INSTANCES};
 pub use state::{PluginState, StateSource};
+pub use warm::WarmKey;
 
 /// The plugins loaded from the plugins folder, kept in sync with it.
 pub struct Registry {
@@ -278,9 +280,14 @@ impl Registry {
         self.finished(plugin, started, outcome, event)
     }
 
-    /// Plugin calls alive now.
-    pub fn instances_in_use(&self) -> u64 {
-        self.runtime.instances_in_use()
+    /// Plugin calls running now.
+    pub fn calls_running(&self) -> u64 {
+        self.runtime.calls_running()
+    }
+
+    /// Instances kept warm between calls now.
+    pub fn warm_instances(&self) -> usize {
+        self.runtime.warm_instances()
     }
 
     fn finished(
@@ -328,7 +335,20 @@ fn invocation<'a>(
         state: PluginState::new(state.clone(), tenant, &plugin.name),
         limits: &plugin.limits,
         time_left,
+        reuse: reuses(loaded, plugin).then(|| WarmKey {
+            tenant: tenant.to_owned(),
+            sha256: loaded.sha256.clone(),
+            config_json: plugin.config_json.clone(),
+        }),
     }
+}
+
+/// Whether calls of `plugin` run on warm instances.
+fn reuses(loaded: &LoadedPlugin, plugin: &Enabled) -> bool {
+    plugin
+        .limits
+        .reuse_instances
+        .unwrap_or(loaded.embeds_interpreter)
 }
 
 fn context(tenant: &str, plugin: &Enabled) -> wit::Context {

@@ -3,7 +3,7 @@
 //! One engine for the whole gateway: pooling allocator (with an on-demand fallback where the
 //! address space is too small for it), epoch interruption driven by a ticker thread, and no
 //! component-model concurrency (not needed, and it makes calls slower). Every call gets a fresh
-//! store and instance with the plugin's limits: a memory cap over the whole component, a
+//! store and instance (or a warm one of the same tenant, see `warm`) with the plugin's limits: a memory cap over the whole component, a
 //! deadline on time spent running WebAssembly, a wall-clock timeout, and caps on the number and
 //! size of returned actions.
 //!
@@ -12,6 +12,7 @@
 //! whatever the plugin does: when it runs out the future is dropped, which frees the instance
 //! and its pool slot at once, and no thread is left behind.
 
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
 use wasmtime::component::{Component, HasSelf, Linker};
@@ -23,7 +24,8 @@ use wasmtime::{
 use super::bindings::{wit, Plugin, PluginPre};
 use super::host::{CallScope, HostState};
 use super::limiter::MemoryCapExceeded;
-use super::state::{PluginState, StateLimit};
+use super::state::{PluginState, StateLimit, StateSource};
+use super::warm::{WarmInstance, WarmKey, WarmPool};
 use crate::actions::StateWrite;
 use crate::config::PluginLimits;
 
@@ -44,6 +46,8 @@ const DECOMMIT_BATCH: usize = 16;
 pub struct Runtime {
     engine: Engine,
     linker: Linker<HostState>,
+    warm: WarmPool,
+    running: AtomicU64,
 }
 
 /// A compiled plugin, pre-linked so that instantiating it is cheap.
@@ -99,7 +103,15 @@ impl Runtime {
         let mut linker = Linker::new(&engine);
         wasmtime_wasi::p2::add_to_linker_async(&mut linker)?;
         Plugin::add_to_linker::<_, HasSelf<_>>(&mut linker, |state| state)?;
-        Ok(Self { engine, linker })
+        // Warm instances may hold at most a quarter of the pool's slots.
+        let warm = WarmPool::new((max_instances / 4) as usize);
+        let running = AtomicU64::new(0);
+        Ok(Self {
+            engine,
+            linker,
+            warm,
+            running,
+        })
     }
 
     /// The engine components are compiled for.
@@ -107,11 +119,14 @@ impl Runtime {
         &self.engine
     }
 
-    /// Plugin instances alive now (0 where the pooling allocator is unavailable).
-    pub fn instances_in_use(&self) -> u64 {
-        self.engine
-            .pooling_allocator_metrics()
-            .map_or(0, |metrics| metrics.component_instances())
+    /// Plugin calls running now.
+    pub fn calls_running(&self) -> u64 {
+        self.running.load(Ordering::Relaxed)
+    }
+
+    /// Instances kept warm between calls now.
+    pub fn warm_instances(&self) -> usize {
+        self.warm.kept()
     }
 
     /// Links a component against the host imports and finds its `handle` export.
@@ -150,25 +165,45 @@ impl Runtime {
             state,
             limits,
             time_left,
+            reuse,
         }: Invocation<'_>,
         event: &wit::Event,
         context: &wit::Context,
         export: Export<'_>,
     ) -> Result<CallOutput, CallError> {
-        let state = HostState::new(scope, limits.memory_bytes(), state);
-        let mut store = Store::new(&self.engine, state);
-        store.limiter(|state| &mut state.limiter);
+        let _running = Running::start(&self.running);
+        let warm = reuse.as_ref().and_then(|key| self.warm.take(key));
+        let (mut store, warm_plugin, uses) = match warm {
+            Some(WarmInstance {
+                mut store,
+                plugin,
+                uses,
+            }) => {
+                store.data_mut().begin_call(scope, state);
+                (store, Some(plugin), uses)
+            }
+            None => {
+                let state = HostState::new(scope, limits.memory_bytes(), state);
+                let mut store = Store::new(&self.engine, state);
+                store.limiter(|state| &mut state.limiter);
+                (store, None, 0)
+            }
+        };
         enforce_deadline(&mut store, limits);
         let run = async {
-            let plugin = compiled.pre.instantiate_async(&mut store).await?;
-            match export {
+            let plugin = match warm_plugin {
+                Some(plugin) => plugin,
+                None => compiled.pre.instantiate_async(&mut store).await?,
+            };
+            let returned = match export {
                 Export::Handle => plugin.call_handle(&mut store, event, context).await,
                 Export::OnResponse(response) => {
                     plugin
                         .call_on_response(&mut store, event, response, context)
                         .await
                 }
-            }
+            }?;
+            Ok::<_, wasmtime::Error>((plugin, returned))
         };
         let (wall_limit, stopped) = if time_left < limits.timeout {
             (time_left, Stopped::Budget(time_left))
@@ -179,18 +214,56 @@ impl Runtime {
             .await
             .unwrap_or_else(|_| Err(wasmtime::Error::new(stopped)));
         store.data().report_dropped_log_lines();
-        let actions = match outcome {
-            Ok(Ok(actions)) => check_actions(actions, limits)?,
-            Ok(Err(error)) => {
+        let (plugin, actions) = match outcome {
+            Ok((plugin, Ok(actions))) => (plugin, check_actions(actions, limits)?),
+            Ok((_, Err(error))) => {
                 let reason = format!("plugin returned an error: {}", error.message);
                 return Err(CallError::Failed(reason));
             }
-            Err(error) => return Err(describe_failure(&error)),
+            Err(error) => {
+                let failure = describe_failure(&error);
+                if matches!(failure, CallError::Overloaded(_)) {
+                    // Give the slots of idle instances back, so that the retry finds one.
+                    self.warm.clear();
+                }
+                return Err(failure);
+            }
         };
+        let state = std::mem::replace(
+            &mut store.data_mut().state,
+            PluginState::new(StateSource::Empty, "", ""),
+        );
+        if let Some(key) = reuse {
+            let uses = uses + 1;
+            self.warm.put(
+                key,
+                WarmInstance {
+                    store,
+                    plugin,
+                    uses,
+                },
+            );
+        }
         Ok(CallOutput {
             actions,
-            state: store.into_data().state.into_writes(),
+            state: state.into_writes(),
         })
+    }
+}
+
+/// Counts a call as running until it is dropped, finished or abandoned.
+struct Running<'a>(&'a AtomicU64);
+
+impl<'a> Running<'a> {
+    fn start(counter: &'a AtomicU64) -> Self {
+        counter.fetch_add(1, Ordering::Relaxed);
+        Self(counter)
+    }
+}
+
+impl Drop for Running<'_> {
+    fn drop(&mut self) {
+        self.0.fetch_sub(1, Ordering::Relaxed);
     }
 }
 
@@ -203,6 +276,9 @@ pub struct Invocation<'a> {
     /// What is left of the event's time budget: the call's wall-clock limit is the smaller of
     /// this and the plugin's `timeout`.
     pub time_left: Duration,
+    /// Run on a warm instance kept for this key, if there is one, and keep the instance for it
+    /// after a successful call; `None`: a fresh instance, dropped after the call.
+    pub reuse: Option<WarmKey>,
 }
 
 /// What a successful call returned: its actions and its buffered state writes.
