@@ -179,6 +179,10 @@ pub struct Outbound {
     /// Hosts each plugin may reach, by plugin name: exact names, `*.example.com` for any
     /// subdomain, or `*`. A plugin left out may reach any public host.
     pub allowed_hosts: HashMap<String, Vec<String>>,
+    /// An HTTP(S) proxy for every outbound request (`http://proxy.internal:3128`). Proxy
+    /// environment variables (`HTTP_PROXY`, ...) are never consulted: a proxy is used only when
+    /// set here, and the gateway still resolves and checks each destination itself.
+    pub proxy: Option<String>,
 }
 
 /// Sandbox limits applied to every plugin call.
@@ -598,6 +602,14 @@ impl Config {
                          `*.domain` or `*` (no scheme, port or path), found {host:?}"
                     );
                 }
+            }
+        }
+        if let Some(proxy) = &self.outbound.proxy {
+            let parsed = url::Url::parse(proxy)
+                .ok()
+                .filter(|url| matches!(url.scheme(), "http" | "https") && url.has_host());
+            if parsed.is_none() {
+                bail!("`outbound.proxy` must be an http:// or https:// URL with a host, found {proxy:?}");
             }
         }
         let mut ids = HashSet::new();

@@ -303,6 +303,8 @@ pub struct Config {
     pub lease: Option<String>,
     /// `outbound.allow_private`: on, since the fake downstreams listen on loopback.
     pub allow_private: bool,
+    /// `outbound.proxy`.
+    pub proxy: Option<String>,
     /// `outbound.allowed_hosts`, by plugin.
     pub allowed_hosts: Vec<(Plugin, Vec<String>)>,
     /// Environment variables the gateway process gets (e.g. `SODA_LOG_FORMAT`).
@@ -325,6 +327,7 @@ impl Default for Config {
             postgres: None,
             lease: None,
             allow_private: true,
+            proxy: None,
             allowed_hosts: Vec::new(),
             env: Vec::new(),
         }
@@ -398,6 +401,12 @@ impl Config {
         self
     }
 
+    /// Sends every outbound request through `proxy` (`outbound.proxy`).
+    pub fn proxy(mut self, proxy: &str) -> Self {
+        self.proxy = Some(proxy.into());
+        self
+    }
+
     /// The hosts `plugin` may reach (`outbound.allowed_hosts`).
     pub fn allowed_hosts(mut self, plugin: Plugin, hosts: &[&str]) -> Self {
         let hosts = hosts.iter().map(|host| host.to_string()).collect();
@@ -465,8 +474,12 @@ impl Config {
                 .unwrap_or_default(),
         );
         out.push_str(&format!(
-            "\n[outbound]\nallow_private = {}\n[outbound.allowed_hosts]\n",
-            self.allow_private
+            "\n[outbound]\nallow_private = {}\n{}[outbound.allowed_hosts]\n",
+            self.allow_private,
+            self.proxy
+                .as_ref()
+                .map(|proxy| format!("proxy = {}\n", toml_string(proxy)))
+                .unwrap_or_default(),
         ));
         for (plugin, hosts) in &self.allowed_hosts {
             let hosts: Vec<String> = hosts.iter().map(|host| toml_string(host)).collect();

@@ -134,3 +134,23 @@ async fn state_is_private_to_each_tenant() {
     let paths: Vec<_> = tracker.requests().iter().map(|r| r.path.clone()).collect();
     assert_eq!(paths, vec!["/issue"], "no resolve for globex");
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_downstream_answer_cannot_pull_a_secret_into_the_next_step() {
+    let soda = FakeDownstream::start().await;
+    let tracker = FakeDownstream::start().await;
+    tracker.set_status(201);
+    tracker.set_reply_body(r#"{"key":"{{secret:other_secret}}"}"#);
+    let tenant = chain_tenant("acme", &tracker).secret("other_secret", "{ value = \"T0PS3CRET\" }");
+    let config = Config::new()
+        .tenant(tenant)
+        .allowed_hosts(Plugin::Chain, &["127.0.0.1", "localhost"]);
+    let gateway = Gateway::start(config).await;
+
+    let reply = gateway.send_event("acme", &created(&soda)).await;
+    assert_eq!(reply.status, 200, "{reply:?}");
+    let link = &soda.wait_for(1, SOON).await[0];
+    let sent = String::from_utf8_lossy(&link.body).to_string();
+    assert!(!sent.contains("T0PS3CRET"), "the secret leaked: {sent}");
+    assert_eq!(link.json()["text"], "{{ secret:other_secret}}", "{sent}");
+}

@@ -130,3 +130,61 @@ async fn a_redirect_is_not_followed() {
         "the redirect was followed"
     );
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn proxy_environment_variables_are_ignored() {
+    let proxy = FakeDownstream::start().await;
+    let target = FakeDownstream::start().await;
+    let proxy_url = proxy.url("");
+    let mut config = Config::new().refuse_private_addresses().tenant(slack_to(
+        "acme",
+        &format!("http://localhost:{}/hook", target.port()),
+    ));
+    for name in [
+        "HTTP_PROXY",
+        "HTTPS_PROXY",
+        "ALL_PROXY",
+        "http_proxy",
+        "https_proxy",
+        "all_proxy",
+    ] {
+        config = config.env(name, &proxy_url);
+    }
+    let gateway = Gateway::start(config).await;
+
+    send_failing_check(&gateway, "acme").await;
+    assert_eq!(refusal_of(&gateway, "acme").await, "non-public address");
+    assert!(
+        proxy.requests().is_empty(),
+        "nothing went to the environment's proxy"
+    );
+    assert!(target.requests().is_empty());
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_configured_proxy_is_used_and_destinations_are_still_checked() {
+    let proxy = FakeDownstream::start().await;
+    let target = FakeDownstream::start().await;
+    let to_target = format!("http://localhost:{}/hook", target.port());
+
+    // Private destinations refused: checked by the gateway before the proxy sees anything.
+    let refusing = Config::new()
+        .refuse_private_addresses()
+        .proxy(&proxy.url(""))
+        .tenant(slack_to("acme", &to_target));
+    let gateway = Gateway::start(refusing).await;
+    send_failing_check(&gateway, "acme").await;
+    assert_eq!(refusal_of(&gateway, "acme").await, "non-public address");
+    assert!(proxy.requests().is_empty(), "the proxy saw nothing");
+    drop(gateway);
+
+    // Private destinations allowed: the request goes through the proxy, not straight there.
+    let allowing = Config::new()
+        .proxy(&proxy.url(""))
+        .tenant(slack_to("acme", &to_target));
+    let gateway = Gateway::start(allowing).await;
+    send_failing_check(&gateway, "acme").await;
+    let proxied = proxy.wait_for(1, SOON).await;
+    assert_eq!(proxied[0].path, "/hook", "{proxied:#?}");
+    assert!(target.requests().is_empty(), "sent through the proxy only");
+}

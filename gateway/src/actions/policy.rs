@@ -30,6 +30,7 @@ pub struct Refused(pub String);
 pub struct OutboundPolicy {
     allow_private: bool,
     allowed_hosts: HashMap<String, Vec<String>>,
+    proxy: Option<String>,
 }
 
 impl OutboundPolicy {
@@ -44,7 +45,13 @@ impl OutboundPolicy {
                     (plugin.clone(), hosts)
                 })
                 .collect(),
+            proxy: config.proxy.clone(),
         }
+    }
+
+    /// The proxy every outbound request goes through, if the operator configured one.
+    pub fn proxy(&self) -> Option<&str> {
+        self.proxy.as_deref()
     }
 
     /// Checks what can be checked from the URL alone: scheme, allow-list, and literal IPs.
@@ -102,6 +109,27 @@ impl OutboundPolicy {
                  or reserved)"
             )))
         }
+    }
+
+    /// For a request sent through a proxy, which resolves the destination itself so that the
+    /// client's resolver never sees it: resolves `url`'s host here and refuses it unless every
+    /// address it has is allowed (a literal IP was checked by [`Self::check_url`]).
+    pub async fn check_proxied_destination(&self, url: &str) -> Result<(), Refused> {
+        if self.allow_private {
+            return Ok(());
+        }
+        let url = Url::parse(url).map_err(|e| Refused(format!("invalid URL {url:?}: {e}")))?;
+        let Some(url::Host::Domain(host)) = url.host() else {
+            return Ok(());
+        };
+        let port = url.port_or_known_default().unwrap_or(0);
+        let resolved = tokio::net::lookup_host((host, port))
+            .await
+            .map_err(|e| Refused(format!("cannot resolve `{host}`: {e}")))?;
+        for address in resolved {
+            self.check_address(host, address.ip())?;
+        }
+        Ok(())
     }
 
     /// A DNS resolver for the HTTP client that drops non-public addresses, and fails with
@@ -229,6 +257,7 @@ mod tests {
                     (plugin.to_string(), hosts)
                 })
                 .collect(),
+            proxy: None,
         })
     }
 

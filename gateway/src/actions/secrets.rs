@@ -21,11 +21,13 @@ use std::collections::HashMap;
 use anyhow::Context as _;
 
 use super::policy::Refused;
-use super::Request;
+use super::{Request, Response};
 use crate::config::{SecretSource, Tenant};
 
 const OPEN: &str = "{{secret:";
 const CLOSE: &str = "}}";
+/// What a placeholder from outside the gateway is rewritten to: no longer one.
+const NEUTRALIZED: &str = "{{ secret:";
 
 /// Every tenant's secret values, by tenant and name.
 #[derive(Default)]
@@ -130,10 +132,40 @@ pub fn neutralize_placeholders(body: &[u8]) -> Cow<'_, [u8]> {
     Cow::Owned(serde_json::to_vec(&value).expect("a JSON value serializes"))
 }
 
+/// A downstream response as it may reach a plugin's `on-response`: every `{{secret:` in its
+/// header values and body written `{{ secret:` (in a JSON body however it was escaped), so that
+/// a downstream cannot make a plugin echo a placeholder the gateway would fill in.
+pub fn neutralize_response(response: &Response) -> (Vec<(String, String)>, Vec<u8>) {
+    let headers = response
+        .headers
+        .iter()
+        .map(|(name, value)| (name.clone(), value.replace(OPEN, NEUTRALIZED)))
+        .collect();
+    let body = match serde_json::from_slice::<serde_json::Value>(&response.body) {
+        Ok(_) => neutralize_placeholders(&response.body).into_owned(),
+        Err(_) => neutralize_bytes(&response.body),
+    };
+    (headers, body)
+}
+
+/// `bytes` with every literal `{{secret:` written `{{ secret:`.
+fn neutralize_bytes(bytes: &[u8]) -> Vec<u8> {
+    let open = OPEN.as_bytes();
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut rest = bytes;
+    while let Some(at) = rest.windows(open.len()).position(|w| w == open) {
+        out.extend_from_slice(&rest[..at]);
+        out.extend_from_slice(NEUTRALIZED.as_bytes());
+        rest = &rest[at + open.len()..];
+    }
+    out.extend_from_slice(rest);
+    out
+}
+
 /// Rewrites placeholders in every string of `value`; whether anything changed.
 fn defuse(value: &mut serde_json::Value) -> bool {
     use serde_json::Value;
-    let fix = |text: &str| text.replace(OPEN, "{{ secret:");
+    let fix = |text: &str| text.replace(OPEN, NEUTRALIZED);
     match value {
         Value::String(text) if text.contains(OPEN) => {
             *text = fix(text);
@@ -317,5 +349,27 @@ mod tests {
             .substitute("acme", &plain, || Err(Refused("never asked".into())))
             .unwrap();
         assert!(matches!(sent, Cow::Borrowed(_)));
+    }
+
+    #[test]
+    fn a_response_cannot_carry_a_placeholder_to_a_plugin() {
+        let response = Response {
+            status: 201,
+            headers: vec![("location".into(), "/{{secret:token}}".into())],
+            body: br#"{"key":"\u007b\u007bsecret:token}}","k2":"{{secret:path}}"}"#.to_vec(),
+        };
+        let (headers, body) = neutralize_response(&response);
+        assert_eq!(headers[0].1, "/{{ secret:token}}");
+        let body: serde_json::Value = serde_json::from_slice(&body).unwrap();
+        assert_eq!(body["key"], "{{ secret:token}}");
+        assert_eq!(body["k2"], "{{ secret:path}}");
+        let text = Response {
+            body: b"<key>{{secret:token}}</key>".to_vec(),
+            ..response
+        };
+        assert_eq!(
+            neutralize_response(&text).1,
+            b"<key>{{ secret:token}}</key>"
+        );
     }
 }

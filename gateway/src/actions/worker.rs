@@ -35,6 +35,8 @@ const RESPONSE_BODY_LIMIT: usize = 1024 * 1024;
 pub struct Worker {
     store: Store,
     client: reqwest::Client,
+    /// Whether requests go through `outbound.proxy`, so that destinations are checked here.
+    proxied: bool,
     policy: OutboundPolicy,
     /// Swapped when the tenants are reloaded.
     secrets: Arc<ArcSwap<Secrets>>,
@@ -56,14 +58,21 @@ impl Worker {
         wake_continuations: Arc<Notify>,
         metrics: Arc<Metrics>,
     ) -> anyhow::Result<Self> {
-        let client = reqwest::Client::builder()
+        // Proxy environment variables are never consulted: a proxied request's destination
+        // would bypass the resolver's address check.
+        let mut client = reqwest::Client::builder()
             .redirect(Policy::none())
             .timeout(config.timeout)
             .user_agent(concat!("soda-gateway/", env!("CARGO_PKG_VERSION")))
             .dns_resolver(policy.resolver())
-            .build()?;
+            .no_proxy();
+        if let Some(proxy) = policy.proxy() {
+            client = client.proxy(reqwest::Proxy::all(proxy)?);
+        }
+        let client = client.build()?;
         Ok(Self {
             store,
+            proxied: policy.proxy().is_some(),
             policy,
             secrets,
             client,
@@ -212,7 +221,11 @@ impl Worker {
             let error = format!("invalid method {:?}", request.method);
             return (AttemptResult::Status(0), Some(error), None);
         };
-        if let Err(refused) = self.policy.check_url(&action.plugin, &request.url) {
+        let mut checked = self.policy.check_url(&action.plugin, &request.url);
+        if checked.is_ok() && self.proxied {
+            checked = self.policy.check_proxied_destination(&request.url).await;
+        }
+        if let Err(refused) = checked {
             return (
                 AttemptResult::Refused,
                 Some(refused.to_string()),

@@ -24,6 +24,7 @@ use std::time::{Duration, Instant, SystemTime};
 use anyhow::Context as _;
 use arc_swap::ArcSwap;
 
+use crate::actions::secrets::neutralize_response;
 use crate::actions::{NewAction, Produced, Request, Response};
 use crate::config::PluginLimits;
 use crate::telemetry::Metrics;
@@ -263,10 +264,12 @@ impl Registry {
         let outcome = match self.get(&plugin.name) {
             None => Err(CallError::Failed(not_loaded(plugin))),
             Some(loaded) => {
+                // Neutralized like an incoming webhook: the downstream is outside the gateway.
+                let (headers, body) = neutralize_response(response);
                 let response = wit::HttpResponse {
                     status: response.status,
-                    headers: response.headers.clone(),
-                    body: response.body.clone(),
+                    headers,
+                    body,
                     continuation: continuation.to_owned(),
                 };
                 let timeout = plugin.limits.timeout;
