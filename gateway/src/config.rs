@@ -24,6 +24,9 @@ pub struct Config {
     /// Serve HTTPS (TLS 1.2 and 1.3) instead of plain HTTP.
     #[serde(default)]
     pub tls: Option<Tls>,
+    /// Connection limits of the listener.
+    #[serde(default)]
+    pub listener: Listener,
     /// Folder whose `*.wasm` files are the plugins; a plugin's name is its file stem.
     #[serde(default = "defaults::plugins_dir")]
     pub plugins_dir: PathBuf,
@@ -164,6 +167,46 @@ impl Quota {
                 humantime::format_duration(MAX_EVENT_BUDGET),
                 humantime::format_duration(self.event_budget)
             );
+        }
+        Ok(())
+    }
+}
+
+/// What one client connection may hold of the listener.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct Listener {
+    /// Time a client has to send a request's headers (and an idle keep-alive connection to
+    /// start its next request); past it the connection is closed.
+    #[serde(with = "humantime_serde")]
+    pub header_timeout: Duration,
+    /// Time a client has to send a request's whole body; past it the answer is `408`.
+    #[serde(with = "humantime_serde")]
+    pub body_timeout: Duration,
+    /// Connections open at once; more wait to be accepted.
+    pub max_connections: usize,
+}
+
+impl Default for Listener {
+    fn default() -> Self {
+        Self {
+            header_timeout: Duration::from_secs(10),
+            body_timeout: Duration::from_secs(30),
+            max_connections: 1024,
+        }
+    }
+}
+
+impl Listener {
+    fn validate(&self) -> anyhow::Result<()> {
+        for (name, zero) in [
+            ("header_timeout", self.header_timeout.is_zero()),
+            ("body_timeout", self.body_timeout.is_zero()),
+            ("max_connections", self.max_connections == 0),
+        ] {
+            if zero {
+                bail!("`listener.{name}` must be greater than 0");
+            }
         }
         Ok(())
     }
@@ -538,6 +581,7 @@ impl Config {
     }
 
     fn validate(&self) -> anyhow::Result<()> {
+        self.listener.validate()?;
         if self.max_plugin_instances == 0 {
             bail!("`max_plugin_instances` must be greater than 0");
         }

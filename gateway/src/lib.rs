@@ -5,6 +5,7 @@
 //!
 //! The modules follow the life of one request:
 //!
+//! - [`listener`]: connections (TLS, connection cap, header and handshake timeouts).
 //! - [`ingress`]: `POST /hooks/{tenant}`, body limit, per-tenant verification, the answer.
 //! - [`events`]: the Soda event model, both payload generations.
 //! - [`plugins`]: loading `.wasm` components and calling them in a sandbox.
@@ -23,6 +24,7 @@ pub mod config;
 pub mod console;
 pub mod events;
 pub mod ingress;
+pub mod listener;
 pub mod logging;
 pub mod plugins;
 pub mod server;

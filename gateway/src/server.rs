@@ -121,15 +121,13 @@ impl Gateway {
             let console = console::router(self.ingress, token, secure, quotas);
             app = app.merge(admin).merge(console);
         }
-        match &self.config.tls {
-            Some(tls) => {
-                crate::tls::serve(listener, crate::tls::acceptor(tls)?, app, shutdown).await
-            }
-            None => axum::serve(listener, app)
-                .with_graceful_shutdown(shutdown)
-                .await
-                .context("server error")?,
-        }
+        let tls = self
+            .config
+            .tls
+            .as_ref()
+            .map(crate::tls::acceptor)
+            .transpose()?;
+        crate::listener::serve(listener, tls, app, &self.config.listener, shutdown).await;
         for task in self.background {
             task.abort();
         }
@@ -168,6 +166,7 @@ pub async fn build_ingress(
         store,
         wake_worker,
         dedup_window: config.dedup_window,
+        body_timeout: config.listener.body_timeout,
         recent_keys: ingress::dedup::RecentKeys::new(config.dedup_window),
         metrics,
     }))

@@ -1,27 +1,16 @@
 //! The optional HTTPS listener (Soda requires HTTPS with TLS 1.2 or newer): rustls with the
-//! `ring` provider, TLS 1.2 and 1.3 only, HTTP/1.1 over each connection.
+//! `ring` provider, TLS 1.2 and 1.3 only, HTTP/1.1 over each connection (served by
+//! `listener`).
 
-use std::future::Future;
 use std::path::Path;
 use std::sync::Arc;
-use std::time::Duration;
 
 use anyhow::{bail, Context as _};
-use axum::Router;
-use hyper_util::rt::TokioIo;
-use hyper_util::service::TowerToHyperService;
 use rustls::pki_types::pem::PemObject;
 use rustls::pki_types::{CertificateDer, PrivateKeyDer};
-use tokio::net::TcpListener;
-use tokio::task::JoinSet;
 use tokio_rustls::TlsAcceptor;
 
 use crate::config::Tls;
-
-/// How long a client may take to finish the TLS handshake.
-const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
-/// How long connections in flight may take to finish after shutdown was asked for.
-const DRAIN_TIMEOUT: Duration = Duration::from_secs(10);
 
 /// Reads the certificate chain and key; every problem names the file.
 pub fn acceptor(tls: &Tls) -> anyhow::Result<TlsAcceptor> {
@@ -52,49 +41,4 @@ fn read_certs(path: &Path) -> anyhow::Result<Vec<CertificateDer<'static>>> {
         bail!("`tls.cert_file`: no certificate in {}", path.display());
     }
     Ok(certs)
-}
-
-/// Serves `app` over TLS on `listener` until `shutdown` completes; connections in flight then
-/// get [`DRAIN_TIMEOUT`] to finish.
-pub async fn serve(
-    listener: TcpListener,
-    acceptor: TlsAcceptor,
-    app: Router,
-    shutdown: impl Future<Output = ()>,
-) {
-    let mut connections = JoinSet::new();
-    tokio::pin!(shutdown);
-    loop {
-        let (stream, peer) = tokio::select! {
-            () = &mut shutdown => break,
-            accepted = listener.accept() => match accepted {
-                Ok(accepted) => accepted,
-                Err(error) => {
-                    tracing::warn!("cannot accept a connection: {error}");
-                    continue;
-                }
-            },
-        };
-        let (acceptor, app) = (acceptor.clone(), app.clone());
-        connections.spawn(async move {
-            let tls = match tokio::time::timeout(HANDSHAKE_TIMEOUT, acceptor.accept(stream)).await {
-                Ok(Ok(tls)) => tls,
-                Ok(Err(error)) => return tracing::debug!(%peer, "TLS handshake failed: {error}"),
-                Err(_) => return tracing::debug!(%peer, "TLS handshake timed out"),
-            };
-            let service = TowerToHyperService::new(app);
-            if let Err(error) = hyper::server::conn::http1::Builder::new()
-                .serve_connection(TokioIo::new(tls), service)
-                .await
-            {
-                tracing::debug!(%peer, "connection ended with an error: {error}");
-            }
-        });
-        // Forget connections that are done, so the set does not grow.
-        while connections.try_join_next().is_some() {}
-    }
-    let _ = tokio::time::timeout(DRAIN_TIMEOUT, async {
-        while connections.join_next().await.is_some() {}
-    })
-    .await;
 }

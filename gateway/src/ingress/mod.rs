@@ -18,7 +18,7 @@ use std::time::SystemTime;
 use arc_swap::ArcSwap;
 use axum::body::Bytes;
 use axum::extract::rejection::BytesRejection;
-use axum::extract::{DefaultBodyLimit, Path, State};
+use axum::extract::{DefaultBodyLimit, FromRequest, Path, Request, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
@@ -48,6 +48,8 @@ pub struct Ingress {
     pub wake_worker: Arc<Notify>,
     /// Window of inbound deduplication (zero: off).
     pub dedup_window: std::time::Duration,
+    /// Time a client has to send a request's whole body (`listener.body_timeout`).
+    pub body_timeout: std::time::Duration,
     /// Dedup keys accepted within the window, so that repeats skip the plugins.
     pub recent_keys: dedup::RecentKeys,
     pub metrics: Arc<Metrics>,
@@ -126,8 +128,21 @@ async fn receive(
     State(ingress): State<Arc<Ingress>>,
     Path(tenant_id): Path<String>,
     headers: HeaderMap,
-    body: Result<Bytes, BytesRejection>,
+    request: Request,
 ) -> Response {
+    // The whole body within the deadline, so that a client sending it a byte at a time cannot
+    // hold the connection and the tenant's slot.
+    let body =
+        match tokio::time::timeout(ingress.body_timeout, Bytes::from_request(request, &())).await {
+            Ok(body) => body,
+            Err(_) => {
+                let reason = format!(
+                    "the request body did not arrive within {}",
+                    humantime::format_duration(ingress.body_timeout)
+                );
+                return reject(StatusCode::REQUEST_TIMEOUT, reason);
+            }
+        };
     let mut event_type = "none";
     let response = respond(&ingress, &tenant_id, &headers, body, &mut event_type).await;
     let tenant = if ingress.tenants.load().contains_key(&tenant_id) {

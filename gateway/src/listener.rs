@@ -1,0 +1,131 @@
+//! The webhook listener: accepts TCP connections (TLS when configured, see `tls`) and serves
+//! HTTP/1.1 on each, with the limits that keep slow or idle clients from holding the door:
+//! at most `max_connections` connections at once (past it, new ones wait in the kernel's
+//! backlog), request headers within `header_timeout` (idle keep-alive connections included),
+//! TLS handshakes within 10 s, and a pause after a failed `accept` (out of file descriptors)
+//! instead of a busy loop. The request body's own deadline is the handler's (`ingress`).
+
+use std::future::Future;
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use axum::Router;
+use hyper_util::rt::{TokioIo, TokioTimer};
+use hyper_util::service::TowerToHyperService;
+use tokio::io::{AsyncRead, AsyncWrite};
+use tokio::net::{TcpListener, TcpStream};
+use tokio::sync::{watch, Semaphore};
+use tokio::task::JoinSet;
+use tokio_rustls::TlsAcceptor;
+
+use crate::config::Listener;
+
+/// How long a client may take to finish the TLS handshake.
+const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
+/// How long connections in flight may take to finish after shutdown was asked for.
+const DRAIN_TIMEOUT: Duration = Duration::from_secs(10);
+/// The pause after a failed `accept`, which usually means the process is out of descriptors.
+const ACCEPT_BACKOFF: Duration = Duration::from_millis(50);
+
+/// Serves `app` on `listener` (over TLS when `tls` is set) until `shutdown` completes; then
+/// stops accepting, lets requests in flight finish (up to [`DRAIN_TIMEOUT`]) and returns.
+pub async fn serve(
+    listener: TcpListener,
+    tls: Option<TlsAcceptor>,
+    app: Router,
+    limits: &Listener,
+    shutdown: impl Future<Output = ()>,
+) {
+    let slots = Arc::new(Semaphore::new(limits.max_connections));
+    let (stop, stopping) = watch::channel(false);
+    let mut connections = JoinSet::new();
+    tokio::pin!(shutdown);
+    loop {
+        let slot = tokio::select! {
+            () = &mut shutdown => break,
+            slot = slots.clone().acquire_owned() => slot.expect("the semaphore is never closed"),
+        };
+        let (stream, peer) = tokio::select! {
+            () = &mut shutdown => break,
+            accepted = listener.accept() => match accepted {
+                Ok(accepted) => accepted,
+                Err(error) => {
+                    tracing::warn!("cannot accept a connection: {error}");
+                    tokio::time::sleep(ACCEPT_BACKOFF).await;
+                    continue;
+                }
+            },
+        };
+        let connection = Connection {
+            app: app.clone(),
+            header_timeout: limits.header_timeout,
+            peer,
+            stopping: stopping.clone(),
+        };
+        let tls = tls.clone();
+        connections.spawn(async move {
+            connection.run(stream, tls).await;
+            drop(slot);
+        });
+        // Forget connections that are done, so the set does not grow.
+        while connections.try_join_next().is_some() {}
+    }
+    let _ = stop.send(true);
+    let _ = tokio::time::timeout(DRAIN_TIMEOUT, async {
+        while connections.join_next().await.is_some() {}
+    })
+    .await;
+}
+
+/// One accepted connection and what serving it needs.
+struct Connection {
+    app: Router,
+    header_timeout: Duration,
+    peer: SocketAddr,
+    stopping: watch::Receiver<bool>,
+}
+
+impl Connection {
+    async fn run(self, stream: TcpStream, tls: Option<TlsAcceptor>) {
+        let Some(acceptor) = tls else {
+            return self.serve(stream).await;
+        };
+        let peer = self.peer;
+        match tokio::time::timeout(HANDSHAKE_TIMEOUT, acceptor.accept(stream)).await {
+            Ok(Ok(stream)) => self.serve(stream).await,
+            Ok(Err(error)) => tracing::debug!(%peer, "TLS handshake failed: {error}"),
+            Err(_) => tracing::debug!(%peer, "TLS handshake timed out"),
+        }
+    }
+
+    /// HTTP/1.1 until the client is done, a limit closes the connection, or the listener stops
+    /// (the request in flight, if any, is answered first).
+    async fn serve(self, stream: impl AsyncRead + AsyncWrite + Unpin + Send + 'static) {
+        let service = TowerToHyperService::new(self.app);
+        let mut http = hyper::server::conn::http1::Builder::new();
+        http.timer(TokioTimer::new())
+            .header_read_timeout(self.header_timeout);
+        let connection = http.serve_connection(TokioIo::new(stream), service);
+        tokio::pin!(connection);
+        let result = tokio::select! {
+            result = connection.as_mut() => result,
+            () = stopped(self.stopping) => {
+                connection.as_mut().graceful_shutdown();
+                connection.await
+            }
+        };
+        if let Err(error) = result {
+            tracing::debug!(peer = %self.peer, "connection ended: {error}");
+        }
+    }
+}
+
+/// Resolves once the listener stops.
+async fn stopped(mut stopping: watch::Receiver<bool>) {
+    while !*stopping.borrow_and_update() {
+        if stopping.changed().await.is_err() {
+            return;
+        }
+    }
+}

@@ -1,0 +1,109 @@
+//! Slow and idle clients cannot hold the listener: connections that never finish their headers
+//! or their body are closed or answered within their timeouts, the number of connections is
+//! capped, and other clients are served meanwhile.
+
+use std::time::{Duration, Instant};
+
+use serde_json::json;
+use soda_gateway_tests::{
+    event, with_outcomes, Config, FakeDownstream, Gateway, Plugin, Tenant, SOON,
+};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::TcpStream;
+
+async fn gateway(listener_toml: &str) -> (Gateway, FakeDownstream) {
+    let slack = FakeDownstream::start().await;
+    let tenant = Tenant::hmac("acme", "s3cret")
+        .plugin(Plugin::Slack, json!({ "webhook_url": slack.url("/hook") }));
+    let config = Config::new()
+        .tenant(tenant)
+        .extra_top_level_toml(&format!("[listener]\n{listener_toml}"));
+    (Gateway::start(config).await, slack)
+}
+
+async fn connect(gateway: &Gateway) -> TcpStream {
+    let address = gateway.url().trim_start_matches("http://").to_owned();
+    TcpStream::connect(address).await.expect("connects")
+}
+
+/// Waits until the server closes `stream` (end of file or reset), up to `within`.
+async fn closed_within(stream: &mut TcpStream, within: Duration) -> bool {
+    let mut buffer = [0; 1024];
+    let deadline = Instant::now() + within;
+    loop {
+        let left = deadline.saturating_duration_since(Instant::now());
+        match tokio::time::timeout(left, stream.read(&mut buffer)).await {
+            Err(_) => return false,
+            Ok(Ok(0) | Err(_)) => return true,
+            Ok(Ok(_)) => continue,
+        }
+    }
+}
+
+async fn a_client_is_served(gateway: &Gateway, slack: &FakeDownstream, nth: usize) {
+    let failing = with_outcomes(event("gen1_check_evaluation"), "fail");
+    let reply = gateway.send_event("acme", &failing).await;
+    assert_eq!(reply.status, 200, "{reply:?}");
+    slack.wait_for(nth, SOON).await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn half_sent_headers_are_cut_off_at_the_header_timeout() {
+    let (gateway, slack) = gateway("header_timeout = \"1s\"").await;
+    let mut slow = Vec::new();
+    for i in 0..100 {
+        let mut stream = connect(&gateway).await;
+        // Half a request line, or the line and half the headers.
+        let partial: &[u8] = if i % 2 == 0 {
+            b"POST /hooks/ac"
+        } else {
+            b"POST /hooks/acme HTTP/1.1\r\nhost: x\r\ncontent-ty"
+        };
+        stream.write_all(partial).await.unwrap();
+        slow.push(stream);
+    }
+    a_client_is_served(&gateway, &slack, 1).await;
+    for stream in &mut slow {
+        assert!(
+            closed_within(stream, Duration::from_secs(5)).await,
+            "a connection with half its headers is closed"
+        );
+    }
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_body_that_never_finishes_is_answered_408_at_the_body_timeout() {
+    let (gateway, slack) = gateway("body_timeout = \"1s\"").await;
+    let mut stream = connect(&gateway).await;
+    let head = "POST /hooks/acme HTTP/1.1\r\nhost: x\r\ncontent-type: application/json\r\n\
+                content-length: 1000\r\n\r\n{\"event\":";
+    stream.write_all(head.as_bytes()).await.unwrap();
+    let started = Instant::now();
+    let mut answer = Vec::new();
+    let _ = tokio::time::timeout(Duration::from_secs(5), stream.read_to_end(&mut answer)).await;
+    let answer = String::from_utf8_lossy(&answer);
+    assert!(answer.starts_with("HTTP/1.1 408"), "{answer}");
+    assert!(started.elapsed() < Duration::from_secs(4), "{answer}");
+    assert_eq!(gateway.count_rows("events").await, 0);
+    a_client_is_served(&gateway, &slack, 1).await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn connections_past_the_cap_wait_until_one_is_free() {
+    let (gateway, slack) = gateway("max_connections = 4\nheader_timeout = \"1500ms\"").await;
+    let mut idle = Vec::new();
+    for _ in 0..4 {
+        idle.push(connect(&gateway).await);
+    }
+    // The fifth client is accepted only once the idle ones are closed by the header timeout.
+    let started = Instant::now();
+    a_client_is_served(&gateway, &slack, 1).await;
+    assert!(
+        started.elapsed() >= Duration::from_secs(1),
+        "served only after a slot was freed: {:?}",
+        started.elapsed()
+    );
+    for stream in &mut idle {
+        assert!(closed_within(stream, Duration::from_secs(1)).await);
+    }
+}
