@@ -98,15 +98,7 @@ async fn secrets_reach_only_the_wire_of_their_own_tenant() {
         gateway.stderr(),
         gateway.stdout_lines().join("\n")
     );
-    let mut stored = Vec::new();
-    for entry in fs::read_dir(data_dir(&gateway)).expect("data/") {
-        let path = entry.expect("an entry").path();
-        if path.is_file() {
-            stored.extend(fs::read(&path).expect("a data file"));
-        }
-    }
-    assert!(stored.len() > 10_000, "the database files were read");
-    let stored = String::from_utf8_lossy(&stored);
+    let stored = stored_bytes(&gateway);
     for value in [PATH_SECRET, FILE_SECRET] {
         assert!(!logs.contains(value), "{value} in the logs");
         assert!(!stored.contains(value), "{value} in the store");
@@ -169,4 +161,54 @@ async fn event_text_cannot_smuggle_a_placeholder_into_a_message() {
             "the config's own placeholder still works"
         );
     }
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_downstream_echoing_a_secret_cannot_put_it_into_the_audit_trail() {
+    let downstream = FakeDownstream::start().await;
+    downstream.set_status(401);
+    downstream.set_reply_body(format!(r#"{{"error":"no such hook /hook/{PATH_SECRET}"}}"#));
+    downstream.set_header("x-echo", PATH_SECRET);
+    let acme = Tenant::hmac("acme", "s3cret")
+        .secret("hook_path", &format!("{{ value = \"{PATH_SECRET}\" }}"))
+        .plugin(
+            Plugin::Slack,
+            json!({ "webhook_url": downstream.url("/hook/{{secret:hook_path}}") }),
+        );
+    let config = Config::new()
+        .retry_delays(&[])
+        .allowed_hosts(Plugin::Slack, &["127.0.0.1"])
+        .tenant(acme);
+    let gateway = Gateway::start(config).await;
+
+    let failing = with_outcomes(event("gen1_check_evaluation"), "fail");
+    assert_eq!(gateway.send_event("acme", &failing).await.status, 200);
+    let failed = "SELECT COUNT(*) FROM actions WHERE status = 'failed'";
+    wait_until("the action failed", SOON, async || {
+        gateway.count(failed).await == 1
+    })
+    .await;
+    let scrubbed = "SELECT COUNT(*) FROM attempts WHERE error LIKE '%/hook/{{secret:hook_path}}%'";
+    assert_eq!(
+        gateway.count(scrubbed).await,
+        1,
+        "the error keeps the placeholder"
+    );
+    assert!(
+        !stored_bytes(&gateway).contains(PATH_SECRET),
+        "the secret reached the store"
+    );
+}
+
+/// Every byte of the gateway's database files, as text.
+fn stored_bytes(gateway: &Gateway) -> String {
+    let mut stored = Vec::new();
+    for entry in fs::read_dir(data_dir(gateway)).expect("data/") {
+        let path = entry.expect("an entry").path();
+        if path.is_file() {
+            stored.extend(fs::read(&path).expect("a data file"));
+        }
+    }
+    assert!(stored.len() > 10_000, "the database files were read");
+    String::from_utf8_lossy(&stored).into_owned()
 }

@@ -74,6 +74,27 @@ impl Secrets {
 
     /// The request with `tenant`'s secrets in place of its placeholders (borrowed unchanged
     /// when it has none). `may_carry_secrets` is asked before any substitution.
+    /// `bytes` (a downstream's answer to a request that carried secrets) with every value of
+    /// the tenant's secrets, as sent or JSON-escaped, written back as its placeholder: a
+    /// downstream that echoes a request cannot put a secret into the audit trail or a plugin.
+    pub fn scrub(&self, tenant: &str, bytes: &[u8]) -> Vec<u8> {
+        let mut out = bytes.to_vec();
+        let Some(values) = self.by_tenant.get(tenant) else {
+            return out;
+        };
+        for (name, value) in values {
+            let placeholder = format!("{OPEN}{name}{CLOSE}");
+            let escaped = serde_json::to_string(value).expect("a string serializes");
+            let escaped = &escaped[1..escaped.len() - 1];
+            for form in [value.as_str(), escaped] {
+                if !form.is_empty() {
+                    out = replace_bytes(&out, form.as_bytes(), placeholder.as_bytes());
+                }
+            }
+        }
+        out
+    }
+
     pub fn substitute<'r>(
         &self,
         tenant: &str,
@@ -150,13 +171,17 @@ pub fn neutralize_response(response: &Response) -> (Vec<(String, String)>, Vec<u
 
 /// `bytes` with every literal `{{secret:` written `{{ secret:`.
 fn neutralize_bytes(bytes: &[u8]) -> Vec<u8> {
-    let open = OPEN.as_bytes();
+    replace_bytes(bytes, OPEN.as_bytes(), NEUTRALIZED.as_bytes())
+}
+
+/// `bytes` with every occurrence of `from` replaced by `to`.
+fn replace_bytes(bytes: &[u8], from: &[u8], to: &[u8]) -> Vec<u8> {
     let mut out = Vec::with_capacity(bytes.len());
     let mut rest = bytes;
-    while let Some(at) = rest.windows(open.len()).position(|w| w == open) {
+    while let Some(at) = rest.windows(from.len()).position(|w| w == from) {
         out.extend_from_slice(&rest[..at]);
-        out.extend_from_slice(NEUTRALIZED.as_bytes());
-        rest = &rest[at + open.len()..];
+        out.extend_from_slice(to);
+        rest = &rest[at + from.len()..];
     }
     out.extend_from_slice(rest);
     out
@@ -371,5 +396,16 @@ mod tests {
             neutralize_response(&text).1,
             b"<key>{{ secret:token}}</key>"
         );
+    }
+
+    #[test]
+    fn an_echoed_secret_is_scrubbed_back_to_its_placeholder() {
+        let echoed = br#"{"error":"bad token t0k\"en","path":"T1/B2/xyz"} raw: t0k"en"#;
+        let scrubbed = String::from_utf8(secrets().scrub("acme", echoed)).unwrap();
+        assert_eq!(
+            scrubbed,
+            r#"{"error":"bad token {{secret:token}}","path":"{{secret:path}}"} raw: {{secret:token}}"#
+        );
+        assert_eq!(secrets().scrub("globex", echoed), echoed.to_vec());
     }
 }

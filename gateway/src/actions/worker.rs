@@ -7,6 +7,7 @@
 //! `idempotency-key` header. A slot is free again as soon as the answer is in; the attempt is
 //! recorded after, batched with others. A restart resumes whatever is still pending.
 
+use std::borrow::Cow;
 use std::sync::Arc;
 use std::time::Instant;
 
@@ -245,6 +246,8 @@ impl Worker {
                 );
             }
         };
+        // Whether a secret's value was filled in: then the answer is scrubbed of them.
+        let carried_secrets = matches!(request, Cow::Owned(_));
         let mut builder = self
             .client
             .request(method, &request.url)
@@ -274,12 +277,20 @@ impl Worker {
             }
         };
         let status = response.status().as_u16();
-        let headers = response
+        let mut headers: Vec<(String, String)> = response
             .headers()
             .iter()
             .filter_map(|(name, value)| Some((name.to_string(), value.to_str().ok()?.to_owned())))
             .collect();
-        let body = read_capped(response, RESPONSE_BODY_LIMIT).await;
+        let mut body = read_capped(response, RESPONSE_BODY_LIMIT).await;
+        if carried_secrets {
+            let secrets = self.secrets.load();
+            body = secrets.scrub(&action.tenant, &body);
+            for (_, value) in &mut headers {
+                let scrubbed = secrets.scrub(&action.tenant, value.as_bytes());
+                *value = String::from_utf8_lossy(&scrubbed).into_owned();
+            }
+        }
         let error = (!(200..300).contains(&status)).then(|| {
             let preview: String = String::from_utf8_lossy(&body)
                 .chars()
