@@ -53,3 +53,45 @@ async fn unknown_key_in_a_section_is_refused_too() {
     assert!(!failure.status.success(), "{failure:?}");
     assert!(failure.stderr.contains("max_attempts"), "{failure:?}");
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_compile_cache_entry_forged_without_the_key_is_rejected_and_recompiled() {
+    use sha2::{Digest, Sha256};
+    use soda_gateway_tests::reload::data_dir;
+    use soda_gateway_tests::{with_outcomes, FakeDownstream, Plugin, SOON};
+
+    let slack = FakeDownstream::start().await;
+    let tenant = Tenant::hmac("acme", "s3cret").plugin(
+        Plugin::Slack,
+        serde_json::json!({ "webhook_url": slack.url("/hook") }),
+    );
+    let mut gateway = Gateway::start(Config::new().tenant(tenant)).await;
+    let cache = data_dir(&gateway).join("plugin-cache");
+    let entry = std::fs::read_dir(&cache)
+        .unwrap()
+        .map(|entry| entry.unwrap().path())
+        .find(|path| path.extension().is_some_and(|e| e == "cwasm"))
+        .expect("a cache entry for slack");
+    // What someone who can write the folder, but not read its key, could plant: the artifact
+    // behind a plain SHA-256 (here the real artifact; a planted one would be their own code).
+    let contents = std::fs::read(&entry).unwrap();
+    let artifact = &contents[32..];
+    let mut forged = Sha256::digest(artifact).to_vec();
+    forged.extend_from_slice(artifact);
+    std::fs::write(&entry, forged).unwrap();
+
+    gateway.restart().await;
+    let log = gateway.stderr();
+    assert!(
+        log.contains("ignoring compile cache entry with a bad HMAC"),
+        "{log}"
+    );
+    let reply = gateway
+        .send_event(
+            "acme",
+            &with_outcomes(event("gen1_check_evaluation"), "fail"),
+        )
+        .await;
+    assert_eq!(reply.status, 200, "{reply:?}");
+    slack.wait_for(1, SOON).await;
+}

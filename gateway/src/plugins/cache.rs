@@ -1,33 +1,49 @@
 //! The on-disk compile cache: compiled plugins keyed by content hash and engine.
 //!
 //! An entry is `<sha256 of the .wasm>-<engine compatibility hash>.cwasm` in the cache folder,
-//! written by this gateway only (write to a temporary file, then rename): the SHA-256 of the
-//! compiled artifact, then the artifact. The checksum is verified before the artifact is loaded,
-//! because wasmtime trusts compiled code it deserializes: a flipped bit there could crash the
-//! gateway. A missing, corrupt or stale entry is a cache miss: the plugin is compiled again and
-//! the entry rewritten.
+//! written by this gateway only (an exclusive temporary file, then a rename): the HMAC-SHA256 of
+//! the compiled artifact, then the artifact. The HMAC is verified before the artifact is loaded,
+//! because wasmtime runs the native code it deserializes: its key (`cache.key`, 32 random bytes
+//! made at first start, mode 0600, in a folder of mode 0700) is what stops someone who can write
+//! the folder but not read the key from planting code the gateway would run, and a flipped bit
+//! from crashing it. A missing, corrupt, forged or stale entry is a cache miss: the plugin is
+//! compiled again and the entry rewritten.
 
+use std::fs::{self, OpenOptions};
 use std::hash::{Hash, Hasher};
+use std::io::{ErrorKind, Write};
+use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
 use std::path::{Path, PathBuf};
 
-use sha2::{Digest, Sha256};
+use anyhow::Context as _;
+use hmac::{Hmac, Mac};
+use sha2::Sha256;
 use wasmtime::component::Component;
 use wasmtime::Engine;
 
-/// Length of the SHA-256 that starts every entry.
+/// Length of the HMAC-SHA256 that starts every entry, and of the key.
 const CHECKSUM_BYTES: usize = 32;
+/// The key's file in the cache folder.
+const KEY_FILE: &str = "cache.key";
 
 /// A folder of precompiled plugins.
 pub struct CompileCache {
     dir: PathBuf,
+    key: [u8; CHECKSUM_BYTES],
 }
 
 impl CompileCache {
-    /// Uses (and creates) `dir` for cached artifacts.
+    /// Uses (and creates, mode 0700) `dir` for cached artifacts, with the key kept there (made
+    /// on first use).
     pub fn new(dir: &Path) -> anyhow::Result<Self> {
-        std::fs::create_dir_all(dir)?;
+        fs::create_dir_all(dir)
+            .with_context(|| format!("cannot create the compile cache {}", dir.display()))?;
+        fs::set_permissions(dir, fs::Permissions::from_mode(0o700))
+            .with_context(|| format!("cannot restrict {} to its owner", dir.display()))?;
+        let key = load_or_create_key(&dir.join(KEY_FILE))?;
         Ok(Self {
             dir: dir.to_owned(),
+            key,
         })
     }
 
@@ -40,10 +56,10 @@ impl CompileCache {
         bytes: &[u8],
     ) -> wasmtime::Result<(Component, bool)> {
         let entry = self.entry(engine, sha256);
-        if let Some(artifact) = read_verified(&entry) {
-            // SAFETY: the artifact's checksum matches the one written with it by `store`, from
-            // `precompile_component` of an engine with the same compatibility hash (part of the
-            // file name).
+        if let Some(artifact) = self.read_verified(&entry) {
+            // SAFETY: the artifact's HMAC, under a key only this gateway can read, matches the
+            // one `store` wrote with it, from `precompile_component` of an engine with the same
+            // compatibility hash (part of the file name).
             match unsafe { Component::deserialize(engine, &artifact) } {
                 Ok(component) => return Ok((component, true)),
                 Err(error) => tracing::warn!(
@@ -69,26 +85,70 @@ impl CompileCache {
     }
 
     fn store(&self, entry: &Path, artifact: &[u8]) -> std::io::Result<()> {
-        let temporary = entry.with_extension(format!("tmp{}", std::process::id()));
-        let mut contents = Sha256::digest(artifact).to_vec();
-        contents.extend_from_slice(artifact);
-        std::fs::write(&temporary, contents)?;
-        std::fs::rename(&temporary, entry)
+        let suffix = format!("tmp{}-{:016x}", std::process::id(), fastrand::u64(..));
+        let temporary = entry.with_extension(suffix);
+        let mut file = OpenOptions::new()
+            .write(true)
+            .create_new(true)
+            .mode(0o600)
+            .open(&temporary)?;
+        file.write_all(&self.mac(artifact))?;
+        file.write_all(artifact)?;
+        file.sync_all()?;
+        fs::rename(&temporary, entry)
+    }
+
+    fn mac(&self, artifact: &[u8]) -> [u8; CHECKSUM_BYTES] {
+        let mut mac = Hmac::<Sha256>::new_from_slice(&self.key).expect("any key length works");
+        mac.update(artifact);
+        mac.finalize().into_bytes().into()
+    }
+
+    /// The artifact of an entry whose HMAC matches; `None` (a miss) otherwise.
+    fn read_verified(&self, entry: &Path) -> Option<Vec<u8>> {
+        let mut contents = fs::read(entry).ok()?;
+        if contents.len() < CHECKSUM_BYTES {
+            return None;
+        }
+        let artifact = contents.split_off(CHECKSUM_BYTES);
+        let mut mac = Hmac::<Sha256>::new_from_slice(&self.key).expect("any key length works");
+        mac.update(&artifact);
+        if mac.verify_slice(&contents).is_ok() {
+            Some(artifact)
+        } else {
+            tracing::warn!(entry = %entry.display(), "ignoring compile cache entry with a bad HMAC");
+            None
+        }
     }
 }
 
-/// The artifact of an entry whose checksum matches; `None` (a miss) otherwise.
-fn read_verified(entry: &Path) -> Option<Vec<u8>> {
-    let mut contents = std::fs::read(entry).ok()?;
-    if contents.len() < CHECKSUM_BYTES {
-        return None;
+/// The cache's key: read from `path`, or made from the operating system's random generator and
+/// written there (mode 0600) when there is none. A key file of the wrong size is replaced, which
+/// only turns every entry into a miss.
+fn load_or_create_key(path: &Path) -> anyhow::Result<[u8; CHECKSUM_BYTES]> {
+    if let Ok(bytes) = fs::read(path) {
+        if let Ok(key) = <[u8; CHECKSUM_BYTES]>::try_from(bytes.as_slice()) {
+            return Ok(key);
+        }
+        fs::remove_file(path).with_context(|| format!("cannot replace {}", path.display()))?;
     }
-    let artifact = contents.split_off(CHECKSUM_BYTES);
-    if Sha256::digest(&artifact).as_slice() == contents.as_slice() {
-        Some(artifact)
-    } else {
-        tracing::warn!(entry = %entry.display(), "ignoring compile cache entry with a bad checksum");
-        None
+    let mut key = [0; CHECKSUM_BYTES];
+    getrandom::getrandom(&mut key).context("no random bytes for the compile cache's key")?;
+    let written = OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .mode(0o600)
+        .open(path)
+        .and_then(|mut file| file.write_all(&key).and_then(|()| file.sync_all()));
+    match written {
+        Ok(()) => Ok(key),
+        // Another process made it first: use that one.
+        Err(error) if error.kind() == ErrorKind::AlreadyExists => {
+            let bytes = fs::read(path)?;
+            <[u8; CHECKSUM_BYTES]>::try_from(bytes.as_slice())
+                .map_err(|_| anyhow::anyhow!("{} is not a 32-byte key", path.display()))
+        }
+        Err(error) => Err(error).with_context(|| format!("cannot write {}", path.display())),
     }
 }
 
@@ -143,6 +203,28 @@ mod tests {
         std::fs::write(&entry, contents).unwrap();
         let (_, hit) = cache.load_or_compile(&engine, "abc", &bytes()).unwrap();
         assert!(!hit);
+    }
+
+    #[test]
+    fn an_entry_forged_without_the_key_is_a_miss_and_the_key_is_private() {
+        use sha2::Digest;
+        let dir = tempfile::tempdir().unwrap();
+        let cache = CompileCache::new(dir.path()).unwrap();
+        let engine = engine();
+        cache.load_or_compile(&engine, "abc", &bytes()).unwrap();
+        // A planted entry with a plain SHA-256, as anyone who can write the folder could make.
+        let entry = cache.entry(&engine, "abc");
+        let artifact = engine.precompile_component(&bytes()).unwrap();
+        let mut forged = Sha256::digest(&artifact).to_vec();
+        forged.extend_from_slice(&artifact);
+        std::fs::write(&entry, forged).unwrap();
+        let (_, hit) = cache.load_or_compile(&engine, "abc", &bytes()).unwrap();
+        assert!(!hit, "the forged entry is not used");
+        let mode = |path: &Path| std::fs::metadata(path).unwrap().permissions().mode() & 0o777;
+        assert_eq!(mode(&dir.path().join(KEY_FILE)), 0o600);
+        assert_eq!(mode(dir.path()), 0o700);
+        let again = CompileCache::new(dir.path()).unwrap();
+        assert_eq!(again.key, cache.key, "the key survives a restart");
     }
 
     #[test]
