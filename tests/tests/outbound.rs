@@ -188,3 +188,29 @@ async fn a_configured_proxy_is_used_and_destinations_are_still_checked() {
     assert_eq!(proxied[0].path, "/hook", "{proxied:#?}");
     assert!(target.requests().is_empty(), "sent through the proxy only");
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_plugin_cannot_choose_the_host_header_or_framing_headers() {
+    let target = FakeDownstream::start().await;
+    let mut config = Config::new();
+    for (tenant, header) in [("fronting", "host"), ("smuggling", "transfer-encoding")] {
+        let attack = json!({ "mode": "header", "url": target.url("/x"), "name": header, "value": "chunked.evil.test" });
+        config = config.tenant(Tenant::hmac(tenant, "s3cret").plugin(Plugin::Hostile, attack));
+    }
+    let gateway = Gateway::start(config).await;
+
+    for tenant in ["fronting", "smuggling"] {
+        send_failing_check(&gateway, tenant).await;
+    }
+    let runs = gateway.plugin_runs().await;
+    assert_eq!(runs.len(), 2, "{runs:?}");
+    for run in runs {
+        let error = run.error.unwrap_or_default();
+        assert!(
+            error.contains("is set by the gateway, not by plugins"),
+            "{error}"
+        );
+    }
+    assert_eq!(gateway.count_rows("actions").await, 0);
+    assert!(target.requests().is_empty());
+}

@@ -59,6 +59,23 @@ pub struct Response {
     pub body: Vec<u8>,
 }
 
+/// Headers only the gateway sets: `host` (a plugin choosing it could reach another site behind
+/// a shared front end with the secrets of the URL's host), the framing headers, hop-by-hop
+/// headers, and the idempotency key.
+const RESERVED_HEADERS: &[&str] = &[
+    "host",
+    "content-length",
+    "transfer-encoding",
+    "connection",
+    "keep-alive",
+    "proxy-connection",
+    "proxy-authorization",
+    "te",
+    "trailer",
+    "upgrade",
+    "idempotency-key",
+];
+
 impl Request {
     /// Validates the parts of a request; the error says which part is wrong.
     pub fn new(
@@ -73,8 +90,13 @@ impl Request {
             return Err(format!("URL {url:?} must use http or https"));
         }
         for (name, value) in &headers {
-            HeaderName::from_bytes(name.as_bytes())
+            let parsed = HeaderName::from_bytes(name.as_bytes())
                 .map_err(|_| format!("invalid header name {name:?}"))?;
+            if RESERVED_HEADERS.contains(&parsed.as_str()) {
+                return Err(format!(
+                    "header `{parsed}` is set by the gateway, not by plugins"
+                ));
+            }
             HeaderValue::from_str(value)
                 .map_err(|_| format!("invalid value for header {name:?}"))?;
         }
@@ -136,6 +158,16 @@ mod tests {
             vec![],
         );
         assert!(bad_value.unwrap_err().contains("value for header"));
+        for reserved in ["Host", "content-length", "Transfer-Encoding", "connection"] {
+            let refused = Request::new(
+                "POST",
+                "https://a.test/".into(),
+                vec![(reserved.into(), "x".into())],
+                vec![],
+            )
+            .unwrap_err();
+            assert!(refused.contains("set by the gateway"), "{refused}");
+        }
     }
 
     #[test]
