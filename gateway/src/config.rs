@@ -522,6 +522,25 @@ impl Delivery {
     }
 }
 
+/// A TOML error without the offending line's value, which may be a secret (the parser's own
+/// message quotes the whole line): where the error is, the line's key, and what it is.
+fn toml_error(text: &str, error: &toml::de::Error) -> String {
+    let Some(span) = error.span() else {
+        return error.message().to_owned();
+    };
+    let before = &text[..span.start.min(text.len())];
+    let line_start = before.rfind('\n').map_or(0, |at| at + 1);
+    let line = before.matches('\n').count() + 1;
+    let column = before.len() - line_start + 1;
+    let key = text[line_start..]
+        .lines()
+        .next()
+        .and_then(|line| line.split_once('='))
+        .map(|(key, _)| format!(" (`{}`)", key.trim()))
+        .unwrap_or_default();
+    format!("line {line}, column {column}{key}: {}", error.message())
+}
+
 mod defaults {
     use super::*;
 
@@ -562,7 +581,8 @@ impl Config {
 
     /// Parses and validates configuration text; relative paths are taken from `base`.
     pub fn from_toml(text: &str, base: &Path) -> anyhow::Result<Self> {
-        let mut config: Config = toml::from_str(text)?;
+        let mut config: Config =
+            toml::from_str(text).map_err(|error| anyhow::anyhow!(toml_error(text, &error)))?;
         config.plugins_dir = base.join(&config.plugins_dir);
         config.data_dir = base.join(&config.data_dir);
         if let Some(tls) = &mut config.tls {
@@ -797,6 +817,14 @@ mod tests {
             "{:#}",
             Config::from_toml(text, Path::new("/etc/gw")).unwrap_err()
         )
+    }
+
+    #[test]
+    fn a_syntax_error_names_its_place_but_never_quotes_the_line() {
+        let text = "[[tenants]]\nid = \"acme\"\nsecrets = { jira = { value = \"T0PS3CRET }\n";
+        let error = error_of(text);
+        assert!(error.contains("line 3, column"), "{error}");
+        assert!(!error.contains("T0PS3CRET"), "{error}");
     }
 
     #[test]
