@@ -80,6 +80,7 @@ mod action;
 pub mod clock;
 mod error;
 mod event;
+pub mod limits;
 pub mod log;
 pub mod state;
 #[cfg(feature = "testing")]

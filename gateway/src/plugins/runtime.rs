@@ -311,7 +311,8 @@ fn check_actions(
 ) -> Result<Vec<wit::Action>, String> {
     if actions.len() > limits.max_actions {
         return Err(format!(
-            "returned {} actions, more than its limit of {} (none was kept)",
+            "returned {} actions, more than its limit of {} (plugin_limits.max_actions; none was \
+             kept)",
             actions.len(),
             limits.max_actions
         ));

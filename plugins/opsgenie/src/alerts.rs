@@ -154,6 +154,57 @@ pub fn create_check(config: &Config, result: &CheckResult, alias: &str) -> Reque
     )
 }
 
+/// Check results listed at most in a summary alert's description.
+const MAX_SUMMARY_CHECKS: usize = 200;
+
+/// One alert summing up the alerting results past `max_alerts`: its alias is the same for every
+/// evaluation of the same datasets, so that a repeated large failure is one alert.
+pub fn create_summary(config: &Config, results: &[&CheckResult]) -> Request {
+    let mut names: Vec<&str> = results
+        .iter()
+        .flat_map(|result| result.datasets.iter().map(Dataset::display_name))
+        .collect();
+    names.sort_unstable();
+    names.dedup();
+    let on = names.join(", ");
+    let mut message = format!("Soda: {} more checks alerting", results.len());
+    if !on.is_empty() {
+        message.push_str(&format!(" on {on}"));
+    }
+    let listed: Vec<String> = results
+        .iter()
+        .take(MAX_SUMMARY_CHECKS)
+        .map(|result| {
+            format!(
+                "- {} ({})",
+                one_line(result.display_name()),
+                result.outcome_str()
+            )
+        })
+        .collect();
+    let description = format!("{message}:\n{}", listed.join("\n"));
+    let mut details = Map::new();
+    put(&mut details, "count", Some(&results.len().to_string()));
+    put(&mut details, "dataset", non_blank(Some(&on)));
+    let worst = if results.iter().any(|r| r.outcome == Outcome::Fail) {
+        Outcome::Fail
+    } else {
+        Outcome::Warn
+    };
+    create(
+        config,
+        Alert {
+            message: &message,
+            alias: &alias("checks", &format!("summary-{on}")),
+            description: &description,
+            priority: check_priority(worst),
+            tags: tags(config, ["soda", "soda-check", "soda-check-summary"]),
+            details,
+            entity: non_blank(Some(&on)),
+        },
+    )
+}
+
 /// Creates the alert for a new incident.
 pub fn create_incident(config: &Config, incident: &Incident, alias: &str) -> Request {
     let name = match incident.number {

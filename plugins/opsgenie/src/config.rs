@@ -1,6 +1,7 @@
 //! The tenant's configuration for the Opsgenie plugin.
 
 use serde::Deserialize;
+use soda_gateway_plugin_sdk::limits::DEFAULT_MAX_ACTIONS;
 use soda_gateway_plugin_sdk::Error;
 
 /// The Alert API's base URL unless the config says otherwise (EU accounts use
@@ -34,7 +35,14 @@ pub struct Config {
     /// Create an alert on `incidentCreated`, close it on `incidentUpdated` with status resolved.
     #[serde(default = "yes")]
     pub alert_on_incidents: bool,
+    /// Requests one check evaluation may send (at most the gateway's `max_actions`, 100 by
+    /// default); failing checks past it are summed up in one alert.
+    #[serde(default = "default_max_alerts")]
+    pub max_alerts: usize,
 }
+
+/// Alerts one evaluation sends unless the config says otherwise.
+pub const DEFAULT_MAX_ALERTS: usize = 50;
 
 impl Config {
     /// Parses and checks the tenant's config JSON; errors name the offending key.
@@ -52,6 +60,13 @@ impl Config {
                 )));
             }
         }
+        if !(2..=DEFAULT_MAX_ACTIONS).contains(&config.max_alerts) {
+            return Err(Error::new(format!(
+                "invalid opsgenie plugin config: `max_alerts` must be between 2 and \
+                 {DEFAULT_MAX_ACTIONS}, found {}",
+                config.max_alerts
+            )));
+        }
         config.api_url = config.api_url.trim_end_matches('/').to_string();
         Ok(config)
     }
@@ -64,6 +79,10 @@ impl Config {
 
 fn default_api_url() -> String {
     DEFAULT_API_URL.to_string()
+}
+
+fn default_max_alerts() -> usize {
+    DEFAULT_MAX_ALERTS
 }
 
 fn default_source() -> String {
@@ -92,6 +111,7 @@ mod tests {
                 alert_on_warn: false,
                 close_on_pass: true,
                 alert_on_incidents: true,
+                max_alerts: DEFAULT_MAX_ALERTS,
             }
         );
         assert_eq!(config.authorization(), "GenieKey {{secret:og}}");

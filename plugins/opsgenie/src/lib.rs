@@ -4,6 +4,7 @@
 //! See `README.md` for the configuration keys and behaviour. The requests are built by pure
 //! functions in [`alerts`], unit-tested natively.
 
+use soda_gateway_plugin_sdk::limits::fold_excess;
 use soda_gateway_plugin_sdk::{
     export_plugin, info, state, warn, Action, CheckResult, Context, Error, Event, EventKind,
     Incident, IncidentStatus, Outcome, Plugin,
@@ -45,10 +46,9 @@ export_plugin!(Opsgenie);
 /// The Alert API requests `event` calls for. Updates the record of open check alerts.
 pub fn alert_requests(config: &Config, event: &Event) -> Vec<Request> {
     match &event.kind {
-        EventKind::CheckEvaluation(results) if config.alert_on_checks => results
-            .iter()
-            .filter_map(|result| check_request(config, result))
-            .collect(),
+        EventKind::CheckEvaluation(results) if config.alert_on_checks => {
+            check_requests(config, results)
+        }
         EventKind::IncidentCreated(incident) if config.alert_on_incidents => {
             incident_alias(incident)
                 .map(|alias| alerts::create_incident(config, incident, &alias))
@@ -69,24 +69,60 @@ pub fn alert_requests(config: &Config, event: &Event) -> Vec<Request> {
     }
 }
 
-/// A create for a failing (or, if configured, warning) result; a close for a passing result
-/// whose alert is open and `close_on_pass` is on; otherwise nothing.
-fn check_request(config: &Config, result: &CheckResult) -> Option<Request> {
-    let alias = alerts::check_alias(result);
-    match result.outcome {
-        Outcome::Fail => {}
-        Outcome::Warn if config.alert_on_warn => {}
-        Outcome::Pass if config.close_on_pass && state::take(&alias).is_some() => {
-            return Some(alerts::close(
-                config,
-                &alias,
-                &alerts::check_passed_note(result),
-            ));
+/// One request per check result that calls for it, at most `max_alerts` in all: a create per
+/// failing (or, if configured, warning) result, a close per passing result whose alert is open
+/// when `close_on_pass` is on (at most half of `max_alerts`; the other open alerts stay
+/// remembered for the next passing evaluation). Creates past the room left are folded into one
+/// summary alert.
+fn check_requests(config: &Config, results: &[CheckResult]) -> Vec<Request> {
+    let mut closes = Vec::new();
+    let mut creates = Vec::new();
+    for result in results {
+        let alias = alerts::check_alias(result);
+        match result.outcome {
+            Outcome::Fail => creates.push(Alert::One(result, alias)),
+            Outcome::Warn if config.alert_on_warn => creates.push(Alert::One(result, alias)),
+            Outcome::Pass
+                if config.close_on_pass
+                    && closes.len() < config.max_alerts / 2
+                    && state::take(&alias).is_some() =>
+            {
+                let note = alerts::check_passed_note(result);
+                closes.push(alerts::close(config, &alias, &note));
+            }
+            _ => {}
         }
-        _ => return None,
     }
-    remember_open(&alias);
-    Some(alerts::create_check(config, result, &alias))
+    let room = config.max_alerts - closes.len();
+    let creates = fold_excess(creates, room, |excess| {
+        Alert::Summary(excess.into_iter().flat_map(Alert::results).collect())
+    });
+    let mut requests = closes;
+    for alert in creates {
+        requests.push(match alert {
+            Alert::One(result, alias) => {
+                remember_open(&alias);
+                alerts::create_check(config, result, &alias)
+            }
+            Alert::Summary(results) => alerts::create_summary(config, &results),
+        });
+    }
+    requests
+}
+
+/// A check alert to create: one result's, or one summing up those past `max_alerts`.
+enum Alert<'a> {
+    One(&'a CheckResult, String),
+    Summary(Vec<&'a CheckResult>),
+}
+
+impl<'a> Alert<'a> {
+    fn results(self) -> Vec<&'a CheckResult> {
+        match self {
+            Alert::One(result, _) => vec![result],
+            Alert::Summary(results) => results,
+        }
+    }
 }
 
 /// Remembers in the plugin's state (one key per alert: its alias) that the alert under `alias`

@@ -6,6 +6,7 @@ use soda_gateway_plugin_sdk::testing::{
     event, sample_check_result as result, sample_incident as incident,
 };
 
+use super::config::DEFAULT_MAX_ALERTS;
 use super::*;
 
 /// The config the unit tests use unless they say otherwise.
@@ -117,4 +118,43 @@ fn switches_turn_off_checks_and_incidents() {
 fn other_events_send_nothing() {
     assert!(paths(&config(), EventKind::Validate).is_empty());
     assert!(paths(&config(), EventKind::Unknown("new".into())).is_empty());
+}
+
+#[test]
+fn a_large_evaluation_alerts_within_max_alerts_with_a_summary() {
+    let config = config();
+    let results = (0..500)
+        .map(|i| {
+            let outcome = if i % 4 == 0 {
+                Outcome::Fail
+            } else {
+                Outcome::Pass
+            };
+            result(&format!("c{i}"), outcome)
+        })
+        .collect();
+    let sent = paths(&config, EventKind::CheckEvaluation(results));
+    assert_eq!(sent.len(), DEFAULT_MAX_ALERTS, "{sent:?}");
+    assert!(sent[..DEFAULT_MAX_ALERTS - 1]
+        .iter()
+        .all(|path| path.starts_with("create soda-check-c")));
+    assert!(sent[DEFAULT_MAX_ALERTS - 1].starts_with("create soda-checks-summary"));
+}
+
+#[test]
+fn the_summary_lists_the_checks_it_stands_for() {
+    let config = Config::parse(r#"{"api_key": "k", "max_alerts": 3}"#).unwrap();
+    let results = (0..5)
+        .map(|i| result(&format!("s{i}"), Outcome::Fail))
+        .collect();
+    let requests = alert_requests(&config, &event(EventKind::CheckEvaluation(results)));
+    assert_eq!(requests.len(), 3);
+    let summary = &requests[2].body;
+    assert_eq!(summary["details"]["count"], "3", "{summary}");
+    assert!(summary["message"]
+        .as_str()
+        .unwrap()
+        .contains("3 more checks alerting"));
+    let description = summary["description"].as_str().unwrap();
+    assert_eq!(description.matches("\n- ").count(), 3, "{description}");
 }

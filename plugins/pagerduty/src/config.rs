@@ -1,6 +1,7 @@
 //! The tenant's configuration for the PagerDuty plugin.
 
 use serde::Deserialize;
+use soda_gateway_plugin_sdk::limits::DEFAULT_MAX_ACTIONS;
 use soda_gateway_plugin_sdk::Error;
 
 /// Where Events API v2 events go unless the config says otherwise.
@@ -30,7 +31,14 @@ pub struct Config {
     /// Trigger on `incidentCreated`, resolve on `incidentUpdated` with status resolved.
     #[serde(default = "yes")]
     pub alert_on_incidents: bool,
+    /// Events one check evaluation may send (at most the gateway's `max_actions`, 100 by
+    /// default); failing checks past it are summed up in one alert.
+    #[serde(default = "default_max_alerts")]
+    pub max_alerts: usize,
 }
+
+/// Alerts one evaluation sends unless the config says otherwise.
+pub const DEFAULT_MAX_ALERTS: usize = 50;
 
 impl Config {
     /// Parses and checks the tenant's config JSON; errors name the offending key.
@@ -48,8 +56,19 @@ impl Config {
                 )));
             }
         }
+        if !(2..=DEFAULT_MAX_ACTIONS).contains(&config.max_alerts) {
+            return Err(Error::new(format!(
+                "invalid pagerduty plugin config: `max_alerts` must be between 2 and \
+                 {DEFAULT_MAX_ACTIONS}, found {}",
+                config.max_alerts
+            )));
+        }
         Ok(config)
     }
+}
+
+fn default_max_alerts() -> usize {
+    DEFAULT_MAX_ALERTS
 }
 
 fn default_events_url() -> String {
@@ -81,6 +100,7 @@ mod tests {
                 alert_on_warn: false,
                 resolve_on_pass: true,
                 alert_on_incidents: true,
+                max_alerts: DEFAULT_MAX_ALERTS,
             }
         );
     }

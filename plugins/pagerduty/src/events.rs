@@ -124,6 +124,58 @@ pub fn trigger_check(config: &Config, result: &CheckResult, dedup_key: &str) -> 
     )
 }
 
+/// Check results named at most in a summary alert's details.
+const MAX_SUMMARY_CHECKS: usize = 200;
+
+/// One `trigger` summing up the alerting results past `max_alerts`: its dedup key is the same
+/// for every evaluation of the same datasets, so that a repeated large failure updates it.
+pub fn trigger_summary(config: &Config, results: &[&CheckResult]) -> Value {
+    let datasets: Vec<Dataset> = results
+        .iter()
+        .flat_map(|result| result.datasets.iter().cloned())
+        .collect();
+    let mut names: Vec<&str> = datasets.iter().map(Dataset::display_name).collect();
+    names.sort_unstable();
+    names.dedup();
+    let on = names.join(", ");
+    let mut summary = format!("Soda: {} more checks alerting", results.len());
+    if !on.is_empty() {
+        summary.push_str(&format!(" on {on}"));
+    }
+    let mut details = Map::new();
+    let checks: Vec<Value> = results
+        .iter()
+        .take(MAX_SUMMARY_CHECKS)
+        .map(|result| {
+            json!(format!(
+                "{} ({})",
+                one_line(result.display_name()),
+                result.outcome_str()
+            ))
+        })
+        .collect();
+    details.insert("checks".into(), Value::Array(checks));
+    details.insert("count".into(), json!(results.len()));
+    let worst = if results.iter().any(|r| r.outcome == Outcome::Fail) {
+        Outcome::Fail
+    } else {
+        Outcome::Warn
+    };
+    trigger(
+        config,
+        &dedup_key("checks", &format!("summary-{on}")),
+        payload(
+            config,
+            &summary,
+            check_severity(worst),
+            &datasets,
+            "soda-check-summary",
+            details,
+        ),
+        Vec::new(),
+    )
+}
+
 /// The `trigger` event for a new incident.
 pub fn trigger_incident(config: &Config, incident: &Incident, dedup_key: &str) -> Value {
     let name = incident_name(incident);

@@ -5,6 +5,7 @@
 //! pure functions in [`events`], unit-tested natively.
 
 use serde_json::Value;
+use soda_gateway_plugin_sdk::limits::fold_excess;
 use soda_gateway_plugin_sdk::{
     export_plugin, info, state, warn, Action, CheckResult, Context, Error, Event, EventKind,
     Incident, IncidentStatus, Outcome, Plugin,
@@ -41,10 +42,9 @@ export_plugin!(PagerDuty);
 /// The Events API v2 bodies `event` calls for. Updates the record of open check alerts.
 pub fn enqueue_bodies(config: &Config, event: &Event) -> Vec<Value> {
     match &event.kind {
-        EventKind::CheckEvaluation(results) if config.alert_on_checks => results
-            .iter()
-            .filter_map(|result| check_body(config, result))
-            .collect(),
+        EventKind::CheckEvaluation(results) if config.alert_on_checks => {
+            check_bodies(config, results)
+        }
         EventKind::IncidentCreated(incident) if config.alert_on_incidents => incident_key(incident)
             .map(|key| events::trigger_incident(config, incident, &key))
             .into_iter()
@@ -61,20 +61,59 @@ pub fn enqueue_bodies(config: &Config, event: &Event) -> Vec<Value> {
     }
 }
 
-/// A trigger for a failing (or, if configured, warning) result; a resolve for a passing result
-/// whose alert is open and `resolve_on_pass` is on; otherwise nothing.
-fn check_body(config: &Config, result: &CheckResult) -> Option<Value> {
-    let key = events::check_dedup_key(result);
-    match result.outcome {
-        Outcome::Fail => {}
-        Outcome::Warn if config.alert_on_warn => {}
-        Outcome::Pass if config.resolve_on_pass && state::take(&key).is_some() => {
-            return Some(events::resolve(config, &key));
+/// One event per check result that calls for it, at most `max_alerts` in all: a trigger per
+/// failing (or, if configured, warning) result, a resolve per passing result whose alert is open
+/// when `resolve_on_pass` is on (at most half of `max_alerts`; the other open alerts stay
+/// remembered for the next passing evaluation). Triggers past the room left are folded into one
+/// summary alert.
+fn check_bodies(config: &Config, results: &[CheckResult]) -> Vec<Value> {
+    let mut resolves = Vec::new();
+    let mut triggers = Vec::new();
+    for result in results {
+        let key = events::check_dedup_key(result);
+        match result.outcome {
+            Outcome::Fail => triggers.push(Alert::One(result, key)),
+            Outcome::Warn if config.alert_on_warn => triggers.push(Alert::One(result, key)),
+            Outcome::Pass
+                if config.resolve_on_pass
+                    && resolves.len() < config.max_alerts / 2
+                    && state::take(&key).is_some() =>
+            {
+                resolves.push(events::resolve(config, &key));
+            }
+            _ => {}
         }
-        _ => return None,
     }
-    remember_open(&key);
-    Some(events::trigger_check(config, result, &key))
+    let room = config.max_alerts - resolves.len();
+    let triggers = fold_excess(triggers, room, |excess| {
+        Alert::Summary(excess.into_iter().flat_map(Alert::results).collect())
+    });
+    let mut bodies = resolves;
+    for alert in triggers {
+        bodies.push(match alert {
+            Alert::One(result, key) => {
+                remember_open(&key);
+                events::trigger_check(config, result, &key)
+            }
+            Alert::Summary(results) => events::trigger_summary(config, &results),
+        });
+    }
+    bodies
+}
+
+/// A check alert to send: one result's, or one summing up those past `max_alerts`.
+enum Alert<'a> {
+    One(&'a CheckResult, String),
+    Summary(Vec<&'a CheckResult>),
+}
+
+impl<'a> Alert<'a> {
+    fn results(self) -> Vec<&'a CheckResult> {
+        match self {
+            Alert::One(result, _) => vec![result],
+            Alert::Summary(results) => results,
+        }
+    }
 }
 
 /// Remembers in the plugin's state (one key per alert: its dedup key) that the alert under

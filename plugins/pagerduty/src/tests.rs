@@ -6,6 +6,7 @@ use soda_gateway_plugin_sdk::testing::{
     event, sample_check_result as result, sample_incident as incident,
 };
 
+use super::config::DEFAULT_MAX_ALERTS;
 use super::*;
 
 /// The config the unit tests use unless they say otherwise.
@@ -123,4 +124,44 @@ fn switches_turn_off_checks_and_incidents() {
 fn other_events_send_nothing() {
     assert_eq!(actions(&config(), EventKind::Validate), []);
     assert_eq!(actions(&config(), EventKind::Unknown("new".into())), []);
+}
+
+#[test]
+fn a_large_evaluation_alerts_within_max_alerts_with_a_summary() {
+    let config = config();
+    let results = (0..500)
+        .map(|i| {
+            let outcome = if i % 4 == 0 {
+                Outcome::Fail
+            } else {
+                Outcome::Pass
+            };
+            result(&format!("c{i}"), outcome)
+        })
+        .collect();
+    let sent = actions(&config, EventKind::CheckEvaluation(results));
+    assert_eq!(sent.len(), DEFAULT_MAX_ALERTS, "{sent:?}");
+    assert!(sent[..DEFAULT_MAX_ALERTS - 1]
+        .iter()
+        .all(|(action, key)| action == "trigger" && key.starts_with("soda-check-c")));
+    let summary = &sent[DEFAULT_MAX_ALERTS - 1];
+    assert!(summary.1.starts_with("soda-checks-summary"), "{summary:?}");
+    let bodies = enqueue_bodies(&config, &event(EventKind::CheckEvaluation(vec![])));
+    assert!(bodies.is_empty());
+}
+
+#[test]
+fn the_summary_counts_the_checks_it_stands_for() {
+    let config = Config::parse(r#"{"routing_key": "k", "max_alerts": 3}"#).unwrap();
+    let results = (0..5)
+        .map(|i| result(&format!("s{i}"), Outcome::Fail))
+        .collect();
+    let bodies = enqueue_bodies(&config, &event(EventKind::CheckEvaluation(results)));
+    assert_eq!(bodies.len(), 3);
+    let details = &bodies[2]["payload"]["custom_details"];
+    assert_eq!(details["count"], 3, "{details}");
+    assert!(bodies[2]["payload"]["summary"]
+        .as_str()
+        .unwrap()
+        .contains("3 more checks alerting"));
 }
