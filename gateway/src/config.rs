@@ -185,6 +185,9 @@ pub struct Listener {
     pub body_timeout: Duration,
     /// Connections open at once; more wait to be accepted.
     pub max_connections: usize,
+    /// Connections one client address may hold at once; more are closed as soon as they are
+    /// accepted, so that one client cannot take every connection slot.
+    pub max_connections_per_address: usize,
 }
 
 impl Default for Listener {
@@ -193,6 +196,7 @@ impl Default for Listener {
             header_timeout: Duration::from_secs(10),
             body_timeout: Duration::from_secs(30),
             max_connections: 1024,
+            max_connections_per_address: 256,
         }
     }
 }
@@ -203,6 +207,10 @@ impl Listener {
             ("header_timeout", self.header_timeout.is_zero()),
             ("body_timeout", self.body_timeout.is_zero()),
             ("max_connections", self.max_connections == 0),
+            (
+                "max_connections_per_address",
+                self.max_connections_per_address == 0,
+            ),
         ] {
             if zero {
                 bail!("`listener.{name}` must be greater than 0");

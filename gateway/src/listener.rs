@@ -1,13 +1,15 @@
 //! The webhook listener: accepts TCP connections (TLS when configured, see `tls`) and serves
 //! HTTP/1.1 on each, with the limits that keep slow or idle clients from holding the door:
 //! at most `max_connections` connections at once (past it, new ones wait in the kernel's
-//! backlog), request headers within `header_timeout` (idle keep-alive connections included),
+//! backlog) and `max_connections_per_address` from one client address (past it, new ones are
+//! closed at once), request headers within `header_timeout` (idle keep-alive connections included),
 //! TLS handshakes within 10 s, and a pause after a failed `accept` (out of file descriptors)
 //! instead of a busy loop. The request body's own deadline is the handler's (`ingress`).
 
+use std::collections::HashMap;
 use std::future::Future;
-use std::net::SocketAddr;
-use std::sync::Arc;
+use std::net::{IpAddr, SocketAddr};
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use axum::Router;
@@ -38,6 +40,7 @@ pub async fn serve(
     shutdown: impl Future<Output = ()>,
 ) {
     let slots = Arc::new(Semaphore::new(limits.max_connections));
+    let per_address = PerAddress::new(limits.max_connections_per_address);
     let (stop, stopping) = watch::channel(false);
     let mut connections = JoinSet::new();
     tokio::pin!(shutdown);
@@ -57,6 +60,10 @@ pub async fn serve(
                 }
             },
         };
+        let Some(address_slot) = per_address.take(peer.ip()) else {
+            tracing::debug!(%peer, "connection closed: its address holds too many already");
+            continue;
+        };
         let connection = Connection {
             app: app.clone(),
             header_timeout: limits.header_timeout,
@@ -66,7 +73,7 @@ pub async fn serve(
         let tls = tls.clone();
         connections.spawn(async move {
             connection.run(stream, tls).await;
-            drop(slot);
+            drop((slot, address_slot));
         });
         // Forget connections that are done, so the set does not grow.
         while connections.try_join_next().is_some() {}
@@ -76,6 +83,60 @@ pub async fn serve(
         while connections.join_next().await.is_some() {}
     })
     .await;
+}
+
+/// Open connections by client address, capped per address.
+#[derive(Clone)]
+struct PerAddress {
+    max: usize,
+    open: Arc<Mutex<HashMap<IpAddr, usize>>>,
+}
+
+/// One connection of an address, given back when dropped.
+struct AddressSlot {
+    address: IpAddr,
+    open: Arc<Mutex<HashMap<IpAddr, usize>>>,
+}
+
+impl PerAddress {
+    fn new(max: usize) -> Self {
+        Self {
+            max,
+            open: Arc::default(),
+        }
+    }
+
+    /// A slot for one more connection from `address`, unless it holds `max` already.
+    fn take(&self, address: IpAddr) -> Option<AddressSlot> {
+        let mut open = self
+            .open
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner());
+        let count = open.entry(address).or_insert(0);
+        if *count >= self.max {
+            return None;
+        }
+        *count += 1;
+        Some(AddressSlot {
+            address,
+            open: self.open.clone(),
+        })
+    }
+}
+
+impl Drop for AddressSlot {
+    fn drop(&mut self) {
+        let mut open = self
+            .open
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner());
+        if let Some(count) = open.get_mut(&self.address) {
+            *count -= 1;
+            if *count == 0 {
+                open.remove(&self.address);
+            }
+        }
+    }
 }
 
 /// One accepted connection and what serving it needs.
@@ -127,5 +188,25 @@ async fn stopped(mut stopping: watch::Receiver<bool>) {
         if stopping.changed().await.is_err() {
             return;
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn an_address_holds_at_most_its_share_and_gets_it_back() {
+        let per_address = PerAddress::new(2);
+        let (one, two) = (IpAddr::from([10, 0, 0, 1]), IpAddr::from([10, 0, 0, 2]));
+        let first = per_address.take(one).unwrap();
+        let _second = per_address.take(one).unwrap();
+        assert!(per_address.take(one).is_none());
+        assert!(
+            per_address.take(two).is_some(),
+            "another address is not affected"
+        );
+        drop(first);
+        assert!(per_address.take(one).is_some());
     }
 }

@@ -107,3 +107,27 @@ async fn connections_past_the_cap_wait_until_one_is_free() {
         assert!(closed_within(stream, Duration::from_secs(1)).await);
     }
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn one_address_cannot_take_every_connection() {
+    let (gateway, slack) = gateway("max_connections_per_address = 2").await;
+    // The client's address: 127.0.0.2, so that the harness's own requests (from 127.0.0.1)
+    // are not counted against it.
+    let address: std::net::SocketAddr =
+        gateway.url().trim_start_matches("http://").parse().unwrap();
+    let _held = [from_127_0_0_2(address).await, from_127_0_0_2(address).await];
+    let mut third = from_127_0_0_2(address).await;
+    assert!(
+        closed_within(&mut third, Duration::from_secs(2)).await,
+        "a third connection from the same address is closed"
+    );
+    // Other addresses are served meanwhile.
+    a_client_is_served(&gateway, &slack, 1).await;
+}
+
+/// A connection to `address` from 127.0.0.2.
+async fn from_127_0_0_2(address: std::net::SocketAddr) -> TcpStream {
+    let socket = tokio::net::TcpSocket::new_v4().unwrap();
+    socket.bind(([127, 0, 0, 2], 0).into()).unwrap();
+    socket.connect(address).await.expect("connects")
+}
