@@ -339,11 +339,23 @@ pub struct Delivery {
 }
 
 /// The admin API's settings.
-#[derive(Debug, Clone, Default, Deserialize)]
-#[serde(deny_unknown_fields)]
+#[derive(Debug, Clone, Deserialize)]
+#[serde(default, deny_unknown_fields)]
 pub struct Admin {
     /// Bearer token every admin request must carry; no token, no admin API.
     pub token: Option<String>,
+    /// How long a console login lasts.
+    #[serde(with = "humantime_serde")]
+    pub session_ttl: Duration,
+}
+
+impl Default for Admin {
+    fn default() -> Self {
+        Self {
+            token: None,
+            session_ttl: Duration::from_secs(12 * 3600),
+        }
+    }
 }
 
 /// The HTTPS listener's certificate and key.

@@ -12,14 +12,18 @@ use std::net::{IpAddr, SocketAddr};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
+use axum::body::Body;
+use axum::extract::ConnectInfo;
 use axum::Router;
+use hyper::body::Incoming;
+use hyper::Request as HyperRequest;
 use hyper_util::rt::{TokioIo, TokioTimer};
-use hyper_util::service::TowerToHyperService;
 use tokio::io::{AsyncRead, AsyncWrite};
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::{watch, Semaphore};
 use tokio::task::JoinSet;
 use tokio_rustls::TlsAcceptor;
+use tower_service::Service as _;
 
 use crate::config::Listener;
 
@@ -163,7 +167,14 @@ impl Connection {
     /// HTTP/1.1 until the client is done, a limit closes the connection, or the listener stops
     /// (the request in flight, if any, is answered first).
     async fn serve(self, stream: impl AsyncRead + AsyncWrite + Unpin + Send + 'static) {
-        let service = TowerToHyperService::new(self.app);
+        // Handlers that care (the admin throttle) find the client address on the request.
+        let (app, peer) = (self.app, self.peer);
+        let service = hyper::service::service_fn(move |mut request: HyperRequest<Incoming>| {
+            request.extensions_mut().insert(ConnectInfo(peer));
+            let mut app = app.clone();
+            // A `Router` is always ready: no `poll_ready` needed.
+            app.call(request.map(Body::new))
+        });
         let mut http = hyper::server::conn::http1::Builder::new();
         http.timer(TokioTimer::new())
             .header_read_timeout(self.header_timeout);
@@ -177,7 +188,7 @@ impl Connection {
             }
         };
         if let Err(error) = result {
-            tracing::debug!(peer = %self.peer, "connection ended: {error}");
+            tracing::debug!(%peer, "connection ended: {error}");
         }
     }
 }

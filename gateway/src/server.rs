@@ -115,10 +115,16 @@ impl Gateway {
         let mut app = ingress::router(self.ingress.clone(), self.max_body_bytes);
         if let Some(token) = self.admin_token {
             let quotas = self.config.quotas.clone();
-            let admin = admin::router(self.ingress.clone(), token.clone(), quotas.clone());
+            let failed = Arc::new(admin::throttle::FailedAuth::default());
+            let admin = admin::router(
+                self.ingress.clone(),
+                token.clone(),
+                quotas.clone(),
+                failed.clone(),
+            );
             // The console's cookie is `Secure` when the gateway serves HTTPS.
             let secure = self.config.tls.is_some();
-            let console = console::router(self.ingress, token, secure, quotas);
+            let console = console::router(self.ingress, &self.config.admin, secure, quotas, failed);
             app = app.merge(admin).merge(console);
         }
         let tls = self

@@ -38,12 +38,19 @@ use crate::ingress::{Ingress, ReplayError};
 use crate::store::RetryOutcome;
 use crate::telemetry::Gauges;
 use query::{ActionQuery, EventQuery};
+use throttle::FailedAuth;
 
 pub mod inventory;
 pub mod query;
+pub mod throttle;
 
 /// The admin routes, guarded by the bearer token; `quotas` is the gateway-wide `[quotas]`.
-pub fn router(ingress: Arc<Ingress>, token: String, quotas: Quota) -> Router {
+pub fn router(
+    ingress: Arc<Ingress>,
+    token: String,
+    quotas: Quota,
+    failed: Arc<FailedAuth>,
+) -> Router {
     let token = Arc::new(token);
     let quotas = Arc::new(quotas);
     Router::new()
@@ -64,6 +71,10 @@ pub fn router(ingress: Arc<Ingress>, token: String, quotas: Quota) -> Router {
             let token = token.clone();
             async move { authorize(&token, request, next).await }
         }))
+        .layer(middleware::from_fn_with_state(
+            failed,
+            throttle::throttle_failures,
+        ))
         .with_state(ingress)
 }
 

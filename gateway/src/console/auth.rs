@@ -1,27 +1,26 @@
 //! Who may use the console: whoever knows the admin token.
 //!
 //! The login form takes the token and, when it matches (compared in constant time, as the
-//! admin API does), sets a session cookie whose value is an HMAC-SHA256 of a fixed label keyed
-//! by the token: it proves the token was presented without being the token, and changing the
-//! token ends every session. The cookie is `HttpOnly; SameSite=Strict; Path=/console`, and
-//! `Secure` when the gateway serves HTTPS. `Authorization: Bearer <token>` works too, for
-//! scripts.
+//! admin API does), opens a session (see `sessions`: a random id, unrelated to the token, that
+//! expires after `admin.session_ttl` and that logout revokes) and sets it as a cookie
+//! `HttpOnly; SameSite=Strict; Path=/console` with the same `Max-Age`, `Secure` when the gateway
+//! serves HTTPS. Wrong tokens count against the client address (`admin::throttle`).
+//! `Authorization: Bearer <token>` works too, for scripts.
 //!
 //! Without either, a page request is redirected to the login form and a form post gets 401.
 //! Cross-site posts are refused twice over: the cookie is never sent with them (`SameSite`),
 //! and a post whose `Origin` is not this host gets 403.
 
 use std::sync::Arc;
+use std::time::{Duration, Instant};
 
 use axum::extract::rejection::FormRejection;
 use axum::extract::{Form, Request, State};
 use axum::http::{header, HeaderMap, HeaderValue, Method, StatusCode};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Redirect, Response};
-use hmac::{Hmac, Mac};
 use maud::html;
 use serde::Deserialize;
-use sha2::Sha256;
 
 use super::layout::{self, Nav};
 use super::Console;
@@ -29,18 +28,9 @@ use crate::admin::token_matches;
 
 /// The session cookie's name.
 pub const COOKIE: &str = "soda_console";
-/// What the session cookie's HMAC signs.
-const SESSION_LABEL: &[u8] = b"soda-gateway console session v1";
-
-/// The session cookie's value for `token`: lowercase hex HMAC-SHA256 of a fixed label.
-pub fn session_value(token: &str) -> String {
-    let mut mac = Hmac::<Sha256>::new_from_slice(token.as_bytes()).expect("any key length");
-    mac.update(SESSION_LABEL);
-    hex::encode(mac.finalize().into_bytes())
-}
 
 impl Console {
-    /// Whether the request carries the session cookie or the bearer token.
+    /// Whether the request carries an open session's cookie or the bearer token.
     fn authenticated(&self, headers: &HeaderMap) -> bool {
         let bearer = headers
             .get(header::AUTHORIZATION)
@@ -49,14 +39,18 @@ impl Console {
         if bearer.is_some_and(|bearer| token_matches(bearer, &self.token)) {
             return true;
         }
-        cookie(headers, COOKIE).is_some_and(|session| token_matches(session, &self.session))
+        cookie(headers, COOKIE).is_some_and(|id| self.sessions.is_open(id, Instant::now()))
     }
 }
 
-/// `Set-Cookie` for a session (`Some`) or for ending it (`None`); `Secure` under HTTPS.
-fn set_cookie(value: Option<&str>, secure: bool) -> HeaderValue {
+/// `Set-Cookie` for a session lasting `max_age` (`Some`) or for ending it (`None`); `Secure`
+/// under HTTPS.
+fn set_cookie(value: Option<(&str, Duration)>, secure: bool) -> HeaderValue {
     let cookie = match value {
-        Some(value) => format!("{COOKIE}={value}; HttpOnly; SameSite=Strict; Path=/console"),
+        Some((value, max_age)) => format!(
+            "{COOKIE}={value}; Max-Age={}; HttpOnly; SameSite=Strict; Path=/console",
+            max_age.as_secs()
+        ),
         None => format!("{COOKIE}=; Max-Age=0; HttpOnly; SameSite=Strict; Path=/console"),
     };
     let secure = if secure { "; Secure" } else { "" };
@@ -152,14 +146,19 @@ pub async fn login(
             Some("Wrong admin token. It is `admin.token` in the gateway's config file."),
         );
     }
+    let session = console.sessions.open(Instant::now());
     let mut response = Redirect::to("/console/events").into_response();
-    let cookie = set_cookie(Some(&console.session), console.secure_cookie);
+    let ttl = console.sessions.ttl();
+    let cookie = set_cookie(Some((&session, ttl)), console.secure_cookie);
     response.headers_mut().insert(header::SET_COOKIE, cookie);
     response
 }
 
-/// `POST /console/logout`: forgets the session cookie.
-pub async fn logout(State(console): State<Arc<Console>>) -> Response {
+/// `POST /console/logout`: ends the session on the server and forgets its cookie.
+pub async fn logout(State(console): State<Arc<Console>>, headers: HeaderMap) -> Response {
+    if let Some(id) = cookie(&headers, COOKIE) {
+        console.sessions.close(id);
+    }
     let mut response = Redirect::to("/console/login").into_response();
     let cookie = set_cookie(None, console.secure_cookie);
     response.headers_mut().insert(header::SET_COOKIE, cookie);
@@ -198,25 +197,16 @@ mod tests {
     }
 
     #[test]
-    fn the_console_session_cookie_is_derived_from_the_token_but_is_not_the_token() {
-        let session = session_value("admin-s3cret");
-        assert_eq!(session.len(), 64);
-        assert!(session.bytes().all(|b| b.is_ascii_hexdigit()));
-        assert!(!session.contains("admin-s3cret"));
-        assert_eq!(session, session_value("admin-s3cret"));
-        assert_ne!(session, session_value("another token"));
-    }
-
-    #[test]
     fn console_session_cookies_are_secure_under_https() {
         let cookie = |value, secure| set_cookie(value, secure).to_str().unwrap().to_owned();
+        let hour = Duration::from_secs(3600);
         assert_eq!(
-            cookie(Some("ab12"), false),
-            "soda_console=ab12; HttpOnly; SameSite=Strict; Path=/console"
+            cookie(Some(("ab12", hour)), false),
+            "soda_console=ab12; Max-Age=3600; HttpOnly; SameSite=Strict; Path=/console"
         );
         assert_eq!(
-            cookie(Some("ab12"), true),
-            "soda_console=ab12; HttpOnly; SameSite=Strict; Path=/console; Secure"
+            cookie(Some(("ab12", hour)), true),
+            "soda_console=ab12; Max-Age=3600; HttpOnly; SameSite=Strict; Path=/console; Secure"
         );
         assert!(cookie(None, true).starts_with("soda_console=; Max-Age=0;"));
     }

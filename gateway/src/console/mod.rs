@@ -19,6 +19,7 @@ mod auth;
 mod events;
 mod layout;
 mod plugins;
+mod sessions;
 mod tenants;
 #[cfg(test)]
 mod tests;
@@ -30,7 +31,8 @@ use axum::response::Redirect;
 use axum::routing::{get, post};
 use axum::Router;
 
-use crate::config::Quota;
+use crate::admin::throttle::{throttle_failures, FailedAuth};
+use crate::config::{Admin, Quota};
 use crate::ingress::Ingress;
 
 /// What every console page needs.
@@ -38,21 +40,28 @@ struct Console {
     ingress: Arc<Ingress>,
     /// The admin token, for `Authorization: Bearer` and the login form.
     token: String,
-    /// The session cookie's value: derived from the token, never the token itself.
-    session: String,
+    /// The logged-in sessions.
+    sessions: sessions::Sessions,
     /// Whether the cookie is marked `Secure` (the gateway serves HTTPS).
     secure_cookie: bool,
     /// The gateway-wide `[quotas]`, shown with each tenant's exceptions.
     quotas: Quota,
 }
 
-/// The console's routes. `secure_cookie` when the gateway serves HTTPS; `quotas` is the
-/// gateway-wide `[quotas]`.
-pub fn router(ingress: Arc<Ingress>, token: String, secure_cookie: bool, quotas: Quota) -> Router {
+/// The console's routes: `admin` holds the token and how long a login lasts, `secure_cookie`
+/// when the gateway serves HTTPS, `quotas` is the gateway-wide `[quotas]`, and `failed` counts
+/// wrong tokens per address with the admin API.
+pub fn router(
+    ingress: Arc<Ingress>,
+    admin: &Admin,
+    secure_cookie: bool,
+    quotas: Quota,
+    failed: Arc<FailedAuth>,
+) -> Router {
     let console = Arc::new(Console {
         ingress,
-        session: auth::session_value(&token),
-        token,
+        sessions: sessions::Sessions::new(admin.session_ttl),
+        token: admin.token.clone().unwrap_or_default(),
         secure_cookie,
         quotas,
     });
@@ -72,7 +81,12 @@ pub fn router(ingress: Arc<Ingress>, token: String, secure_cookie: bool, quotas:
             "/console",
             get(|| async { Redirect::to("/console/events") }),
         )
-        .route("/console/login", get(auth::login_form).post(auth::login))
+        .route(
+            "/console/login",
+            get(auth::login_form)
+                .post(auth::login)
+                .route_layer(middleware::from_fn_with_state(failed, throttle_failures)),
+        )
         .merge(pages)
         .layer(middleware::from_fn(auth::same_origin_posts))
         .with_state(console)

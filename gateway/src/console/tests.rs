@@ -61,9 +61,20 @@ impl Harness {
         let ingress = build_ingress(&config, store, Arc::new(Notify::new()))
             .await
             .unwrap();
-        let app = super::router(ingress.clone(), TOKEN.into(), false, config.quotas.clone()).merge(
-            admin::router(ingress.clone(), TOKEN.into(), config.quotas.clone()),
+        let failed = Arc::new(admin::throttle::FailedAuth::default());
+        let admin_settings = crate::config::Admin {
+            token: Some(TOKEN.into()),
+            ..Default::default()
+        };
+        let console = super::router(
+            ingress.clone(),
+            &admin_settings,
+            false,
+            config.quotas.clone(),
+            failed.clone(),
         );
+        let admin = admin::router(ingress.clone(), TOKEN.into(), config.quotas.clone(), failed);
+        let app = console.merge(admin);
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let host = listener.local_addr().unwrap().to_string();
         let server = tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
@@ -185,15 +196,12 @@ async fn console_login_sets_a_session_cookie_that_is_not_the_token() {
     assert_eq!(location(&right), "/console/events");
     let cookie = right.headers()[SET_COOKIE].to_str().unwrap().to_owned();
     assert!(
-        cookie.ends_with("; HttpOnly; SameSite=Strict; Path=/console"),
+        cookie.ends_with("; Max-Age=43200; HttpOnly; SameSite=Strict; Path=/console"),
         "{cookie}"
     );
     assert!(!cookie.contains(TOKEN), "{cookie}");
     let session = cookie.split(';').next().unwrap().to_owned();
-    assert_eq!(
-        session,
-        format!("soda_console={}", super::auth::session_value(TOKEN))
-    );
+    assert_eq!(session.len(), "soda_console=".len() + 64, "{session}");
 
     let events = console
         .client
@@ -213,6 +221,43 @@ async fn console_login_sets_a_session_cookie_that_is_not_the_token() {
     assert_eq!(logout.status(), StatusCode::SEE_OTHER);
     let cleared = logout.headers()[SET_COOKIE].to_str().unwrap();
     assert!(cleared.starts_with("soda_console=; Max-Age=0"), "{cleared}");
+    // Logout revoked the session on the server: the old cookie no longer opens a page.
+    let replayed = console
+        .client
+        .get(format!("{}/console/events", console.url))
+        .header(COOKIE, &session)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(replayed.status(), StatusCode::SEE_OTHER);
+    assert_eq!(location(&replayed), "/console/login");
+}
+
+#[tokio::test]
+async fn wrong_tokens_are_throttled_per_address() {
+    let console = Harness::start().await;
+    for _ in 0..crate::admin::throttle::MAX_FAILURES {
+        let wrong = console
+            .client
+            .post(format!("{}/console/login", console.url))
+            .form(&[("token", "guess")])
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(wrong.status(), StatusCode::UNAUTHORIZED);
+    }
+    // The next try, even with the right token, and the admin API are refused for a while.
+    let login = console
+        .client
+        .post(format!("{}/console/login", console.url))
+        .form(&[("token", TOKEN)])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(login.status(), StatusCode::TOO_MANY_REQUESTS);
+    assert!(login.headers().contains_key("retry-after"));
+    let (status, _) = console.get("/admin/events").await;
+    assert_eq!(status, StatusCode::TOO_MANY_REQUESTS);
 }
 
 #[tokio::test]
