@@ -77,6 +77,7 @@
 extern crate self as soda_gateway_plugin_sdk;
 
 mod action;
+pub mod alerts;
 pub mod clock;
 mod error;
 mod event;

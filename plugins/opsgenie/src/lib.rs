@@ -4,10 +4,10 @@
 //! See `README.md` for the configuration keys and behaviour. The requests are built by pure
 //! functions in [`alerts`], unit-tested natively.
 
-use soda_gateway_plugin_sdk::limits::fold_excess;
+use soda_gateway_plugin_sdk::alerts::{plan_check_alerts, AlertPolicy, CheckAlert};
 use soda_gateway_plugin_sdk::{
     export_plugin, info, state, warn, Action, CheckResult, Context, Error, Event, EventKind,
-    Incident, IncidentStatus, Outcome, Plugin,
+    Incident, IncidentStatus, Plugin,
 };
 
 pub mod alerts;
@@ -69,60 +69,32 @@ pub fn alert_requests(config: &Config, event: &Event) -> Vec<Request> {
     }
 }
 
-/// One request per check result that calls for it, at most `max_alerts` in all: a create per
-/// failing (or, if configured, warning) result, a close per passing result whose alert is open
-/// when `close_on_pass` is on (at most half of `max_alerts`; the other open alerts stay
-/// remembered for the next passing evaluation). Creates past the room left are folded into one
-/// summary alert.
+/// One request per check result that calls for it, at most `max_alerts` in all (see
+/// `soda_gateway_plugin_sdk::alerts`): creates for failing (or, if configured, warning)
+/// results, closes for passing results whose alert is open when `close_on_pass` is on, and one
+/// summary alert for the alerts past the limit.
 fn check_requests(config: &Config, results: &[CheckResult]) -> Vec<Request> {
-    let mut closes = Vec::new();
-    let mut creates = Vec::new();
-    for result in results {
-        let alias = alerts::check_alias(result);
-        match result.outcome {
-            Outcome::Fail => creates.push(Alert::One(result, alias)),
-            Outcome::Warn if config.alert_on_warn => creates.push(Alert::One(result, alias)),
-            Outcome::Pass
-                if config.close_on_pass
-                    && closes.len() < config.max_alerts / 2
-                    && state::take(&alias).is_some() =>
-            {
-                let note = alerts::check_passed_note(result);
-                closes.push(alerts::close(config, &alias, &note));
-            }
-            _ => {}
-        }
-    }
-    let room = config.max_alerts - closes.len();
-    let creates = fold_excess(creates, room, |excess| {
-        Alert::Summary(excess.into_iter().flat_map(Alert::results).collect())
-    });
-    let mut requests = closes;
-    for alert in creates {
+    let policy = AlertPolicy {
+        max_alerts: config.max_alerts,
+        alert_on_warn: config.alert_on_warn,
+        close_on_pass: config.close_on_pass,
+    };
+    let plan = plan_check_alerts(results, &policy, alerts::check_alias);
+    let mut requests: Vec<Request> = plan
+        .closes
+        .iter()
+        .map(|(result, alias)| alerts::close(config, alias, &alerts::check_passed_note(result)))
+        .collect();
+    for alert in plan.opens {
         requests.push(match alert {
-            Alert::One(result, alias) => {
+            CheckAlert::One(result, alias) => {
                 remember_open(&alias);
                 alerts::create_check(config, result, &alias)
             }
-            Alert::Summary(results) => alerts::create_summary(config, &results),
+            CheckAlert::Summary(results) => alerts::create_summary(config, &results),
         });
     }
     requests
-}
-
-/// A check alert to create: one result's, or one summing up those past `max_alerts`.
-enum Alert<'a> {
-    One(&'a CheckResult, String),
-    Summary(Vec<&'a CheckResult>),
-}
-
-impl<'a> Alert<'a> {
-    fn results(self) -> Vec<&'a CheckResult> {
-        match self {
-            Alert::One(result, _) => vec![result],
-            Alert::Summary(results) => results,
-        }
-    }
 }
 
 /// Remembers in the plugin's state (one key per alert: its alias) that the alert under `alias`

@@ -5,10 +5,10 @@
 //! pure functions in [`events`], unit-tested natively.
 
 use serde_json::Value;
-use soda_gateway_plugin_sdk::limits::fold_excess;
+use soda_gateway_plugin_sdk::alerts::{plan_check_alerts, AlertPolicy, CheckAlert};
 use soda_gateway_plugin_sdk::{
     export_plugin, info, state, warn, Action, CheckResult, Context, Error, Event, EventKind,
-    Incident, IncidentStatus, Outcome, Plugin,
+    Incident, IncidentStatus, Plugin,
 };
 
 pub mod config;
@@ -61,59 +61,32 @@ pub fn enqueue_bodies(config: &Config, event: &Event) -> Vec<Value> {
     }
 }
 
-/// One event per check result that calls for it, at most `max_alerts` in all: a trigger per
-/// failing (or, if configured, warning) result, a resolve per passing result whose alert is open
-/// when `resolve_on_pass` is on (at most half of `max_alerts`; the other open alerts stay
-/// remembered for the next passing evaluation). Triggers past the room left are folded into one
-/// summary alert.
+/// One event per check result that calls for it, at most `max_alerts` in all (see
+/// `soda_gateway_plugin_sdk::alerts`): triggers for failing (or, if configured, warning)
+/// results, resolves for passing results whose alert is open when `resolve_on_pass` is on, and
+/// one summary trigger for the alerts past the limit.
 fn check_bodies(config: &Config, results: &[CheckResult]) -> Vec<Value> {
-    let mut resolves = Vec::new();
-    let mut triggers = Vec::new();
-    for result in results {
-        let key = events::check_dedup_key(result);
-        match result.outcome {
-            Outcome::Fail => triggers.push(Alert::One(result, key)),
-            Outcome::Warn if config.alert_on_warn => triggers.push(Alert::One(result, key)),
-            Outcome::Pass
-                if config.resolve_on_pass
-                    && resolves.len() < config.max_alerts / 2
-                    && state::take(&key).is_some() =>
-            {
-                resolves.push(events::resolve(config, &key));
-            }
-            _ => {}
-        }
-    }
-    let room = config.max_alerts - resolves.len();
-    let triggers = fold_excess(triggers, room, |excess| {
-        Alert::Summary(excess.into_iter().flat_map(Alert::results).collect())
-    });
-    let mut bodies = resolves;
-    for alert in triggers {
+    let policy = AlertPolicy {
+        max_alerts: config.max_alerts,
+        alert_on_warn: config.alert_on_warn,
+        close_on_pass: config.resolve_on_pass,
+    };
+    let plan = plan_check_alerts(results, &policy, events::check_dedup_key);
+    let mut bodies: Vec<Value> = plan
+        .closes
+        .iter()
+        .map(|(_, key)| events::resolve(config, key))
+        .collect();
+    for alert in plan.opens {
         bodies.push(match alert {
-            Alert::One(result, key) => {
+            CheckAlert::One(result, key) => {
                 remember_open(&key);
                 events::trigger_check(config, result, &key)
             }
-            Alert::Summary(results) => events::trigger_summary(config, &results),
+            CheckAlert::Summary(results) => events::trigger_summary(config, &results),
         });
     }
     bodies
-}
-
-/// A check alert to send: one result's, or one summing up those past `max_alerts`.
-enum Alert<'a> {
-    One(&'a CheckResult, String),
-    Summary(Vec<&'a CheckResult>),
-}
-
-impl<'a> Alert<'a> {
-    fn results(self) -> Vec<&'a CheckResult> {
-        match self {
-            Alert::One(result, _) => vec![result],
-            Alert::Summary(results) => results,
-        }
-    }
 }
 
 /// Remembers in the plugin's state (one key per alert: its dedup key) that the alert under
