@@ -230,6 +230,9 @@ pub struct Outbound {
     /// Hosts each plugin may reach, by plugin name: exact names, `*.example.com` for any
     /// subdomain, or `*`. A plugin left out may reach any public host.
     pub allowed_hosts: HashMap<String, Vec<String>>,
+    /// Let secrets go over plain HTTP and to non-default ports. Off by default: a request that
+    /// carries a secret must be HTTPS to port 443. For tests and local trials.
+    pub secrets_over_plain_http: bool,
     /// An HTTP(S) proxy for every outbound request (`http://proxy.internal:3128`). Proxy
     /// environment variables (`HTTP_PROXY`, ...) are never consulted: a proxy is used only when
     /// set here, and the gateway still resolves and checks each destination itself.

@@ -305,6 +305,8 @@ pub struct Config {
     pub allow_private: bool,
     /// `outbound.proxy`.
     pub proxy: Option<String>,
+    /// `outbound.secrets_over_plain_http`: on, since the fake downstreams speak plain HTTP.
+    pub secrets_over_plain_http: bool,
     /// `outbound.allowed_hosts`, by plugin.
     pub allowed_hosts: Vec<(Plugin, Vec<String>)>,
     /// Environment variables the gateway process gets (e.g. `SODA_LOG_FORMAT`).
@@ -328,6 +330,7 @@ impl Default for Config {
             lease: None,
             allow_private: true,
             proxy: None,
+            secrets_over_plain_http: true,
             allowed_hosts: Vec::new(),
             env: Vec::new(),
         }
@@ -398,6 +401,12 @@ impl Config {
     /// The production default: loopback, private and other non-public addresses refused.
     pub fn refuse_private_addresses(mut self) -> Self {
         self.allow_private = false;
+        self
+    }
+
+    /// The production default: secrets only over HTTPS to the default port.
+    pub fn secrets_over_https_only(mut self) -> Self {
+        self.secrets_over_plain_http = false;
         self
     }
 
@@ -474,8 +483,9 @@ impl Config {
                 .unwrap_or_default(),
         );
         out.push_str(&format!(
-            "\n[outbound]\nallow_private = {}\n{}[outbound.allowed_hosts]\n",
+            "\n[outbound]\nallow_private = {}\nsecrets_over_plain_http = {}\n{}[outbound.allowed_hosts]\n",
             self.allow_private,
+            self.secrets_over_plain_http,
             self.proxy
                 .as_ref()
                 .map(|proxy| format!("proxy = {}\n", toml_string(proxy)))

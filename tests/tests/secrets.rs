@@ -212,3 +212,30 @@ fn stored_bytes(gateway: &Gateway) -> String {
     assert!(stored.len() > 10_000, "the database files were read");
     String::from_utf8_lossy(&stored).into_owned()
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_secret_is_not_sent_over_plain_http_by_default() {
+    let downstream = FakeDownstream::start().await;
+    let acme = Tenant::hmac("acme", "s3cret")
+        .secret("hook_path", &format!("{{ value = \"{PATH_SECRET}\" }}"))
+        .plugin(
+            Plugin::Slack,
+            json!({ "webhook_url": downstream.url("/hook/{{secret:hook_path}}") }),
+        );
+    let config = Config::new()
+        .secrets_over_https_only()
+        .retry_delays(&[])
+        .allowed_hosts(Plugin::Slack, &["127.0.0.1"])
+        .tenant(acme);
+    let gateway = Gateway::start(config).await;
+
+    let failing = with_outcomes(event("gen1_check_evaluation"), "fail");
+    assert_eq!(gateway.send_event("acme", &failing).await.status, 200);
+    let refused = "SELECT COUNT(*) FROM actions WHERE status = 'failed'
+                   AND last_error LIKE '%only over HTTPS to the default port%'";
+    wait_until("the action is refused", SOON, async || {
+        gateway.count(refused).await == 1
+    })
+    .await;
+    assert!(downstream.requests().is_empty(), "nothing was sent");
+}

@@ -30,6 +30,7 @@ pub struct Refused(pub String);
 pub struct OutboundPolicy {
     allow_private: bool,
     allowed_hosts: HashMap<String, Vec<String>>,
+    secrets_over_plain_http: bool,
     proxy: Option<String>,
 }
 
@@ -45,6 +46,7 @@ impl OutboundPolicy {
                     (plugin.clone(), hosts)
                 })
                 .collect(),
+            secrets_over_plain_http: config.secrets_over_plain_http,
             proxy: config.proxy.clone(),
         }
     }
@@ -69,16 +71,28 @@ impl OutboundPolicy {
         self.check_allowed(plugin, &host)
     }
 
-    /// Whether `plugin` may send secrets: only to hosts on an allow-list of its own.
-    pub fn may_carry_secrets(&self, plugin: &str) -> Result<(), Refused> {
-        if self.allowed_hosts.contains_key(plugin) {
-            Ok(())
-        } else {
-            Err(Refused(format!(
+    /// Whether `plugin` may send secrets to `url`: only when it has an allow-list of its own
+    /// (the host is checked against it separately), and, unless `secrets_over_plain_http`, only over HTTPS to the default port.
+    pub fn may_carry_secrets(&self, plugin: &str, url: &str) -> Result<(), Refused> {
+        if !self.allowed_hosts.contains_key(plugin) {
+            return Err(Refused(format!(
                 "plugin `{plugin}` has no allow-list (outbound.allowed_hosts.{plugin}), so no \
                  secret is sent for it"
-            )))
+            )));
         }
+        if self.secrets_over_plain_http {
+            return Ok(());
+        }
+        let url = Url::parse(url).map_err(|e| Refused(format!("invalid URL: {e}")))?;
+        if url.scheme() != "https" || url.port().is_some() {
+            return Err(Refused(format!(
+                "a secret is sent only over HTTPS to the default port, not to {}://…:{} \
+                 (outbound.secrets_over_plain_http allows it)",
+                url.scheme(),
+                url.port_or_known_default().unwrap_or(0)
+            )));
+        }
+        Ok(())
     }
 
     fn check_ip_host(&self, plugin: &str, ip: IpAddr) -> Result<(), Refused> {
@@ -257,6 +271,7 @@ mod tests {
                     (plugin.to_string(), hosts)
                 })
                 .collect(),
+            secrets_over_plain_http: false,
             proxy: None,
         })
     }
@@ -329,6 +344,32 @@ mod tests {
         for url in ["ftp://example.com/x", "file:///etc/passwd", "not a url"] {
             assert!(strict.check_url("slack", url).is_err(), "{url}");
         }
+    }
+
+    #[test]
+    fn secrets_go_only_over_https_to_the_default_port_unless_allowed() {
+        let strict = policy(false, &[("jira", &["*"])]);
+        assert!(strict.may_carry_secrets("jira", "https://a.test/x").is_ok());
+        assert!(strict
+            .may_carry_secrets("jira", "https://a.test:443/x")
+            .is_ok());
+        for url in ["http://a.test/x", "https://a.test:8443/x"] {
+            let refused = strict.may_carry_secrets("jira", url).unwrap_err();
+            assert!(refused.0.contains("only over HTTPS"), "{refused}");
+        }
+        assert!(
+            strict
+                .may_carry_secrets("slack", "https://a.test/")
+                .is_err(),
+            "no allow-list"
+        );
+        let relaxed = OutboundPolicy {
+            secrets_over_plain_http: true,
+            ..strict
+        };
+        assert!(relaxed
+            .may_carry_secrets("jira", "http://127.0.0.1:9000/x")
+            .is_ok());
     }
 
     #[test]

@@ -235,7 +235,7 @@ impl Worker {
         }
         // From here on `request` may hold secrets: it is never stored or logged.
         let request = match self.secrets.load().substitute(&action.tenant, request, || {
-            self.policy.may_carry_secrets(&action.plugin)
+            self.policy.may_carry_secrets(&action.plugin, &request.url)
         }) {
             Ok(request) => request,
             Err(refused) => {
