@@ -92,16 +92,17 @@ impl CompileCache {
             .create_new(true)
             .mode(0o600)
             .open(&temporary)?;
-        file.write_all(&self.mac(artifact))?;
+        file.write_all(&self.mac(artifact).finalize().into_bytes())?;
         file.write_all(artifact)?;
         file.sync_all()?;
         fs::rename(&temporary, entry)
     }
 
-    fn mac(&self, artifact: &[u8]) -> [u8; CHECKSUM_BYTES] {
+    /// The keyed MAC of `artifact`, to write or to verify.
+    fn mac(&self, artifact: &[u8]) -> Hmac<Sha256> {
         let mut mac = Hmac::<Sha256>::new_from_slice(&self.key).expect("any key length works");
         mac.update(artifact);
-        mac.finalize().into_bytes().into()
+        mac
     }
 
     /// The artifact of an entry whose HMAC matches; `None` (a miss) otherwise.
@@ -111,9 +112,7 @@ impl CompileCache {
             return None;
         }
         let artifact = contents.split_off(CHECKSUM_BYTES);
-        let mut mac = Hmac::<Sha256>::new_from_slice(&self.key).expect("any key length works");
-        mac.update(&artifact);
-        if mac.verify_slice(&contents).is_ok() {
+        if self.mac(&artifact).verify_slice(&contents).is_ok() {
             Some(artifact)
         } else {
             tracing::warn!(entry = %entry.display(), "ignoring compile cache entry with a bad HMAC");
