@@ -128,12 +128,7 @@ async fn a_missing_secret_source_stops_the_start_with_a_clear_message() {
 #[tokio::test(flavor = "multi_thread")]
 async fn event_text_cannot_smuggle_a_placeholder_into_a_message() {
     let downstream = FakeDownstream::start().await;
-    let acme = Tenant::hmac("acme", "s3cret")
-        .secret("hook_path", &format!("{{ value = \"{PATH_SECRET}\" }}"))
-        .plugin(
-            Plugin::Slack,
-            json!({ "webhook_url": downstream.url("/hook/{{secret:hook_path}}") }),
-        );
+    let acme = slack_with_secret_path(&downstream);
     let config = Config::new()
         .allowed_hosts(Plugin::Slack, &["127.0.0.1"])
         .tenant(acme);
@@ -169,12 +164,7 @@ async fn a_downstream_echoing_a_secret_cannot_put_it_into_the_audit_trail() {
     downstream.set_status(401);
     downstream.set_reply_body(format!(r#"{{"error":"no such hook /hook/{PATH_SECRET}"}}"#));
     downstream.set_header("x-echo", PATH_SECRET);
-    let acme = Tenant::hmac("acme", "s3cret")
-        .secret("hook_path", &format!("{{ value = \"{PATH_SECRET}\" }}"))
-        .plugin(
-            Plugin::Slack,
-            json!({ "webhook_url": downstream.url("/hook/{{secret:hook_path}}") }),
-        );
+    let acme = slack_with_secret_path(&downstream);
     let config = Config::new()
         .retry_delays(&[])
         .allowed_hosts(Plugin::Slack, &["127.0.0.1"])
@@ -216,12 +206,7 @@ fn stored_bytes(gateway: &Gateway) -> String {
 #[tokio::test(flavor = "multi_thread")]
 async fn a_secret_is_not_sent_over_plain_http_by_default() {
     let downstream = FakeDownstream::start().await;
-    let acme = Tenant::hmac("acme", "s3cret")
-        .secret("hook_path", &format!("{{ value = \"{PATH_SECRET}\" }}"))
-        .plugin(
-            Plugin::Slack,
-            json!({ "webhook_url": downstream.url("/hook/{{secret:hook_path}}") }),
-        );
+    let acme = slack_with_secret_path(&downstream);
     let config = Config::new()
         .secrets_over_https_only()
         .retry_delays(&[])
@@ -238,4 +223,14 @@ async fn a_secret_is_not_sent_over_plain_http_by_default() {
     })
     .await;
     assert!(downstream.requests().is_empty(), "nothing was sent");
+}
+
+/// Tenant `acme` whose Slack plugin posts to `downstream` under the secret path `hook_path`.
+fn slack_with_secret_path(downstream: &FakeDownstream) -> Tenant {
+    Tenant::hmac("acme", "s3cret")
+        .secret("hook_path", &format!("{{ value = \"{PATH_SECRET}\" }}"))
+        .plugin(
+            Plugin::Slack,
+            json!({ "webhook_url": downstream.url("/hook/{{secret:hook_path}}") }),
+        )
 }
