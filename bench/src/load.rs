@@ -1,6 +1,6 @@
 //! The open-loop load generator, for latency at a fixed rate: HTTP/1.1 keep-alive connections
-//! (hyper's low-level client, one connection per worker, `TCP_NODELAY`), each request one of the
-//! signed bodies of [`crate::payload`].
+//! (hyper's low-level client, one connection per worker, `TCP_NODELAY`), each request the next
+//! of [`crate::payload::Requests`].
 //!
 //! Requests are due at a fixed rate whether or not earlier ones are answered (a pacing thread
 //! releases them at their scheduled instants, idle connections take them in order), and each
@@ -23,7 +23,7 @@ use tokio::net::TcpStream;
 use tokio::sync::{mpsc, Mutex};
 use tokio::task::JoinSet;
 
-use crate::payload::{self, Signed};
+use crate::payload::{self, Requests};
 
 /// Soda gives up on a webhook after 10 s; so does the load generator.
 pub const REQUEST_TIMEOUT: Duration = Duration::from_secs(10);
@@ -33,29 +33,28 @@ pub struct Target {
     addr: SocketAddr,
     host: String,
     path: String,
-    bodies: Arc<Vec<Signed>>,
+    requests: Arc<Requests>,
 }
 
 impl Target {
-    /// `POST http://{addr}/hooks/bench` with the `bodies` in turn.
-    pub fn new(addr: SocketAddr, bodies: Arc<Vec<Signed>>) -> Arc<Target> {
+    /// `POST http://{addr}/hooks/bench` with the `requests` in turn.
+    pub fn new(addr: SocketAddr, requests: Arc<Requests>) -> Arc<Target> {
         Arc::new(Target {
             addr,
             host: addr.to_string(),
             path: payload::path(),
-            bodies,
+            requests,
         })
     }
 
-    /// Request `index` of the run labelled `run`.
-    fn request(&self, run: &str, index: u64) -> Request<Full<Bytes>> {
-        let signed = &self.bodies[index as usize % self.bodies.len()];
+    /// Request `index` of run `run`.
+    fn request(&self, run: u64, index: u64) -> Request<Full<Bytes>> {
+        let (credential, value, body) = self.requests.request(run, index);
         Request::post(self.path.as_str())
             .header(HOST, self.host.as_str())
             .header(CONTENT_TYPE, "application/json")
-            .header(payload::SIGNATURE_HEADER, signed.signature.as_str())
-            .header(payload::ID_HEADER, format!("{run}-{index}"))
-            .body(Full::new(signed.body.clone()))
+            .header(credential, value)
+            .body(Full::new(body))
             .expect("a valid request")
     }
 }
@@ -66,15 +65,15 @@ pub type Errors = BTreeMap<String, u64>;
 /// One keep-alive connection of a run; reconnects after a failure.
 struct Connection {
     target: Arc<Target>,
-    run: Arc<str>,
+    run: u64,
     sender: Option<SendRequest<Full<Bytes>>>,
 }
 
 impl Connection {
-    async fn open(target: &Arc<Target>, run: &Arc<str>) -> Connection {
+    async fn open(target: &Arc<Target>, run: u64) -> Connection {
         let mut connection = Connection {
             target: Arc::clone(target),
-            run: Arc::clone(run),
+            run,
             sender: None,
         };
         if let Err(error) = connection.connect().await {
@@ -118,7 +117,7 @@ impl Connection {
                 .await
                 .map_err(|e| format!("connection: {e}"))?;
         }
-        let request = self.target.request(&self.run, index);
+        let request = self.target.request(self.run, index);
         let sender = self.sender.as_mut().expect("connected");
         sender
             .ready()
@@ -157,10 +156,10 @@ pub async fn open_loop(
     duration: Duration,
 ) -> OpenLoop {
     assert!(rate > 0.0, "the open-loop rate must be positive");
-    let run: Arc<str> = payload::run_label().into();
+    let run = payload::run_number();
     let mut opened = Vec::with_capacity(connections);
     for _ in 0..connections {
-        opened.push(Connection::open(target, &run).await);
+        opened.push(Connection::open(target, run).await);
     }
     let scheduled = (rate * duration.as_secs_f64()).round().max(1.0) as u64;
     let interval = Duration::from_secs_f64(1.0 / rate);

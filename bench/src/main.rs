@@ -39,6 +39,7 @@ use crate::bare::BareEndpoint;
 use crate::load::Target;
 use crate::machine::Machine;
 use crate::measure::Server;
+use crate::payload::Requests;
 use crate::report::{Measured, Report};
 use crate::settings::Settings;
 use crate::setup::{Setup, Started};
@@ -78,8 +79,10 @@ async fn run(settings: &Settings) -> Report {
     ));
     // Before anything is measured, so that a missing server fails the run at once.
     let postgres = PgSchema::new().await;
-    let bodies = Arc::new(payload::signed_bodies());
-    let wrk = Wrk::new(&bodies, settings.connections);
+    let signed = Arc::new(Requests::signed());
+    let unique = Arc::new(Requests::unique());
+    let wrk_signed = Wrk::new(&signed, settings.connections);
+    let wrk_unique = Wrk::new(&unique, settings.connections);
 
     let bare = BareEndpoint::spawn();
     step("maximum, bare endpoint (wrk)");
@@ -88,7 +91,7 @@ async fn run(settings: &Settings) -> Report {
         pid: bare.pid(),
         sink: None,
     };
-    let bare_max = measure::maximum(&wrk, &bare_server, settings.warm_up, settings.duration).await;
+    let bare_max = measure::maximum(&wrk_signed, &bare_server, settings.warm_up, settings.duration).await;
     step(&format!("  {:.0} req/s", bare_max.per_s()));
 
     let mut rate = None;
@@ -104,7 +107,12 @@ async fn run(settings: &Settings) -> Report {
             pid: gateway.pid(),
             sink: Some(&sink),
         };
-        let max = measure::maximum(&wrk, &server, settings.warm_up, settings.duration).await;
+        let (wrk, requests) = if setup.unique_bodies() {
+            (&wrk_unique, &unique)
+        } else {
+            (&wrk_signed, &signed)
+        };
+        let max = measure::maximum(wrk, &server, settings.warm_up, settings.duration).await;
         step(&format!(
             "  {:.0} req/s, gateway CPU {} per event",
             max.per_s(),
@@ -113,7 +121,7 @@ async fn run(settings: &Settings) -> Report {
         // The first, durable SQLite, sets the rate for every target.
         let rate = *rate.get_or_insert((max.per_s() / 2.0).max(1.0));
         step(&format!("latency at {rate:.0} req/s (open loop)"));
-        let target = Target::new(gateway.addr(), Arc::clone(&bodies));
+        let target = Target::new(gateway.addr(), Arc::clone(requests));
         let at_rate = load::open_loop(&target, settings.connections, rate, settings.duration).await;
         step(&format!("  p99 {}", report::ms(at_rate.p99)));
         if setup == Setup::Sqlite {
@@ -126,7 +134,7 @@ async fn run(settings: &Settings) -> Report {
     step(&format!(
         "latency at {rate:.0} req/s, bare endpoint (open loop)"
     ));
-    let target = Target::new(bare.addr(), Arc::clone(&bodies));
+    let target = Target::new(bare.addr(), Arc::clone(&signed));
     let bare_at_rate =
         load::open_loop(&target, settings.connections, rate, settings.duration).await;
     step(&format!("  p99 {}", report::ms(bare_at_rate.p99)));

@@ -133,8 +133,8 @@ pub async fn maximum(
     }
 }
 
-/// One wrk run with a fresh label; wrk blocks this thread while it runs.
+/// One wrk run with a fresh number; wrk blocks this thread while it runs.
 fn run_wrk(wrk: &Wrk, addr: SocketAddr, duration: Duration) -> wrk::Run {
-    let label = payload::run_label();
-    tokio::task::block_in_place(|| wrk.run(addr, duration, &label))
+    let run = payload::run_number();
+    tokio::task::block_in_place(|| wrk.run(addr, duration, run))
 }

@@ -1,11 +1,13 @@
-//! The request every target gets: `POST /hooks/bench` with Soda's second-generation seed
+//! The requests every target gets: `POST /hooks/bench` with Soda's second-generation seed
 //! `checkEvaluation` (one failing check, one passing, each with its dataset, owner, attributes
-//! and diagnostics), compact JSON, padded to exactly [`BODY_BYTES`] and signed with HMAC-SHA256
-//! as the tenant's `verify` expects, and a `webhook-id` of its own.
+//! and diagnostics), compact JSON, padded to exactly [`BODY_BYTES`].
 //!
-//! A few distinct bodies are cycled (signing happens once, before the load); the `webhook-id`,
-//! which the gateway's inbound deduplication prefers to the body's hash, makes every request a
-//! new event even with deduplication on.
+//! Two kinds ([`Requests`]). Most targets get a few distinct bodies in turn, each signed with
+//! HMAC-SHA256 as the tenant's `verify` expects (signing happens once, before the load: wrk's
+//! Lua has no HMAC). With deduplication on, the gateway keys on the signed body, so cycled
+//! bodies would be duplicates after the first round; that target gets a body of its own for
+//! every request instead (a serial number in the failing check's name) and verifies a token
+//! header, the other scheme Soda documents.
 
 use std::sync::atomic::{AtomicU64, Ordering};
 
@@ -18,8 +20,9 @@ pub const TENANT: &str = "bench";
 pub const SECRET: &str = "bench-secret";
 /// The header carrying the body's signature (the harness's `Tenant::hmac` default).
 pub const SIGNATURE_HEADER: &str = "x-soda-signature";
-/// The header that names a delivery (Standard Webhooks' name; deduplication keys on it).
-pub const ID_HEADER: &str = "webhook-id";
+/// The token scheme's header and value, for the target that gets a new body per request.
+pub const TOKEN_HEADER: &str = "authorization";
+pub const TOKEN: &str = "Bearer bench-token";
 /// The size of every request body.
 pub const BODY_BYTES: usize = 2048;
 /// Distinct bodies the load cycles through.
@@ -36,11 +39,82 @@ pub fn path() -> String {
     format!("/hooks/{TENANT}")
 }
 
-/// A label no other load run of this process has: the `webhook-id` of a run's `n`-th request is
-/// `{label}-{n}`, so no two requests of the benchmark share one.
-pub fn run_label() -> String {
+/// A number no other load run of this process has: with [`Requests::Unique`], no two requests
+/// of the benchmark share a body.
+pub fn run_number() -> u64 {
     static RUNS: AtomicU64 = AtomicU64::new(0);
-    format!("run{}", RUNS.fetch_add(1, Ordering::Relaxed))
+    RUNS.fetch_add(1, Ordering::Relaxed)
+}
+
+/// What a target is sent, request after request.
+pub enum Requests {
+    /// [`BODIES`] bodies signed with [`SECRET`] in [`SIGNATURE_HEADER`], in turn.
+    Signed(Vec<Signed>),
+    /// A body of its own for every request, with [`TOKEN`] in [`TOKEN_HEADER`].
+    Unique(Template),
+}
+
+impl Requests {
+    /// The signed bodies.
+    pub fn signed() -> Self {
+        Requests::Signed(signed_bodies())
+    }
+
+    /// A new body per request.
+    pub fn unique() -> Self {
+        Requests::Unique(Template::new())
+    }
+
+    /// The credential header (name, value) and the body of request `index` of run `run`.
+    pub fn request(&self, run: u64, index: u64) -> (&'static str, &str, Bytes) {
+        match self {
+            Requests::Signed(bodies) => {
+                let signed = &bodies[index as usize % bodies.len()];
+                (SIGNATURE_HEADER, &signed.signature, signed.body.clone())
+            }
+            Requests::Unique(template) => {
+                (TOKEN_HEADER, TOKEN, Bytes::from(template.body(run, index)))
+            }
+        }
+    }
+}
+
+/// A body whose failing check's name ends in a serial number of [`SERIAL_DIGITS`] digits.
+pub struct Template {
+    body: Vec<u8>,
+    serial_at: usize,
+}
+
+/// The serial's width: 4 digits of run, 12 of request.
+pub const SERIAL_DIGITS: usize = 16;
+
+impl Template {
+    fn new() -> Self {
+        let zeros = "0".repeat(SERIAL_DIGITS);
+        let body = check_evaluation(&format!("bench-serial-{zeros}"));
+        let name = format!("bench-serial-{zeros}").into_bytes();
+        let at = body
+            .windows(name.len())
+            .position(|window| window == name)
+            .expect("the check's name is in the body");
+        Template {
+            body,
+            serial_at: at + name.len() - SERIAL_DIGITS,
+        }
+    }
+
+    /// The text before and after the serial.
+    pub fn parts(&self) -> (&[u8], &[u8]) {
+        let (before, rest) = self.body.split_at(self.serial_at);
+        (before, &rest[SERIAL_DIGITS..])
+    }
+
+    /// The body of request `index` of run `run`.
+    pub fn body(&self, run: u64, index: u64) -> Vec<u8> {
+        let (before, after) = self.parts();
+        let serial = format!("{:04}{:012}", run % 10_000, index);
+        [before, serial.as_bytes(), after].concat()
+    }
 }
 
 /// One request body and the signature header's value for it.
@@ -51,10 +125,10 @@ pub struct Signed {
 
 /// [`BODIES`] distinct bodies (the failing check is named `bench-check-NNNNNN`), each signed
 /// with [`SECRET`].
-pub fn signed_bodies() -> Vec<Signed> {
+fn signed_bodies() -> Vec<Signed> {
     (0..BODIES)
         .map(|index| {
-            let body = check_evaluation(index);
+            let body = check_evaluation(&format!("bench-check-{index:06}"));
             Signed {
                 signature: hmac_hex(SECRET, &body),
                 body: Bytes::from(body),
@@ -63,10 +137,9 @@ pub fn signed_bodies() -> Vec<Signed> {
         .collect()
 }
 
-/// The seed `checkEvaluation` with its failing check named for `index`, exactly
-/// [`BODY_BYTES`] long.
-fn check_evaluation(index: usize) -> Vec<u8> {
-    let mut event = failing_check_named(&format!("bench-check-{index:06}"));
+/// The seed `checkEvaluation` with its failing check named `name`, exactly [`BODY_BYTES`] long.
+fn check_evaluation(name: &str) -> Vec<u8> {
+    let mut event = failing_check_named(name);
     let unpadded = serde_json::to_vec(&event).expect("JSON").len();
     assert!(
         unpadded <= BODY_BYTES,

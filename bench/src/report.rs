@@ -167,10 +167,12 @@ impl Report {
         let _ = writeln!(
             out,
             "Every request: `POST {}`, a {}-byte `checkEvaluation` (one failing and one passing \
-             check, {} distinct bodies in turn) signed with HMAC-SHA256, with a `{}` of its own, \
-             over **{} HTTP/1.1 keep-alive connections** from one load generator on the same \
-             machine ({} build). Every gateway: one tenant verifying HMAC-SHA256 with the Slack \
-             plugin delivering to a local sink (one message per event). Maximum: `wrk -t1 -c{} \
+             check, {} distinct bodies in turn) signed with HMAC-SHA256, over **{} HTTP/1.1 \
+             keep-alive connections** from one load generator on the same machine ({} build). \
+             Every gateway: one tenant verifying HMAC-SHA256 with the Slack plugin delivering to \
+             a local sink (one message per event); with dedup on, which keys on the signed body, \
+             every request has a body of its own and the tenant verifies a token header instead \
+             (wrk cannot sign per request). Maximum: `wrk -t1 -c{} \
              -d{}s --latency` (closed loop) after a {} s warm-up run; accepted (2xx) answers per \
              second. Latency: open loop at half the durable SQLite gateway's maximum ({:.0} \
              req/s, the same rate for every target) for {} s, from each request's scheduled send \
@@ -178,7 +180,6 @@ impl Report {
             payload::path(),
             payload::BODY_BYTES,
             payload::BODIES,
-            payload::ID_HEADER,
             self.connections,
             if cfg!(debug_assertions) {
                 "**debug**"

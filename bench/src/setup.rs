@@ -6,10 +6,10 @@ use std::time::{Duration, Instant};
 
 use serde_json::json;
 use soda_gateway_tests::postgres::PgSchema;
-use soda_gateway_tests::{Config, Gateway, Plugin, Tenant};
+use soda_gateway_tests::{Config, Gateway, Plugin, Tenant, Verify};
 
 use crate::bare::BareEndpoint;
-use crate::payload::{SECRET, TENANT};
+use crate::payload::{SECRET, TENANT, TOKEN, TOKEN_HEADER};
 
 /// One tenant verifying HMAC-SHA256 with the Slack plugin delivering to a local sink, on one of
 /// the stores, with inbound deduplication off unless said.
@@ -17,7 +17,8 @@ use crate::payload::{SECRET, TENANT};
 pub enum Setup {
     /// The durable SQLite file, deduplication off: the configuration the latency is measured on.
     Sqlite,
-    /// The same with deduplication on (the gateway's default window, 1 h).
+    /// The same with deduplication on (the gateway's default window, 1 h), a body of its own
+    /// per request and a token instead of the HMAC (see [`crate::payload`]).
     SqliteDedup,
     /// SQLite in memory (`[store] url = "sqlite::memory:"`): what durability costs.
     InMemory,
@@ -38,7 +39,9 @@ impl Setup {
     pub fn name(self) -> &'static str {
         match self {
             Setup::Sqlite => "gateway, durable SQLite, dedup off",
-            Setup::SqliteDedup => "gateway, durable SQLite, dedup on (1 h window)",
+            Setup::SqliteDedup => {
+                "gateway, durable SQLite, dedup on (1 h window; token, a new body per request)"
+            }
             Setup::InMemory => "gateway, in-memory SQLite (`sqlite::memory:`), dedup off",
             Setup::Postgres => "gateway, PostgreSQL, dedup off",
         }
@@ -54,11 +57,25 @@ impl Setup {
         }
     }
 
-    /// The tenant: HMAC-SHA256, the Slack plugin posting to `sink`, and quotas out of the way
+    /// What it is sent: with deduplication on, a new body per request (the others' cycled
+    /// bodies would be duplicates).
+    pub fn unique_bodies(self) -> bool {
+        self == Setup::SqliteDedup
+    }
+
+    /// The tenant: HMAC-SHA256 (a token with unique bodies), the Slack plugin posting to `sink`, and quotas out of the way
     /// (the defaults, 50 requests/s and 8 events at once, would answer most of the load `429`).
     /// The harness writes `dedup_window = "0s"` unless told otherwise.
     fn config(self, sink: &BareEndpoint, postgres: &PgSchema) -> Config {
-        let tenant = Tenant::hmac(TENANT, SECRET)
+        let verify = if self.unique_bodies() {
+            Verify::Token {
+                header: TOKEN_HEADER.into(),
+                value: TOKEN.into(),
+            }
+        } else {
+            Verify::hmac(SECRET)
+        };
+        let tenant = Tenant::new(TENANT, verify)
             .quota(
                 "{ requests_per_second = 1000000.0, burst = 1000000, concurrent_events = 100000, \
                  max_pending_actions = 1000000000 }",

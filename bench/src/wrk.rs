@@ -2,9 +2,9 @@
 //! (`-t1`: the load generator should not take more than a core from the servers), with a Lua
 //! script this module writes to a temporary file.
 //!
-//! The script holds the signed bodies of [`crate::payload`] as a Lua table; each request takes
-//! the next body and its signature, and a `webhook-id` of its own (the run's label, passed as the
-//! script's argument, and the request's number). wrk's report (`--latency`) is parsed for the
+//! The script holds the requests of [`crate::payload::Requests`]: the signed bodies as a Lua
+//! table, each request taking the next; or the body template, each request writing the run's
+//! number (the script's argument) and its own into the serial. wrk's report (`--latency`) is parsed for the
 //! completed requests, the answers with a status of 400 or more, the socket errors, the rate and
 //! the 99th percentile.
 
@@ -17,7 +17,7 @@ use std::time::Duration;
 use tempfile::NamedTempFile;
 
 use crate::load::REQUEST_TIMEOUT;
-use crate::payload::{self, Signed};
+use crate::payload::{self, Requests, Signed, Template};
 use crate::procfs::cpu_time;
 
 /// The program run; `cargo xtask bench` installs Debian's `wrk` package when it is missing.
@@ -30,11 +30,11 @@ pub struct Wrk {
 }
 
 impl Wrk {
-    /// Writes the script that posts `bodies` in turn over `connections` connections.
-    pub fn new(bodies: &[Signed], connections: usize) -> Wrk {
+    /// Writes the script that posts `requests` over `connections` connections.
+    pub fn new(requests: &Requests, connections: usize) -> Wrk {
         let mut script = NamedTempFile::with_suffix(".lua").expect("a temporary file");
         script
-            .write_all(lua_script(bodies).as_bytes())
+            .write_all(lua_script(requests).as_bytes())
             .and_then(|()| script.flush())
             .expect("writing the wrk script");
         Wrk {
@@ -43,9 +43,9 @@ impl Wrk {
         }
     }
 
-    /// `wrk -t1 -c{connections} -d{duration} --latency` against `addr`, the run labelled `run`
-    /// ([`payload::run_label`]); blocks until wrk exits. `duration` counts in whole seconds.
-    pub fn run(&self, addr: SocketAddr, duration: Duration, run: &str) -> Run {
+    /// `wrk -t1 -c{connections} -d{duration} --latency` against `addr`, the run numbered `run`
+    /// ([`payload::run_number`]); blocks until wrk exits. `duration` counts in whole seconds.
+    pub fn run(&self, addr: SocketAddr, duration: Duration, run: u64) -> Run {
         let mut child = Command::new(PROGRAM)
             .arg("-t1")
             .arg(format!("-c{}", self.connections))
@@ -55,7 +55,7 @@ impl Wrk {
             .arg("-s")
             .arg(self.script.path())
             .arg(format!("http://{addr}{}", payload::path()))
-            .args(["--", run])
+            .args(["--", &run.to_string()])
             .stdout(Stdio::piped())
             .spawn()
             .unwrap_or_else(|e| {
@@ -200,12 +200,18 @@ fn latency(text: &str) -> Result<Duration, String> {
     Ok(Duration::from_secs_f64(seconds))
 }
 
-/// The script: the bodies and signatures as a table; `init` builds each body's request around
-/// the run's label (its argument), `request` sends the next one with its number.
-fn lua_script(bodies: &[Signed]) -> String {
+/// The script for `requests`: [`signed_script`] or [`unique_script`].
+fn lua_script(requests: &Requests) -> String {
+    match requests {
+        Requests::Signed(bodies) => signed_script(bodies),
+        Requests::Unique(template) => unique_script(template),
+    }
+}
+
+/// The whole requests as a table, built in `init`; `request` sends the next.
+fn signed_script(bodies: &[Signed]) -> String {
     let mut script = String::from(
-        "-- Written by soda-gateway-bench (bench/src/wrk.rs): posts the signed bodies in turn,\n\
-         -- each request with a webhook-id of its own (the run's label and its number).\n\
+        "-- Written by soda-gateway-bench (bench/src/wrk.rs): posts the signed bodies in turn.\n\
          local bodies = {\n",
     );
     for signed in bodies {
@@ -219,28 +225,52 @@ fn lua_script(bodies: &[Signed]) -> String {
     let _ = write!(
         script,
         r#"}}
-local heads, tails, sent = {{}}, {{}}, 0
+local requests, sent = {{}}, 0
 
 function init(args)
-  local prefix = "POST " .. wrk.path .. " HTTP/1.1\r\nHost: " .. wrk.host .. ":" .. wrk.port
-    .. "\r\nContent-Type: application/json\r\n"
   for i, signed in ipairs(bodies) do
-    heads[i] = prefix .. "Content-Length: " .. #signed[2] .. "\r\n{signature}: " .. signed[1]
-      .. "\r\n{id}: " .. args[1] .. "-"
-    tails[i] = "\r\n\r\n" .. signed[2]
+    requests[i] = "POST " .. wrk.path .. " HTTP/1.1\r\nHost: " .. wrk.host .. ":" .. wrk.port
+      .. "\r\nContent-Type: application/json\r\nContent-Length: " .. #signed[2]
+      .. "\r\n{signature}: " .. signed[1] .. "\r\n\r\n" .. signed[2]
   end
 end
 
 function request()
-  local i = sent % #bodies + 1
   sent = sent + 1
-  return heads[i] .. sent .. tails[i]
+  return requests[(sent - 1) % #bodies + 1]
 end
 "#,
         signature = payload::SIGNATURE_HEADER,
-        id = payload::ID_HEADER,
     );
     script
+}
+
+/// The body around its serial; `request` writes the run's number and its own into it.
+fn unique_script(template: &Template) -> String {
+    let (before, after) = template.parts();
+    format!(
+        r#"-- Written by soda-gateway-bench (bench/src/wrk.rs): a body of its own per request.
+local before, after = {before}, {after}
+local head, run, sent = "", 0, 0
+
+function init(args)
+  run = tonumber(args[1]) % 10000
+  head = "POST " .. wrk.path .. " HTTP/1.1\r\nHost: " .. wrk.host .. ":" .. wrk.port
+    .. "\r\nContent-Type: application/json\r\nContent-Length: "
+    .. (#before + {digits} + #after) .. "\r\n{header}: {token}\r\n\r\n" .. before
+end
+
+function request()
+  sent = sent + 1
+  return head .. string.format("%04d%012d", run, sent) .. after
+end
+"#,
+        before = lua_string(before),
+        after = lua_string(after),
+        digits = payload::SERIAL_DIGITS,
+        header = payload::TOKEN_HEADER,
+        token = payload::TOKEN,
+    )
 }
 
 /// A Lua string literal: printable ASCII as is, everything else (and `"`, `\`) as `\ddd`.

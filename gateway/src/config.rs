@@ -416,7 +416,7 @@ pub struct Tenant {
     /// `{{secret:NAME}}`; the gateway substitutes them only when sending (see
     /// `actions::secrets`).
     #[serde(default)]
-    pub secrets: HashMap<String, SecretSource>,
+    pub secrets: HashMap<String, Secret>,
     /// This tenant's exceptions to `[quotas]`.
     #[serde(default)]
     pub quota: QuotaOverrides,
@@ -424,9 +424,20 @@ pub struct Tenant {
     pub plugins: Vec<EnabledPlugin>,
 }
 
-/// Where a secret's value comes from.
+/// A tenant's secret: where its value comes from and who may send it.
 #[derive(Debug, Clone, Deserialize)]
-#[serde(rename_all = "lowercase", deny_unknown_fields)]
+#[serde(try_from = "SecretFields")]
+pub struct Secret {
+    pub source: SecretSource,
+    /// The plugins whose requests may carry it; `None`: those of the tenant's plugins whose
+    /// config refers to it.
+    pub plugins: Option<Vec<String>>,
+    /// The hosts it may be sent to, within the plugin's allow-list; empty: any host on it.
+    pub hosts: Vec<String>,
+}
+
+/// Where a secret's value comes from.
+#[derive(Debug, Clone)]
 pub enum SecretSource {
     /// Written in the config file.
     Value(String),
@@ -434,6 +445,55 @@ pub enum SecretSource {
     Env(String),
     /// A file's contents, without a trailing newline (relative to the config file).
     File(PathBuf),
+}
+
+/// A secret as written: `{ value | env | file = …, plugins = […], hosts = […] }`.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct SecretFields {
+    value: Option<String>,
+    env: Option<String>,
+    file: Option<PathBuf>,
+    plugins: Option<Vec<String>>,
+    #[serde(default)]
+    hosts: Vec<String>,
+}
+
+impl TryFrom<SecretFields> for Secret {
+    type Error = String;
+
+    fn try_from(fields: SecretFields) -> Result<Self, String> {
+        let source = match (fields.value, fields.env, fields.file) {
+            (Some(value), None, None) => SecretSource::Value(value),
+            (None, Some(variable), None) => SecretSource::Env(variable),
+            (None, None, Some(path)) => SecretSource::File(path),
+            _ => return Err("a secret takes exactly one of `value`, `env` or `file`".into()),
+        };
+        let hosts = fields
+            .hosts
+            .into_iter()
+            .map(|host| host.to_ascii_lowercase())
+            .collect();
+        Ok(Self {
+            source,
+            plugins: fields.plugins,
+            hosts,
+        })
+    }
+}
+
+impl Secret {
+    /// Whether `plugin` of `tenant` may send this secret, called `name`: a plugin it names,
+    /// or, when it names none, one whose config refers to `{{secret:NAME}}`.
+    pub fn usable_by(&self, name: &str, plugin: &EnabledPlugin) -> bool {
+        match &self.plugins {
+            Some(plugins) => plugins.iter().any(|allowed| *allowed == plugin.name),
+            None => plugin
+                .config
+                .to_string()
+                .contains(&format!("{{{{secret:{name}}}}}")),
+        }
+    }
 }
 
 /// How a tenant's requests prove they come from its Soda organisation. Every scheme takes
@@ -613,8 +673,8 @@ impl Config {
             tls.key_file = base.join(&tls.key_file);
         }
         for tenant in &mut config.tenants {
-            for source in tenant.secrets.values_mut() {
-                if let SecretSource::File(path) = source {
+            for secret in tenant.secrets.values_mut() {
+                if let SecretSource::File(path) = &mut secret.source {
                     *path = base.join(&*path);
                 }
             }
@@ -712,9 +772,16 @@ impl Config {
             self.quotas
                 .with(&tenant.quota)
                 .validate(&format!("{key}.quota"))?;
-            for name in tenant.secrets.keys() {
+            for (name, secret) in &tenant.secrets {
                 if name.is_empty() || !name.chars().all(is_id_char) {
                     bail!("`{key}.secrets`: a secret's name must use only letters, digits, `-` and `_`, found {name:?}");
+                }
+                let enabled = |plugin: &String| tenant.plugins.iter().any(|p| p.name == *plugin);
+                if let Some(unknown) = secret.plugins.iter().flatten().find(|p| !enabled(p)) {
+                    bail!("`{key}.secrets.{name}.plugins`: plugin {unknown:?} is not enabled for this tenant");
+                }
+                if let Some(host) = secret.hosts.iter().find(|host| host.is_empty() || host.contains(['/', ':', '*'])) {
+                    bail!("`{key}.secrets.{name}.hosts`: {host:?} is not a host name (no scheme, port, path or wildcard)");
                 }
             }
             let mut plugins = HashSet::new();
@@ -848,6 +915,36 @@ mod tests {
         let error = error_of(text);
         assert!(error.contains("line 3, column"), "{error}");
         assert!(!error.contains("T0PS3CRET"), "{error}");
+    }
+
+    #[test]
+    fn a_secret_has_one_source_and_names_whom_it_is_for() {
+        let text = format!(
+            "{TENANT}\n[tenants.secrets]\nt = {{ env = \"T\", plugins = [\"slack\"], hosts = [\"Hooks.Example\"] }}\n"
+        );
+        let config = Config::from_toml(&text, Path::new("/")).unwrap();
+        let secret = &config.tenants[0].secrets["t"];
+        assert!(matches!(&secret.source, SecretSource::Env(v) if v == "T"));
+        assert_eq!(secret.hosts, ["hooks.example"]);
+        assert!(secret.usable_by("t", &config.tenants[0].plugins[0]));
+        for (secret, expected) in [
+            (r#"{ value = "a", env = "B" }"#, "exactly one of `value`, `env` or `file`"),
+            (r#"{ plugins = ["slack"] }"#, "exactly one of `value`, `env` or `file`"),
+            (r#"{ value = "a", plugins = ["jira"] }"#, "`tenants[0].secrets.t.plugins`: plugin \"jira\""),
+            (r#"{ value = "a", hosts = ["https://x"] }"#, "is not a host name"),
+        ] {
+            let text = format!("{TENANT}\n[tenants.secrets]\nt = {secret}\n");
+            let error = error_of(&text);
+            assert!(error.contains(expected), "{secret}: {error}");
+        }
+        // Without `plugins`: the plugins whose config refers to it.
+        let text = format!("{TENANT}\n[tenants.secrets]\nt = {{ value = \"a\" }}\n");
+        let config = Config::from_toml(&text, Path::new("/")).unwrap();
+        let slack = &config.tenants[0].plugins[0];
+        assert!(!config.tenants[0].secrets["t"].usable_by("t", slack));
+        let mut referring = slack.clone();
+        referring.config.insert("token".into(), "Bearer {{secret:t}}".into());
+        assert!(config.tenants[0].secrets["t"].usable_by("t", &referring));
     }
 
     #[test]

@@ -220,6 +220,19 @@ impl Verify {
     }
 }
 
+/// `v1,<base64 HMAC-SHA256 of "id.timestamp.body">` under a `whsec_` secret (Standard Webhooks).
+pub fn standard_webhooks_signature(secret: &str, id: &str, timestamp: &str, body: &[u8]) -> String {
+    use base64::Engine as _;
+    let base64 = base64::engine::general_purpose::STANDARD;
+    let key = base64
+        .decode(secret.strip_prefix("whsec_").expect("whsec_"))
+        .expect("base64");
+    let mut mac = Hmac::<Sha256>::new_from_slice(&key).expect("any key");
+    mac.update(format!("{id}.{timestamp}.").as_bytes());
+    mac.update(body);
+    format!("v1,{}", base64.encode(mac.finalize().into_bytes()))
+}
+
 /// Lowercase hex HMAC-SHA256 of `body` under `secret`, as the gateway expects it.
 pub fn hmac_hex(secret: &str, body: &[u8]) -> String {
     let mut mac = Hmac::<Sha256>::new_from_slice(secret.as_bytes()).expect("any key length");

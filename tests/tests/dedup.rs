@@ -1,11 +1,11 @@
 //! The same delivery twice runs the plugins once: Soda (or a proxy) may send an event again.
 
-use std::time::Duration;
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use serde_json::json;
 use soda_gateway_tests::{
-    event, hmac_hex, wait_until, with_callback_url, with_outcomes, Config, FakeDownstream, Gateway,
-    Plugin, Tenant, SOON,
+    event, hmac_hex, standard_webhooks_signature, wait_until, with_callback_url, with_outcomes,
+    Config, FakeDownstream, Gateway, Plugin, Tenant, Verify, SOON,
 };
 
 #[tokio::test(flavor = "multi_thread")]
@@ -38,7 +38,7 @@ async fn the_same_body_twice_is_acknowledged_without_running_plugins_again() {
 }
 
 #[tokio::test(flavor = "multi_thread")]
-async fn a_repeated_webhook_id_gets_the_original_link_answer() {
+async fn a_replayed_body_with_a_new_unsigned_webhook_id_gets_the_original_answer() {
     let soda = FakeDownstream::start().await;
     let tenant = Tenant::hmac("acme", "s3cret").plugin(
         Plugin::Link,
@@ -46,20 +46,17 @@ async fn a_repeated_webhook_id_gets_the_original_link_answer() {
     );
     let gateway = Gateway::start(Config::new().dedup_window("1h").tenant(tenant)).await;
     let created = with_callback_url(event("gen1_incident_created"), &soda.url("/cb"));
-    let first = serde_json::to_vec(&created).unwrap();
-    // The same delivery id with a body that differs (say, a re-serialised retry).
-    let mut again = created.clone();
-    again["sentAt"] = json!("2022-05-18T06:09:00Z");
-    let again = serde_json::to_vec(&again).unwrap();
+    let body = serde_json::to_vec(&created).unwrap();
+    let signature = hmac_hex("s3cret", &body);
 
+    // The HMAC covers the body only: a replay may carry any `webhook-id` it likes.
     let mut answers = Vec::new();
-    for body in [first, again] {
-        let signature = hmac_hex("s3cret", &body);
+    for id in ["msg_original", "msg_made_up_by_a_replay"] {
         let headers = [
             ("x-soda-signature", signature.as_str()),
-            ("webhook-id", "msg_2KWPBgLlAfxdpx2AI54pPJ85f4W"),
+            ("webhook-id", id),
         ];
-        let reply = gateway.post("acme", body, &headers).await;
+        let reply = gateway.post("acme", body.clone(), &headers).await;
         assert_eq!(reply.status, 200, "{reply:?}");
         answers.push(reply.json());
     }
@@ -72,13 +69,71 @@ async fn a_repeated_webhook_id_gets_the_original_link_answer() {
         "https://tracker.example/browse/INC-196"
     );
     soda.wait_for(1, SOON).await;
-    wait_until("one event stored", SOON, async || {
-        gateway.count_rows("events").await == 1
-    })
-    .await;
     tokio::time::sleep(Duration::from_millis(500)).await;
     assert_eq!(soda.requests().len(), 1, "one callback");
+    assert_eq!(gateway.count_rows("events").await, 1);
     assert_eq!(gateway.count_rows("plugin_runs").await, 1);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn an_unsigned_webhook_id_cannot_hide_another_event() {
+    let slack = FakeDownstream::start().await;
+    let tenant = Tenant::hmac("acme", "s3cret")
+        .plugin(Plugin::Slack, json!({ "webhook_url": slack.url("/hook") }));
+    let gateway = Gateway::start(Config::new().dedup_window("1h").tenant(tenant)).await;
+    for outcome in ["fail", "warn"] {
+        let body = serde_json::to_vec(&with_outcomes(event("gen1_check_evaluation"), outcome))
+            .unwrap();
+        let signature = hmac_hex("s3cret", &body);
+        let headers = [
+            ("x-soda-signature", signature.as_str()),
+            ("webhook-id", "msg_reused"),
+        ];
+        assert_eq!(gateway.post("acme", body, &headers).await.status, 200);
+    }
+    slack.wait_for(2, SOON).await;
+    assert_eq!(gateway.count_rows("events").await, 2, "both events stored");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_signed_webhook_id_keeps_equal_bodies_apart_and_a_reused_one_is_logged() {
+    const SECRET: &str = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw";
+    let slack = FakeDownstream::start().await;
+    let verify = Verify::Inline(format!(
+        r#"{{ scheme = "standard-webhooks", secret = "{SECRET}" }}"#
+    ));
+    let tenant = Tenant::new("acme", verify)
+        .plugin(Plugin::Slack, json!({ "webhook_url": slack.url("/hook") }));
+    let gateway = Gateway::start(Config::new().dedup_window("1h").tenant(tenant)).await;
+    let body = |outcome: &str| {
+        serde_json::to_vec(&with_outcomes(event("gen1_check_evaluation"), outcome)).unwrap()
+    };
+    let post = async |id: &str, body: Vec<u8>| {
+        let now = SystemTime::now().duration_since(UNIX_EPOCH).unwrap();
+        let timestamp = now.as_secs().to_string();
+        let signature = standard_webhooks_signature(SECRET, id, &timestamp, &body);
+        let headers = [
+            ("webhook-id", id),
+            ("webhook-timestamp", timestamp.as_str()),
+            ("webhook-signature", signature.as_str()),
+        ];
+        gateway.post("acme", body, &headers).await.status
+    };
+
+    assert_eq!(post("msg_1", body("fail")).await, 200);
+    assert_eq!(post("msg_1", body("fail")).await, 200, "a retry");
+    assert_eq!(post("msg_2", body("fail")).await, 200, "same text, new message");
+    assert_eq!(post("msg_1", body("warn")).await, 200, "id reused");
+    slack.wait_for(3, SOON).await;
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    assert_eq!(slack.requests().len(), 3, "the retry ran no plugin");
+    assert_eq!(gateway.count_rows("events").await, 3);
+    wait_until("the reuse is logged", SOON, async || {
+        gateway
+            .stderr()
+            .contains("webhook-id came again with a different body")
+    })
+    .await;
 }
 
 #[tokio::test(flavor = "multi_thread")]

@@ -1,6 +1,6 @@
 //! Credentials never enter the sandbox: plugins see `{{secret:NAME}}`, the gateway substitutes
-//! the value only on the wire, only for the secret's own tenant and only for a plugin with an
-//! allow-list; no value shows up in the logs, the store or what a plugin received.
+//! the value only on the wire, only for the secret's own tenant, only for a plugin the secret is
+//! for and that has an allow-list; no value shows up in the logs, the store or what a plugin received.
 
 use std::fs;
 
@@ -223,6 +223,78 @@ async fn a_secret_is_not_sent_over_plain_http_by_default() {
     })
     .await;
     assert!(downstream.requests().is_empty(), "nothing was sent");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_secret_goes_only_with_the_plugins_and_hosts_it_is_for() {
+    let downstream = FakeDownstream::start().await;
+    let guess = |secret: &str| {
+        json!({ "mode": "guess", "url": downstream.url("/guess"), "secret": secret })
+    };
+    // `hook_path` names no plugin: it is Slack's, whose config refers to it. The hostile
+    // plugin guesses its name. `pinned` names the hostile plugin but only another host.
+    let acme = slack_with_secret_path(&downstream)
+        .secret("pinned", "{ value = \"PINNED-v4l\", plugins = [\"fixture_hostile\"], hosts = [\"localhost\"] }")
+        .plugin(Plugin::Hostile, guess("hook_path"));
+    let globex = Tenant::hmac("globex", "s3cret")
+        .secret("pinned", "{ value = \"PINNED-v4l\", plugins = [\"fixture_hostile\"], hosts = [\"127.0.0.1\"] }")
+        .plugin(Plugin::Hostile, guess("pinned"));
+    let initech = Tenant::hmac("initech", "s3cret")
+        .secret("pinned", "{ value = \"PINNED-v4l\", plugins = [\"fixture_hostile\"], hosts = [\"localhost\"] }")
+        .plugin(Plugin::Hostile, guess("pinned"));
+    let config = Config::new()
+        .retry_delays(&[])
+        .allowed_hosts(Plugin::Slack, &["127.0.0.1"])
+        .allowed_hosts(Plugin::Hostile, &["127.0.0.1"])
+        .tenant(acme)
+        .tenant(globex)
+        .tenant(initech);
+    let gateway = Gateway::start(config).await;
+
+    let failing = with_outcomes(event("gen1_check_evaluation"), "fail");
+    for tenant in ["acme", "globex", "initech"] {
+        assert_eq!(gateway.send_event(tenant, &failing).await.status, 200);
+    }
+    let failed = |tenant: &str, reason: &str| {
+        format!(
+            "SELECT COUNT(*) FROM actions WHERE tenant = '{tenant}' AND plugin = 'fixture_hostile' \
+             AND status = 'failed' AND last_error LIKE '%{reason}%'"
+        )
+    };
+    wait_until("both guesses are refused", SOON, async || {
+        gateway
+            .count(&failed("acme", "secret `hook_path` of tenant `acme` is not for plugin `fixture_hostile`"))
+            .await
+            == 1
+            && gateway
+                .count(&failed("initech", "may only be sent to localhost"))
+                .await
+                == 1
+    })
+    .await;
+    let requests = downstream.wait_for(2, SOON).await;
+    let guessed: Vec<_> = requests.iter().filter(|r| r.path == "/guess").collect();
+    assert_eq!(guessed.len(), 1, "only globex's, to its own host: {requests:?}");
+    assert_eq!(guessed[0].header("authorization"), Some("PINNED-v4l"));
+    assert!(
+        requests.iter().any(|r| r.path == format!("/hook/{PATH_SECRET}")),
+        "Slack still gets its own secret"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_secret_naming_a_plugin_the_tenant_lacks_stops_the_start() {
+    let acme = Tenant::hmac("acme", "s3cret")
+        .secret("token", "{ value = \"x\", plugins = [\"jira\"] }")
+        .plugin(Plugin::Slack, json!({ "webhook_url": "https://hooks.example/x" }));
+    let failure = Gateway::start_expecting_failure(Config::new().tenant(acme)).await;
+    assert!(!failure.status.success());
+    assert!(
+        failure.stderr.contains("tenants[0].secrets.token.plugins")
+            && failure.stderr.contains("\"jira\" is not enabled"),
+        "{}",
+        failure.stderr
+    );
 }
 
 /// Tenant `acme` whose Slack plugin posts to `downstream` under the secret path `hook_path`.

@@ -6,8 +6,8 @@ use std::time::{SystemTime, UNIX_EPOCH};
 use base64::engine::general_purpose::STANDARD as BASE64;
 use base64::Engine as _;
 use hmac::{Hmac, Mac};
-use sha2::{Sha256, Sha512};
-use soda_gateway_tests::{Config, Gateway, Tenant, Verify};
+use sha2::Sha512;
+use soda_gateway_tests::{standard_webhooks_signature, Config, Gateway, Tenant, Verify};
 
 const BODY: &[u8] = br#"{"event":"validate"}"#;
 
@@ -15,17 +15,6 @@ fn sha512_base64(secret: &str, body: &[u8]) -> String {
     let mut mac = Hmac::<Sha512>::new_from_slice(secret.as_bytes()).expect("any key");
     mac.update(body);
     BASE64.encode(mac.finalize().into_bytes())
-}
-
-/// `v1,<base64 HMAC-SHA256 of "id.timestamp.body">` under a `whsec_` secret.
-fn standard_webhooks_signature(secret: &str, id: &str, timestamp: &str, body: &[u8]) -> String {
-    let key = BASE64
-        .decode(secret.strip_prefix("whsec_").expect("whsec_"))
-        .expect("base64");
-    let mut mac = Hmac::<Sha256>::new_from_slice(&key).expect("any key");
-    mac.update(format!("{id}.{timestamp}.").as_bytes());
-    mac.update(body);
-    format!("v1,{}", BASE64.encode(mac.finalize().into_bytes()))
 }
 
 fn unix_now() -> u64 {

@@ -9,6 +9,9 @@
 //! - the plugin has an allow-list (`outbound.allowed_hosts.<plugin>`) and the request's host is
 //!   on it (the policy checked that), so a secret cannot be sent to a host of the plugin's
 //!   choosing;
+//! - the secret is for this plugin: one its `plugins` names or, without that list, one whose
+//!   config refers to it (a plugin cannot guess another plugin's secret), and the host is one
+//!   of the secret's `hosts` when it names some;
 //! - the substitution leaves the host as it was.
 //!
 //! Text that comes from an event (a check named `{{secret:api_key}}`, say) must not become a
@@ -16,7 +19,7 @@
 //! text in incoming events to `{{ secret:…`, which is never substituted.
 
 use std::borrow::Cow;
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 
 use anyhow::Context as _;
 
@@ -32,7 +35,16 @@ const NEUTRALIZED: &str = "{{ secret:";
 /// Every tenant's secret values, by tenant and name.
 #[derive(Default)]
 pub struct Secrets {
-    by_tenant: HashMap<String, HashMap<String, String>>,
+    by_tenant: HashMap<String, HashMap<String, Known>>,
+}
+
+/// One secret's value and who may send it where.
+struct Known {
+    value: String,
+    /// The tenant's plugins allowed to send it (see `config::Secret::usable_by`).
+    plugins: HashSet<String>,
+    /// The hosts it may go to; empty: any on the plugin's allow-list.
+    hosts: Vec<String>,
 }
 
 impl Secrets {
@@ -41,52 +53,36 @@ impl Secrets {
     pub fn load(tenants: &[Tenant]) -> anyhow::Result<Self> {
         let mut by_tenant = HashMap::new();
         for tenant in tenants {
-            let mut values = HashMap::new();
-            for (name, source) in &tenant.secrets {
-                let value = match source {
-                    SecretSource::Value(value) => value.clone(),
-                    SecretSource::Env(variable) => std::env::var(variable).with_context(|| {
-                        format!(
-                            "secret `{name}` of tenant `{}`: environment variable `{variable}` is not set",
-                            tenant.id
-                        )
-                    })?,
-                    SecretSource::File(path) => std::fs::read_to_string(path)
-                        .with_context(|| {
-                            format!(
-                                "secret `{name}` of tenant `{}`: cannot read {}",
-                                tenant.id,
-                                path.display()
-                            )
-                        })?
-                        .trim_end_matches(['\r', '\n'])
-                        .to_owned(),
-                };
-                if value.is_empty() {
-                    anyhow::bail!("secret `{name}` of tenant `{}` is empty", tenant.id);
-                }
-                values.insert(name.clone(), value);
+            let mut known = HashMap::new();
+            for (name, secret) in &tenant.secrets {
+                let value = read_value(&tenant.id, name, &secret.source)?;
+                let plugins = tenant
+                    .plugins
+                    .iter()
+                    .filter(|plugin| secret.usable_by(name, plugin))
+                    .map(|plugin| plugin.name.clone())
+                    .collect();
+                let hosts = secret.hosts.clone();
+                known.insert(name.clone(), Known { value, plugins, hosts });
             }
-            by_tenant.insert(tenant.id.clone(), values);
+            by_tenant.insert(tenant.id.clone(), known);
         }
         Ok(Self { by_tenant })
     }
 
-    /// The request with `tenant`'s secrets in place of its placeholders (borrowed unchanged
-    /// when it has none). `may_carry_secrets` is asked before any substitution.
     /// `bytes` (a downstream's answer to a request that carried secrets) with every value of
     /// the tenant's secrets, as sent or JSON-escaped, written back as its placeholder: a
     /// downstream that echoes a request cannot put a secret into the audit trail or a plugin.
     pub fn scrub(&self, tenant: &str, bytes: &[u8]) -> Vec<u8> {
         let mut out = bytes.to_vec();
-        let Some(values) = self.by_tenant.get(tenant) else {
+        let Some(secrets) = self.by_tenant.get(tenant) else {
             return out;
         };
-        for (name, value) in values {
+        for (name, secret) in secrets {
             let placeholder = format!("{OPEN}{name}{CLOSE}");
-            let escaped = serde_json::to_string(value).expect("a string serializes");
+            let escaped = serde_json::to_string(&secret.value).expect("a string serializes");
             let escaped = &escaped[1..escaped.len() - 1];
-            for form in [value.as_str(), escaped] {
+            for form in [secret.value.as_str(), escaped] {
                 if !form.is_empty() {
                     out = replace_bytes(&out, form.as_bytes(), placeholder.as_bytes());
                 }
@@ -95,9 +91,13 @@ impl Secrets {
         out
     }
 
+    /// The request of `tenant`'s `plugin` with the secrets in place of its placeholders
+    /// (borrowed unchanged when it has none). `may_carry_secrets` is asked before any
+    /// substitution; then each secret must be one this plugin may send, to this host.
     pub fn substitute<'r>(
         &self,
         tenant: &str,
+        plugin: &str,
         request: &'r Request,
         may_carry_secrets: impl FnOnce() -> Result<(), Refused>,
     ) -> Result<Cow<'r, Request>, Refused> {
@@ -113,18 +113,23 @@ impl Secrets {
         }
         may_carry_secrets()?;
         let empty = HashMap::new();
-        let values = self.by_tenant.get(tenant).unwrap_or(&empty);
+        let scope = Scope {
+            tenant,
+            plugin,
+            host: host_of(&request.url).map(|(host, _)| host),
+            secrets: self.by_tenant.get(tenant).unwrap_or(&empty),
+        };
         let json = request.headers.iter().any(|(name, value)| {
             name.eq_ignore_ascii_case("content-type") && value.contains("json")
         });
         let mut resolved = request.clone();
-        resolved.url = replace(&request.url, values, tenant, Escape::None)?;
+        resolved.url = replace(&request.url, &scope, Escape::None)?;
         for (_, value) in &mut resolved.headers {
-            *value = replace(value, values, tenant, Escape::None)?;
+            *value = replace(value, &scope, Escape::None)?;
         }
         if let Some(body) = body_text {
             let escape = if json { Escape::Json } else { Escape::None };
-            resolved.body = replace(body, values, tenant, escape)?.into_bytes();
+            resolved.body = replace(body, &scope, escape)?.into_bytes();
         }
         if host_of(&resolved.url) != host_of(&request.url) {
             return Err(Refused(
@@ -133,6 +138,26 @@ impl Secrets {
         }
         Ok(Cow::Owned(resolved))
     }
+}
+
+/// The value of `tenant`'s secret `name` from its source.
+fn read_value(tenant: &str, name: &str, source: &SecretSource) -> anyhow::Result<String> {
+    let value = match source {
+        SecretSource::Value(value) => value.clone(),
+        SecretSource::Env(variable) => std::env::var(variable).with_context(|| {
+            format!("secret `{name}` of tenant `{tenant}`: environment variable `{variable}` is not set")
+        })?,
+        SecretSource::File(path) => std::fs::read_to_string(path)
+            .with_context(|| {
+                format!("secret `{name}` of tenant `{tenant}`: cannot read {}", path.display())
+            })?
+            .trim_end_matches(['\r', '\n'])
+            .to_owned(),
+    };
+    if value.is_empty() {
+        anyhow::bail!("secret `{name}` of tenant `{tenant}` is empty");
+    }
+    Ok(value)
 }
 
 /// The event body with every `{{secret:` inside its JSON strings (keys too, and however it was
@@ -223,12 +248,42 @@ enum Escape {
     Json,
 }
 
-fn replace(
-    text: &str,
-    values: &HashMap<String, String>,
-    tenant: &str,
-    escape: Escape,
-) -> Result<String, Refused> {
+/// Whose request is being filled in, and the secrets it may draw on.
+struct Scope<'a> {
+    tenant: &'a str,
+    plugin: &'a str,
+    /// The request's host, lowercase.
+    host: Option<String>,
+    secrets: &'a HashMap<String, Known>,
+}
+
+impl Scope<'_> {
+    /// The value of the secret `name`, if this plugin may send it to this host.
+    fn value(&self, name: &str) -> Result<&str, Refused> {
+        let Scope { tenant, plugin, .. } = self;
+        let secret = self
+            .secrets
+            .get(name)
+            .ok_or_else(|| Refused(format!("tenant `{tenant}` has no secret named `{name}`")))?;
+        if !secret.plugins.contains(*plugin) {
+            return Err(Refused(format!(
+                "secret `{name}` of tenant `{tenant}` is not for plugin `{plugin}` (its \
+                 `plugins`, or the plugins whose config refers to it)"
+            )));
+        }
+        let host_allowed = |host: &String| secret.hosts.contains(host);
+        if !secret.hosts.is_empty() && !self.host.as_ref().is_some_and(host_allowed) {
+            return Err(Refused(format!(
+                "secret `{name}` of tenant `{tenant}` may only be sent to {}",
+                secret.hosts.join(", ")
+            )));
+        }
+        Ok(&secret.value)
+    }
+}
+
+/// `text` with every placeholder replaced by its secret's value, escaped as `escape` says.
+fn replace(text: &str, scope: &Scope, escape: Escape) -> Result<String, Refused> {
     let mut out = String::with_capacity(text.len());
     let mut rest = text;
     while let Some(start) = rest.find(OPEN) {
@@ -237,14 +292,11 @@ fn replace(
         let Some(end) = after.find(CLOSE) else {
             return Err(Refused("an unterminated `{{secret:` placeholder".into()));
         };
-        let name = &after[..end];
-        let value = values
-            .get(name)
-            .ok_or_else(|| Refused(format!("tenant `{tenant}` has no secret named `{name}`")))?;
+        let value = scope.value(&after[..end])?;
         match escape {
             Escape::None => out.push_str(value),
             Escape::Json => {
-                let quoted = serde_json::Value::String(value.clone()).to_string();
+                let quoted = serde_json::Value::String(value.to_owned()).to_string();
                 out.push_str(&quoted[1..quoted.len() - 1]);
             }
         }
@@ -263,10 +315,17 @@ fn host_of(url: &str) -> Option<(String, Option<u16>)> {
 mod tests {
     use super::*;
 
+    /// `acme`'s secrets for its `jira` plugin; `pinned` may only go to `h.test`.
     fn secrets() -> Secrets {
+        let known = |value: &str, hosts: &[&str]| Known {
+            value: value.into(),
+            plugins: HashSet::from(["jira".to_string()]),
+            hosts: hosts.iter().map(|host| host.to_string()).collect(),
+        };
         let acme = HashMap::from([
-            ("token".to_string(), "t0k\"en".to_string()),
-            ("path".to_string(), "T1/B2/xyz".to_string()),
+            ("token".to_string(), known("t0k\"en", &[])),
+            ("path".to_string(), known("T1/B2/xyz", &[])),
+            ("pinned".to_string(), known("p1nned", &["h.test"])),
         ]);
         Secrets {
             by_tenant: HashMap::from([
@@ -296,7 +355,7 @@ mod tests {
             "Bearer {{secret:token}}",
             r#"{"key":"{{secret:token}}"}"#,
         );
-        let sent = secrets().substitute("acme", &original, || Ok(())).unwrap();
+        let sent = secrets().substitute("acme", "jira", &original, || Ok(())).unwrap();
         assert_eq!(sent.url, "https://hooks.test/services/T1/B2/xyz");
         assert_eq!(sent.headers[1].1, "Bearer t0k\"en");
         let body: serde_json::Value = serde_json::from_slice(&sent.body).unwrap();
@@ -313,6 +372,7 @@ mod tests {
         let unknown = secrets()
             .substitute(
                 "globex",
+                "jira",
                 &with("https://h.test/{{secret:token}}"),
                 || Ok(()),
             )
@@ -324,13 +384,13 @@ mod tests {
             "{unknown}"
         );
         let policy = secrets()
-            .substitute("acme", &with("https://h.test/{{secret:token}}"), || {
+            .substitute("acme", "jira", &with("https://h.test/{{secret:token}}"), || {
                 Err(Refused("no allow-list".into()))
             })
             .unwrap_err();
         assert_eq!(policy.0, "no allow-list");
         let open = secrets()
-            .substitute("acme", &with("https://h.test/{{secret:token"), || Ok(()))
+            .substitute("acme", "jira", &with("https://h.test/{{secret:token"), || Ok(()))
             .unwrap_err();
         assert!(open.0.contains("unterminated"));
         // Plugins cannot return such a URL (actions are validated), but the check holds anyway.
@@ -339,10 +399,34 @@ mod tests {
             ..with("https://h.test/")
         };
         let host = secrets()
-            .substitute("acme", &in_host, || Ok(()))
+            .substitute("acme", "jira", &in_host, || Ok(()))
             .unwrap_err();
         assert!(host.0.contains("host"), "{host}");
-        for refused in [unknown, policy, open, host] {
+        let other_plugin = secrets()
+            .substitute("acme", "slack", &with("https://h.test/{{secret:token}}"), || {
+                Ok(())
+            })
+            .unwrap_err();
+        assert!(
+            other_plugin.0.contains("is not for plugin `slack`"),
+            "{other_plugin}"
+        );
+        let other_host = secrets()
+            .substitute("acme", "jira", &with("https://g.test/{{secret:pinned}}"), || {
+                Ok(())
+            })
+            .unwrap_err();
+        assert!(
+            other_host.0.contains("may only be sent to h.test"),
+            "{other_host}"
+        );
+        let pinned = secrets()
+            .substitute("acme", "jira", &with("https://h.test/{{secret:pinned}}"), || {
+                Ok(())
+            })
+            .unwrap();
+        assert_eq!(pinned.url, "https://h.test/p1nned");
+        for refused in [unknown, policy, open, host, other_plugin, other_host] {
             assert!(
                 !refused.0.contains("t0k") && !refused.0.contains("xyz"),
                 "{refused}"
@@ -371,7 +455,7 @@ mod tests {
     fn a_request_without_placeholders_is_left_alone() {
         let plain = request("https://h.test/x", "Bearer abc", "{}");
         let sent = secrets()
-            .substitute("acme", &plain, || Err(Refused("never asked".into())))
+            .substitute("acme", "jira", &plain, || Err(Refused("never asked".into())))
             .unwrap();
         assert!(matches!(sent, Cow::Borrowed(_)));
     }

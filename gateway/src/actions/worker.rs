@@ -234,9 +234,9 @@ impl Worker {
             );
         }
         // From here on `request` may hold secrets: it is never stored or logged.
-        let request = match self.secrets.load().substitute(&action.tenant, request, || {
-            self.policy.may_carry_secrets(&action.plugin, &request.url)
-        }) {
+        let secrets = self.secrets.load_full();
+        let may_carry = || self.policy.may_carry_secrets(&action.plugin, &request.url);
+        let request = match secrets.substitute(&action.tenant, &action.plugin, request, may_carry) {
             Ok(request) => request,
             Err(refused) => {
                 return (
@@ -284,7 +284,6 @@ impl Worker {
             .collect();
         let mut body = read_capped(response, RESPONSE_BODY_LIMIT).await;
         if carried_secrets {
-            let secrets = self.secrets.load();
             body = secrets.scrub(&action.tenant, &body);
             for (_, value) in &mut headers {
                 let scrubbed = secrets.scrub(&action.tenant, value.as_bytes());

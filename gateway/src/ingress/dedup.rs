@@ -13,15 +13,42 @@ use std::time::{Duration, Instant};
 use axum::http::HeaderMap;
 use sha2::{Digest, Sha256};
 
+use super::verify::WEBHOOK_ID;
+use crate::config::Verify;
+
 /// Keys remembered at most; older ones are left to the store.
 const REMEMBERED: usize = 32_768;
 
-/// What recognises a second delivery of the same event: the Standard Webhooks `webhook-id` when
-/// the sender sets one, else the SHA-256 of the raw body.
-pub fn key(headers: &HeaderMap, body: &[u8]) -> String {
-    match headers.get("webhook-id").and_then(|id| id.to_str().ok()) {
-        Some(id) => format!("id:{id}"),
-        None => format!("sha256:{}", hex::encode(Sha256::digest(body))),
+/// What recognises a second delivery of the same event, built only from what the tenant's
+/// scheme signs: the SHA-256 of the raw body, and under Standard Webhooks (which signs
+/// `webhook-id` too) the id with it, so that two messages of the same text stay two. An
+/// unsigned `webhook-id` is ignored: anyone could make a replay look new or hide an event
+/// behind another's id.
+pub struct Key {
+    /// What the store and [`RecentKeys`] compare.
+    pub key: String,
+    /// The signed `webhook-id`, to notice an id reused with a different body.
+    pub webhook_id: Option<String>,
+}
+
+impl Key {
+    /// The key of a verified request.
+    pub fn of(verify: &Verify, headers: &HeaderMap, body: &[u8]) -> Self {
+        let hash = hex::encode(Sha256::digest(body));
+        let webhook_id = matches!(verify, Verify::StandardWebhooks { .. })
+            .then(|| headers.get(WEBHOOK_ID)?.to_str().ok())
+            .flatten()
+            .map(str::to_owned);
+        let key = match &webhook_id {
+            Some(id) => format!("id:{id}:sha256:{hash}"),
+            None => format!("sha256:{hash}"),
+        };
+        Self { key, webhook_id }
+    }
+
+    /// What [`RecentKeys`] remembers of the signed `webhook-id`, apart from the body.
+    pub fn id_marker(&self) -> Option<String> {
+        self.webhook_id.as_ref().map(|id| format!("webhook-id:{id}"))
     }
 }
 
@@ -115,10 +142,23 @@ mod tests {
     }
 
     #[test]
-    fn the_webhook_id_is_the_key_when_there_is_one() {
+    fn only_a_signed_webhook_id_joins_the_body_hash() {
         let mut headers = HeaderMap::new();
-        assert!(key(&headers, b"{}").starts_with("sha256:"));
-        headers.insert("webhook-id", "msg_1".parse().unwrap());
-        assert_eq!(key(&headers, b"{}"), "id:msg_1");
+        headers.insert(WEBHOOK_ID, "msg_1".parse().unwrap());
+        let hmac = Verify::HmacSha256 {
+            header: "x-sig".into(),
+            secrets: vec!["s".into()],
+        };
+        let unsigned = Key::of(&hmac, &headers, b"{}");
+        assert_eq!(unsigned.key, Key::of(&hmac, &HeaderMap::new(), b"{}").key);
+        assert!(unsigned.key.starts_with("sha256:") && unsigned.id_marker().is_none());
+        let standard = Verify::StandardWebhooks {
+            secrets: vec!["whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw".into()],
+            tolerance: Duration::from_secs(300),
+        };
+        let signed = Key::of(&standard, &headers, b"{}");
+        assert!(signed.key.starts_with("id:msg_1:sha256:"), "{}", signed.key);
+        assert_ne!(signed.key, Key::of(&standard, &headers, b"[]").key);
+        assert_eq!(signed.id_marker().as_deref(), Some("webhook-id:msg_1"));
     }
 }

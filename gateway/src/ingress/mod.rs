@@ -189,12 +189,17 @@ async fn respond(
         Err(error) => return reject(StatusCode::BAD_REQUEST, error.to_string()),
     };
     *event_type = event_label(&event.kind);
-    let dedup_key = (!ingress.dedup_window.is_zero()).then(|| dedup::key(headers, &body));
+    let dedup_key = (!ingress.dedup_window.is_zero())
+        .then(|| dedup::Key::of(&tenant.config.verify, headers, &body));
     if let Some(key) = &dedup_key {
-        if ingress.recent_keys.contains(tenant_id, key) {
+        if ingress.recent_keys.contains(tenant_id, &key.key) {
             // `None`: the store no longer holds the original; then this is a new event.
-            if let Some(answer) = ingress.answer_duplicate(tenant_id, key).await {
+            if let Some(answer) = ingress.answer_duplicate(tenant_id, &key.key).await {
                 return answer;
+            }
+        } else if let Some(marker) = key.id_marker() {
+            if ingress.recent_keys.contains(tenant_id, &marker) {
+                tracing::warn!(tenant = %tenant_id, webhook_id = key.webhook_id.as_deref(), "a webhook-id came again with a different body: accepted as a new event");
             }
         }
     }
@@ -206,20 +211,22 @@ async fn respond(
         Err(exceeded) => return over_quota(tenant_id, &exceeded),
     };
     let arrived = redact::redacted_headers(headers, &tenant.config.verify);
+    let stored_key = dedup_key.as_ref().map(|key| key.key.as_str());
     let accepted = ingress
-        .accept(&tenant, &event, &body, dedup_key.as_deref(), &arrived, None)
+        .accept(&tenant, &event, &body, stored_key, &arrived, None)
         .await;
     match accepted {
         Ok(accepted) => {
             if let Some(key) = &dedup_key {
-                ingress.recent_keys.insert(tenant_id, key);
+                ingress.recent_keys.insert(tenant_id, &key.key);
+                if let Some(marker) = key.id_marker() {
+                    ingress.recent_keys.insert(tenant_id, &marker);
+                }
             }
             (StatusCode::OK, Json(answer(&accepted.runs))).into_response()
         }
         Err(Refused::Duplicate) => {
-            let key = dedup_key
-                .as_deref()
-                .expect("only deduplicated events are duplicates");
+            let key = stored_key.expect("only deduplicated events are duplicates");
             // `None`: the original's window closed meanwhile; a new delivery may be stored.
             let answer = ingress.answer_duplicate(tenant_id, key).await;
             answer.unwrap_or_else(store_unavailable)
