@@ -91,7 +91,13 @@ async fn run(settings: &Settings) -> Report {
         pid: bare.pid(),
         sink: None,
     };
-    let bare_max = measure::maximum(&wrk_signed, &bare_server, settings.warm_up, settings.duration).await;
+    let bare_max = measure::maximum(
+        &wrk_signed,
+        &bare_server,
+        settings.warm_up,
+        settings.duration,
+    )
+    .await;
     step(&format!("  {:.0} req/s", bare_max.per_s()));
 
     let mut rate = None;

@@ -780,7 +780,11 @@ impl Config {
                 if let Some(unknown) = secret.plugins.iter().flatten().find(|p| !enabled(p)) {
                     bail!("`{key}.secrets.{name}.plugins`: plugin {unknown:?} is not enabled for this tenant");
                 }
-                if let Some(host) = secret.hosts.iter().find(|host| host.is_empty() || host.contains(['/', ':', '*'])) {
+                if let Some(host) = secret
+                    .hosts
+                    .iter()
+                    .find(|host| host.is_empty() || host.contains(['/', ':', '*']))
+                {
                     bail!("`{key}.secrets.{name}.hosts`: {host:?} is not a host name (no scheme, port, path or wildcard)");
                 }
             }
@@ -928,10 +932,22 @@ mod tests {
         assert_eq!(secret.hosts, ["hooks.example"]);
         assert!(secret.usable_by("t", &config.tenants[0].plugins[0]));
         for (secret, expected) in [
-            (r#"{ value = "a", env = "B" }"#, "exactly one of `value`, `env` or `file`"),
-            (r#"{ plugins = ["slack"] }"#, "exactly one of `value`, `env` or `file`"),
-            (r#"{ value = "a", plugins = ["jira"] }"#, "`tenants[0].secrets.t.plugins`: plugin \"jira\""),
-            (r#"{ value = "a", hosts = ["https://x"] }"#, "is not a host name"),
+            (
+                r#"{ value = "a", env = "B" }"#,
+                "exactly one of `value`, `env` or `file`",
+            ),
+            (
+                r#"{ plugins = ["slack"] }"#,
+                "exactly one of `value`, `env` or `file`",
+            ),
+            (
+                r#"{ value = "a", plugins = ["jira"] }"#,
+                "`tenants[0].secrets.t.plugins`: plugin \"jira\"",
+            ),
+            (
+                r#"{ value = "a", hosts = ["https://x"] }"#,
+                "is not a host name",
+            ),
         ] {
             let text = format!("{TENANT}\n[tenants.secrets]\nt = {secret}\n");
             let error = error_of(&text);
@@ -943,7 +959,9 @@ mod tests {
         let slack = &config.tenants[0].plugins[0];
         assert!(!config.tenants[0].secrets["t"].usable_by("t", slack));
         let mut referring = slack.clone();
-        referring.config.insert("token".into(), "Bearer {{secret:t}}".into());
+        referring
+            .config
+            .insert("token".into(), "Bearer {{secret:t}}".into());
         assert!(config.tenants[0].secrets["t"].usable_by("t", &referring));
     }
 

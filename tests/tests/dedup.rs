@@ -52,10 +52,7 @@ async fn a_replayed_body_with_a_new_unsigned_webhook_id_gets_the_original_answer
     // The HMAC covers the body only: a replay may carry any `webhook-id` it likes.
     let mut answers = Vec::new();
     for id in ["msg_original", "msg_made_up_by_a_replay"] {
-        let headers = [
-            ("x-soda-signature", signature.as_str()),
-            ("webhook-id", id),
-        ];
+        let headers = [("x-soda-signature", signature.as_str()), ("webhook-id", id)];
         let reply = gateway.post("acme", body.clone(), &headers).await;
         assert_eq!(reply.status, 200, "{reply:?}");
         answers.push(reply.json());
@@ -82,8 +79,8 @@ async fn an_unsigned_webhook_id_cannot_hide_another_event() {
         .plugin(Plugin::Slack, json!({ "webhook_url": slack.url("/hook") }));
     let gateway = Gateway::start(Config::new().dedup_window("1h").tenant(tenant)).await;
     for outcome in ["fail", "warn"] {
-        let body = serde_json::to_vec(&with_outcomes(event("gen1_check_evaluation"), outcome))
-            .unwrap();
+        let body =
+            serde_json::to_vec(&with_outcomes(event("gen1_check_evaluation"), outcome)).unwrap();
         let signature = hmac_hex("s3cret", &body);
         let headers = [
             ("x-soda-signature", signature.as_str()),
@@ -122,7 +119,11 @@ async fn a_signed_webhook_id_keeps_equal_bodies_apart_and_a_reused_one_is_logged
 
     assert_eq!(post("msg_1", body("fail")).await, 200);
     assert_eq!(post("msg_1", body("fail")).await, 200, "a retry");
-    assert_eq!(post("msg_2", body("fail")).await, 200, "same text, new message");
+    assert_eq!(
+        post("msg_2", body("fail")).await,
+        200,
+        "same text, new message"
+    );
     assert_eq!(post("msg_1", body("warn")).await, 200, "id reused");
     slack.wait_for(3, SOON).await;
     tokio::time::sleep(Duration::from_millis(500)).await;

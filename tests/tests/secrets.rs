@@ -228,19 +228,26 @@ async fn a_secret_is_not_sent_over_plain_http_by_default() {
 #[tokio::test(flavor = "multi_thread")]
 async fn a_secret_goes_only_with_the_plugins_and_hosts_it_is_for() {
     let downstream = FakeDownstream::start().await;
-    let guess = |secret: &str| {
-        json!({ "mode": "guess", "url": downstream.url("/guess"), "secret": secret })
-    };
+    let guess = |secret: &str| json!({ "mode": "guess", "url": downstream.url("/guess"), "secret": secret });
     // `hook_path` names no plugin: it is Slack's, whose config refers to it. The hostile
     // plugin guesses its name. `pinned` names the hostile plugin but only another host.
     let acme = slack_with_secret_path(&downstream)
-        .secret("pinned", "{ value = \"PINNED-v4l\", plugins = [\"fixture_hostile\"], hosts = [\"localhost\"] }")
+        .secret(
+            "pinned",
+            "{ value = \"PINNED-v4l\", plugins = [\"fixture_hostile\"], hosts = [\"localhost\"] }",
+        )
         .plugin(Plugin::Hostile, guess("hook_path"));
     let globex = Tenant::hmac("globex", "s3cret")
-        .secret("pinned", "{ value = \"PINNED-v4l\", plugins = [\"fixture_hostile\"], hosts = [\"127.0.0.1\"] }")
+        .secret(
+            "pinned",
+            "{ value = \"PINNED-v4l\", plugins = [\"fixture_hostile\"], hosts = [\"127.0.0.1\"] }",
+        )
         .plugin(Plugin::Hostile, guess("pinned"));
     let initech = Tenant::hmac("initech", "s3cret")
-        .secret("pinned", "{ value = \"PINNED-v4l\", plugins = [\"fixture_hostile\"], hosts = [\"localhost\"] }")
+        .secret(
+            "pinned",
+            "{ value = \"PINNED-v4l\", plugins = [\"fixture_hostile\"], hosts = [\"localhost\"] }",
+        )
         .plugin(Plugin::Hostile, guess("pinned"));
     let config = Config::new()
         .retry_delays(&[])
@@ -263,7 +270,10 @@ async fn a_secret_goes_only_with_the_plugins_and_hosts_it_is_for() {
     };
     wait_until("both guesses are refused", SOON, async || {
         gateway
-            .count(&failed("acme", "secret `hook_path` of tenant `acme` is not for plugin `fixture_hostile`"))
+            .count(&failed(
+                "acme",
+                "secret `hook_path` of tenant `acme` is not for plugin `fixture_hostile`",
+            ))
             .await
             == 1
             && gateway
@@ -274,10 +284,16 @@ async fn a_secret_goes_only_with_the_plugins_and_hosts_it_is_for() {
     .await;
     let requests = downstream.wait_for(2, SOON).await;
     let guessed: Vec<_> = requests.iter().filter(|r| r.path == "/guess").collect();
-    assert_eq!(guessed.len(), 1, "only globex's, to its own host: {requests:?}");
+    assert_eq!(
+        guessed.len(),
+        1,
+        "only globex's, to its own host: {requests:?}"
+    );
     assert_eq!(guessed[0].header("authorization"), Some("PINNED-v4l"));
     assert!(
-        requests.iter().any(|r| r.path == format!("/hook/{PATH_SECRET}")),
+        requests
+            .iter()
+            .any(|r| r.path == format!("/hook/{PATH_SECRET}")),
         "Slack still gets its own secret"
     );
 }
@@ -286,7 +302,10 @@ async fn a_secret_goes_only_with_the_plugins_and_hosts_it_is_for() {
 async fn a_secret_naming_a_plugin_the_tenant_lacks_stops_the_start() {
     let acme = Tenant::hmac("acme", "s3cret")
         .secret("token", "{ value = \"x\", plugins = [\"jira\"] }")
-        .plugin(Plugin::Slack, json!({ "webhook_url": "https://hooks.example/x" }));
+        .plugin(
+            Plugin::Slack,
+            json!({ "webhook_url": "https://hooks.example/x" }),
+        );
     let failure = Gateway::start_expecting_failure(Config::new().tenant(acme)).await;
     assert!(!failure.status.success());
     assert!(

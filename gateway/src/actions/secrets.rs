@@ -63,7 +63,14 @@ impl Secrets {
                     .map(|plugin| plugin.name.clone())
                     .collect();
                 let hosts = secret.hosts.clone();
-                known.insert(name.clone(), Known { value, plugins, hosts });
+                known.insert(
+                    name.clone(),
+                    Known {
+                        value,
+                        plugins,
+                        hosts,
+                    },
+                );
             }
             by_tenant.insert(tenant.id.clone(), known);
         }
@@ -355,7 +362,9 @@ mod tests {
             "Bearer {{secret:token}}",
             r#"{"key":"{{secret:token}}"}"#,
         );
-        let sent = secrets().substitute("acme", "jira", &original, || Ok(())).unwrap();
+        let sent = secrets()
+            .substitute("acme", "jira", &original, || Ok(()))
+            .unwrap();
         assert_eq!(sent.url, "https://hooks.test/services/T1/B2/xyz");
         assert_eq!(sent.headers[1].1, "Bearer t0k\"en");
         let body: serde_json::Value = serde_json::from_slice(&sent.body).unwrap();
@@ -384,13 +393,21 @@ mod tests {
             "{unknown}"
         );
         let policy = secrets()
-            .substitute("acme", "jira", &with("https://h.test/{{secret:token}}"), || {
-                Err(Refused("no allow-list".into()))
-            })
+            .substitute(
+                "acme",
+                "jira",
+                &with("https://h.test/{{secret:token}}"),
+                || Err(Refused("no allow-list".into())),
+            )
             .unwrap_err();
         assert_eq!(policy.0, "no allow-list");
         let open = secrets()
-            .substitute("acme", "jira", &with("https://h.test/{{secret:token"), || Ok(()))
+            .substitute(
+                "acme",
+                "jira",
+                &with("https://h.test/{{secret:token"),
+                || Ok(()),
+            )
             .unwrap_err();
         assert!(open.0.contains("unterminated"));
         // Plugins cannot return such a URL (actions are validated), but the check holds anyway.
@@ -403,27 +420,36 @@ mod tests {
             .unwrap_err();
         assert!(host.0.contains("host"), "{host}");
         let other_plugin = secrets()
-            .substitute("acme", "slack", &with("https://h.test/{{secret:token}}"), || {
-                Ok(())
-            })
+            .substitute(
+                "acme",
+                "slack",
+                &with("https://h.test/{{secret:token}}"),
+                || Ok(()),
+            )
             .unwrap_err();
         assert!(
             other_plugin.0.contains("is not for plugin `slack`"),
             "{other_plugin}"
         );
         let other_host = secrets()
-            .substitute("acme", "jira", &with("https://g.test/{{secret:pinned}}"), || {
-                Ok(())
-            })
+            .substitute(
+                "acme",
+                "jira",
+                &with("https://g.test/{{secret:pinned}}"),
+                || Ok(()),
+            )
             .unwrap_err();
         assert!(
             other_host.0.contains("may only be sent to h.test"),
             "{other_host}"
         );
         let pinned = secrets()
-            .substitute("acme", "jira", &with("https://h.test/{{secret:pinned}}"), || {
-                Ok(())
-            })
+            .substitute(
+                "acme",
+                "jira",
+                &with("https://h.test/{{secret:pinned}}"),
+                || Ok(()),
+            )
             .unwrap();
         assert_eq!(pinned.url, "https://h.test/p1nned");
         for refused in [unknown, policy, open, host, other_plugin, other_host] {
@@ -455,7 +481,9 @@ mod tests {
     fn a_request_without_placeholders_is_left_alone() {
         let plain = request("https://h.test/x", "Bearer abc", "{}");
         let sent = secrets()
-            .substitute("acme", "jira", &plain, || Err(Refused("never asked".into())))
+            .substitute("acme", "jira", &plain, || {
+                Err(Refused("never asked".into()))
+            })
             .unwrap();
         assert!(matches!(sent, Cow::Borrowed(_)));
     }

@@ -48,7 +48,9 @@ impl Key {
 
     /// What [`RecentKeys`] remembers of the signed `webhook-id`, apart from the body.
     pub fn id_marker(&self) -> Option<String> {
-        self.webhook_id.as_ref().map(|id| format!("webhook-id:{id}"))
+        self.webhook_id
+            .as_ref()
+            .map(|id| format!("webhook-id:{id}"))
     }
 }
 
