@@ -487,7 +487,7 @@ impl Secret {
     /// or, when it names none, one whose config refers to `{{secret:NAME}}`.
     pub fn usable_by(&self, name: &str, plugin: &EnabledPlugin) -> bool {
         match &self.plugins {
-            Some(plugins) => plugins.iter().any(|allowed| *allowed == plugin.name),
+            Some(plugins) => plugins.contains(&plugin.name),
             None => plugin
                 .config
                 .to_string()
