@@ -91,8 +91,8 @@ pub const SERIAL_DIGITS: usize = 16;
 impl Template {
     fn new() -> Self {
         let zeros = "0".repeat(SERIAL_DIGITS);
-        let body = check_evaluation(&format!("bench-serial-{zeros}"));
-        let name = format!("bench-serial-{zeros}").into_bytes();
+        let body = check_evaluation(&format!("s-{zeros}"));
+        let name = format!("s-{zeros}").into_bytes();
         let at = body
             .windows(name.len())
             .position(|window| window == name)

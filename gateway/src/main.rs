@@ -9,9 +9,6 @@ use soda_gateway::config::Config;
 use soda_gateway::logging::{self, LogFormat};
 use soda_gateway::server::Gateway;
 
-#[global_allocator]
-static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
-
 /// A gateway that receives Soda Cloud webhooks and hands them to WebAssembly plugins.
 #[derive(Parser)]
 #[command(version, about)]
