@@ -303,6 +303,7 @@ mod dead_letters;
 mod group_commit;
 mod handoff;
 mod maintenance;
+mod pg_batch;
 mod plugin_errors;
 mod sqlite_writer;
 mod state;

@@ -27,6 +27,7 @@ on_both_backends!(
     concurrent_claimers_never_get_the_same_action,
     an_expired_lease_is_taken_over,
     a_bad_write_among_concurrent_ones_fails_alone,
+    a_duplicate_among_concurrent_events_is_refused_alone_and_the_rest_stored_whole,
     an_events_story_holds_its_headers_runs_actions_and_attempts,
     events_are_listed_newest_first_and_filtered,
     retrying_an_action_requeues_a_dead_letter_and_hastens_a_waiting_one
@@ -693,6 +694,63 @@ async fn a_bad_write_among_concurrent_ones_fails_alone(db: TestDb) {
     }
     assert_eq!(failed, vec![7]);
     assert_eq!(count(&store, "SELECT COUNT(*) FROM events").await, 20);
+}
+
+async fn a_duplicate_among_concurrent_events_is_refused_alone_and_the_rest_stored_whole(
+    db: TestDb,
+) {
+    let store = db.open().await;
+    let produced = Produced {
+        actions: vec![
+            NewAction::Http(request("https://hooks.test/a")),
+            NewAction::Http(request("https://hooks.test/b")),
+        ],
+        state: vec![],
+    };
+    // Concurrent events share commits (on PostgreSQL, one statement per table); events 3 and
+    // 11 carry the same dedup key, so exactly one of them is stored.
+    let mut writers = tokio::task::JoinSet::new();
+    for i in 0..24 {
+        let store = store.clone();
+        let produced = produced.clone();
+        writers.spawn(async move {
+            let id = format!("evt_d{i}");
+            let key = if i == 11 {
+                "k3".to_string()
+            } else {
+                format!("k{i}")
+            };
+            let event = EventRecord {
+                dedup: Some(Dedup {
+                    key: &key,
+                    window: HOUR,
+                }),
+                ..check_evaluation(&id)
+            };
+            let runs = [RunRecord {
+                plugin: "slack",
+                duration: Duration::from_micros(7),
+                outcome: Ok(&produced),
+            }];
+            match store.record_event(&event, &runs).await {
+                Ok(()) => Ok(i),
+                Err(error) => Err((i, error.downcast_ref::<DuplicateEvent>().is_some())),
+            }
+        });
+    }
+    let mut refused = Vec::new();
+    while let Some(joined) = writers.join_next().await {
+        if let Err((i, duplicate)) = joined.unwrap() {
+            assert!(duplicate, "event {i} failed for another reason");
+            refused.push(i);
+        }
+    }
+    assert_eq!(refused.len(), 1, "{refused:?}");
+    assert!(refused[0] == 3 || refused[0] == 11, "{refused:?}");
+    assert_eq!(count(&store, "SELECT COUNT(*) FROM events").await, 23);
+    assert_eq!(count(&store, "SELECT COUNT(*) FROM plugin_runs").await, 23);
+    assert_eq!(count(&store, "SELECT COUNT(*) FROM actions").await, 46);
+    assert_eq!(count(&store, "SELECT COUNT(*) FROM dedup_keys").await, 23);
 }
 
 async fn an_events_story_holds_its_headers_runs_actions_and_attempts(db: TestDb) {

@@ -1,0 +1,285 @@
+//! The events of one PostgreSQL group commit as multi-row statements: one `INSERT` per table for
+//! the whole batch (dedup claims, events, plugin runs, actions) instead of one round trip per
+//! row. State writes keep one statement each, in order: a plugin may set and delete the same
+//! key within one call, and they are rare.
+//!
+//! A claim that finds the key taken fails the batch; the group commit then applies each write
+//! in a transaction of its own, so the duplicate fails alone (see `group_commit`).
+
+use std::fmt::Write as _;
+
+use sqlx::any::AnyArguments;
+use sqlx::{AnyConnection, Arguments as _};
+
+use super::handoff::{Effects, Route};
+use super::writes::{Origin, OwnedRun, StoredAction, Write, DELETE_STATE, UPSERT_STATE};
+use super::DuplicateEvent;
+
+/// PostgreSQL takes at most this many parameters in one statement.
+const MAX_PARAMETERS: usize = 65_535;
+
+/// One bound value of a row.
+enum Value {
+    Text(Option<String>),
+    Int(Option<i64>),
+    Bytes(Vec<u8>),
+}
+
+/// The rows of one table, flattened: `width` values per row.
+struct Table {
+    /// `INSERT INTO table (columns)`, without `VALUES`.
+    head: &'static str,
+    /// What follows the values (`ON CONFLICT …`), if anything.
+    tail: String,
+    width: usize,
+    values: Vec<Value>,
+}
+
+impl Table {
+    fn new(head: &'static str, width: usize) -> Self {
+        Self {
+            head,
+            tail: String::new(),
+            width,
+            values: Vec::new(),
+        }
+    }
+
+    fn push(&mut self, row: impl IntoIterator<Item = Value>) {
+        let before = self.values.len();
+        self.values.extend(row);
+        debug_assert_eq!(self.values.len() - before, self.width, "{}", self.head);
+    }
+
+    fn rows(&self) -> usize {
+        self.values.len() / self.width
+    }
+
+    /// Runs the inserts (as many statements as the parameter limit needs); the rows they
+    /// changed.
+    async fn insert(self, connection: &mut AnyConnection) -> anyhow::Result<u64> {
+        let per_statement = MAX_PARAMETERS / self.width * self.width;
+        let mut values = self.values.into_iter().peekable();
+        let mut changed = 0;
+        while values.peek().is_some() {
+            let mut sql = format!("{} VALUES ", self.head);
+            let mut arguments = AnyArguments::default();
+            for (index, value) in values.by_ref().take(per_statement).enumerate() {
+                sql.push_str(match (index / self.width, index % self.width) {
+                    (0, 0) => "(",
+                    (_, 0) => "), (",
+                    _ => ", ",
+                });
+                let _ = write!(sql, "${}", index + 1);
+                match value {
+                    Value::Text(text) => arguments.add(text),
+                    Value::Int(int) => arguments.add(int),
+                    Value::Bytes(bytes) => arguments.add(bytes),
+                }
+                .map_err(|error| anyhow::anyhow!("cannot bind a value: {error}"))?;
+            }
+            let _ = write!(sql, ") {}", self.tail);
+            let done = sqlx::query_with(&sql, arguments)
+                .execute(&mut *connection)
+                .await?;
+            changed += done.rows_affected();
+        }
+        Ok(changed)
+    }
+}
+
+/// A state write of a plugin run, applied after the rows.
+struct StateWrite {
+    tenant: String,
+    plugin: String,
+    key: String,
+    value: Option<Vec<u8>>,
+}
+
+/// The rows of a batch's events, gathered before they are inserted.
+pub(super) struct EventRows {
+    claims: Table,
+    events: Table,
+    runs: Table,
+    actions: Table,
+    state: Vec<StateWrite>,
+    /// The latest dedup cutoff of the batch's events (their windows end within milliseconds
+    /// of each other; the latest errs towards storing an event rather than dropping it).
+    newest_cutoff: Option<i64>,
+}
+
+impl EventRows {
+    pub(super) fn new() -> Self {
+        Self {
+            claims: Table::new(
+                "INSERT INTO dedup_keys (tenant, dedup_key, event_id, received_at)",
+                4,
+            ),
+            events: Table::new(
+                "INSERT INTO events
+                 (id, tenant, event_type, received_at, body, dedup_key, replay_of, headers)",
+                8,
+            ),
+            runs: Table::new(
+                "INSERT INTO plugin_runs
+                 (event_id, plugin, outcome, error, duration_us, phase, action_id)",
+                7,
+            ),
+            actions: Table::new(
+                "INSERT INTO actions
+                 (id, event_id, tenant, plugin, kind, method, url, headers, body, status,
+                  next_attempt_at, created_at, continuation, continuation_status,
+                  parent_action_id, lease_until)",
+                16,
+            ),
+            newest_cutoff: None,
+            state: Vec::new(),
+        }
+    }
+
+    /// Adds the rows of `write` if it is an event (`true`); an attempt is left to the caller.
+    pub(super) fn add(
+        &mut self,
+        write: &Write,
+        now: i64,
+        route: Option<&Route>,
+        effects: &mut Effects,
+    ) -> anyhow::Result<bool> {
+        let Write::Event {
+            id,
+            tenant,
+            event_type,
+            body,
+            dedup,
+            replay_of,
+            headers,
+            runs,
+        } = write
+        else {
+            return Ok(false);
+        };
+        let text = |text: &str| Value::Text(Some(text.to_owned()));
+        if let Some((key, cutoff)) = dedup {
+            self.claims
+                .push([text(tenant), text(key), text(id), Value::Int(Some(now))]);
+            self.newest_cutoff = self.newest_cutoff.max(Some(*cutoff));
+        }
+        self.events.push([
+            text(id),
+            text(tenant),
+            text(event_type),
+            Value::Int(Some(now)),
+            Value::Bytes(body.clone()),
+            Value::Text(dedup.as_ref().map(|(key, _)| key.clone())),
+            Value::Text(replay_of.clone()),
+            text(headers),
+        ]);
+        for run in runs {
+            let origin = Origin {
+                event_id: id,
+                tenant,
+                plugin: &run.plugin,
+                parent_action_id: None,
+            };
+            self.add_run(&origin, run, now, route, effects)?;
+        }
+        Ok(true)
+    }
+
+    fn add_run(
+        &mut self,
+        origin: &Origin<'_>,
+        run: &OwnedRun,
+        now: i64,
+        route: Option<&Route>,
+        effects: &mut Effects,
+    ) -> anyhow::Result<()> {
+        let text = |text: &str| Value::Text(Some(text.to_owned()));
+        self.runs.push([
+            text(origin.event_id),
+            text(origin.plugin),
+            text(if run.outcome.is_ok() { "ok" } else { "error" }),
+            Value::Text(run.outcome.as_ref().err().cloned()),
+            Value::Int(Some(run.duration.as_micros() as i64)),
+            text(origin.phase()),
+            Value::Text(None),
+        ]);
+        let Ok(produced) = &run.outcome else {
+            return Ok(());
+        };
+        for action in &produced.actions {
+            let stored = StoredAction::plan(action, route, effects, now);
+            let request = &stored.request;
+            self.actions.push([
+                text(&stored.id),
+                text(origin.event_id),
+                text(origin.tenant),
+                text(origin.plugin),
+                text(stored.kind),
+                text(&request.method),
+                text(&request.url),
+                text(&serde_json::to_string(&request.headers)?),
+                Value::Bytes(request.body.clone()),
+                text(stored.status),
+                Value::Int(Some(now)),
+                Value::Int(Some(now)),
+                Value::Text(request.continuation.clone()),
+                Value::Text(request.continuation.as_ref().map(|_| "waiting".into())),
+                Value::Text(None),
+                Value::Int(stored.lease_until()),
+            ]);
+            stored.written(origin, effects);
+        }
+        for write in &produced.state {
+            self.state.push(StateWrite {
+                tenant: origin.tenant.to_owned(),
+                plugin: origin.plugin.to_owned(),
+                key: write.key.clone(),
+                value: write.value.clone(),
+            });
+        }
+        Ok(())
+    }
+
+    /// Inserts every row, the tables in the order their references need; state writes last.
+    /// A dedup key held by an event within its window fails the whole batch.
+    pub(super) async fn insert(
+        mut self,
+        connection: &mut AnyConnection,
+        now: i64,
+    ) -> anyhow::Result<()> {
+        if let Some(cutoff) = self.newest_cutoff {
+            // As `writes::CLAIM_DEDUP_KEY`, for every key at once.
+            self.claims.tail = format!(
+                "ON CONFLICT (tenant, dedup_key) DO UPDATE
+                     SET event_id = excluded.event_id, received_at = excluded.received_at
+                     WHERE dedup_keys.received_at < {cutoff}"
+            );
+            let keys = self.claims.rows() as u64;
+            if self.claims.insert(connection).await? < keys {
+                return Err(DuplicateEvent.into());
+            }
+        }
+        for table in [self.events, self.runs, self.actions] {
+            if table.rows() > 0 {
+                table.insert(connection).await?;
+            }
+        }
+        for write in &self.state {
+            let query = match &write.value {
+                Some(value) => sqlx::query(UPSERT_STATE)
+                    .bind(&write.tenant)
+                    .bind(&write.plugin)
+                    .bind(&write.key)
+                    .bind(value)
+                    .bind(now),
+                None => sqlx::query(DELETE_STATE)
+                    .bind(&write.tenant)
+                    .bind(&write.plugin)
+                    .bind(&write.key),
+            };
+            query.execute(&mut *connection).await?;
+        }
+        Ok(())
+    }
+}
