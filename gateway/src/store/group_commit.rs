@@ -13,7 +13,7 @@ use tokio::sync::{mpsc, oneshot, Mutex};
 
 use super::handoff::{Effects, Shared};
 use super::now_ms;
-use super::pg_batch::EventRows;
+use super::pg_batch::Batch;
 use super::writes::Write;
 
 /// Writes committed together at most; bounded so a batch stays a short transaction.
@@ -82,20 +82,17 @@ async fn run(pool: AnyPool, queue: Arc<Mutex<mpsc::Receiver<Job>>>, shared: Arc<
 }
 
 /// Applies `writes` in one transaction, commits it and publishes what it set in motion. The
-/// events' rows go in one multi-row statement per table ([`EventRows`]); attempts one by one.
+/// rows go in one multi-row statement per table (see [`Batch`]).
 async fn commit(pool: &AnyPool, writes: &[&Write], shared: &Shared) -> anyhow::Result<()> {
     let mut effects = Effects::default();
     let mut tx = pool.begin().await?;
     let connection: &mut AnyConnection = &mut tx;
     let now = now_ms();
-    let route = shared.route.get();
-    let mut events = EventRows::new();
+    let mut batch = Batch::new();
     for write in writes {
-        if !events.add(write, now, route, &mut effects)? {
-            write.apply(connection, route, &mut effects).await?;
-        }
+        batch.add(write, now, shared.route.get(), &mut effects)?;
     }
-    events.insert(connection, now).await?;
+    batch.apply(connection, now, &mut effects).await?;
     tx.commit().await?;
     shared.publish(effects);
     Ok(())

@@ -1,19 +1,24 @@
-//! The events of one PostgreSQL group commit as multi-row statements: one `INSERT` per table for
-//! the whole batch (dedup claims, events, plugin runs, actions) instead of one round trip per
-//! row. State writes keep one statement each, in order: a plugin may set and delete the same
-//! key within one call, and they are rare.
+//! The writes of one PostgreSQL group commit as multi-row statements: one `INSERT` per table for
+//! the whole batch (dedup claims, events, plugin runs, actions, attempts) and one `UPDATE` for
+//! the actions those attempts finish or reschedule, instead of one round trip per row. State
+//! writes and responses kept for `on-response` keep one statement each: a plugin may set and
+//! delete the same key within one call, and both are rare.
 //!
 //! A claim that finds the key taken fails the batch; the group commit then applies each write
 //! in a transaction of its own, so the duplicate fails alone (see `group_commit`).
 
+use std::collections::HashSet;
 use std::fmt::Write as _;
 
 use sqlx::any::AnyArguments;
 use sqlx::{AnyConnection, Arguments as _};
 
 use super::handoff::{Effects, Route};
-use super::writes::{Origin, OwnedRun, StoredAction, Write, DELETE_STATE, UPSERT_STATE};
+use super::writes::{
+    after_attempt, Origin, OwnedRun, StoredAction, Write, DELETE_STATE, KEEP_RESPONSE, UPSERT_STATE,
+};
 use super::DuplicateEvent;
+use crate::actions::Response;
 
 /// PostgreSQL takes at most this many parameters in one statement.
 const MAX_PARAMETERS: usize = 65_535;
@@ -55,12 +60,36 @@ impl Table {
         self.values.len() / self.width
     }
 
-    /// Runs the inserts (as many statements as the parameter limit needs); the rows they
-    /// changed.
+    /// Runs the statements (as many as the parameter limit needs); the rows they changed.
     async fn insert(self, connection: &mut AnyConnection) -> anyhow::Result<u64> {
+        let mut changed = 0;
+        for (sql, arguments) in self.statements()? {
+            let done = sqlx::query_with(&sql, arguments)
+                .execute(&mut *connection)
+                .await?;
+            changed += done.rows_affected();
+        }
+        Ok(changed)
+    }
+
+    /// Runs the statements and returns the two text columns of the rows they return.
+    async fn fetch(self, connection: &mut AnyConnection) -> anyhow::Result<Vec<(String, String)>> {
+        let mut returned = Vec::new();
+        for (sql, arguments) in self.statements()? {
+            let rows: Vec<(String, String)> = sqlx::query_as_with(&sql, arguments)
+                .fetch_all(&mut *connection)
+                .await?;
+            returned.extend(rows);
+        }
+        Ok(returned)
+    }
+
+    /// `head VALUES (…), (…) tail` with the values bound, in statements of at most
+    /// [`MAX_PARAMETERS`] values.
+    fn statements(self) -> anyhow::Result<Vec<(String, AnyArguments<'static>)>> {
         let per_statement = MAX_PARAMETERS / self.width * self.width;
         let mut values = self.values.into_iter().peekable();
-        let mut changed = 0;
+        let mut statements = Vec::new();
         while values.peek().is_some() {
             let mut sql = format!("{} VALUES ", self.head);
             let mut arguments = AnyArguments::default();
@@ -79,12 +108,9 @@ impl Table {
                 .map_err(|error| anyhow::anyhow!("cannot bind a value: {error}"))?;
             }
             let _ = write!(sql, ") {}", self.tail);
-            let done = sqlx::query_with(&sql, arguments)
-                .execute(&mut *connection)
-                .await?;
-            changed += done.rows_affected();
+            statements.push((sql, arguments));
         }
-        Ok(changed)
+        Ok(statements)
     }
 }
 
@@ -96,8 +122,46 @@ struct StateWrite {
     value: Option<Vec<u8>>,
 }
 
+/// The writes of one group commit, gathered before they are applied.
+pub(super) struct Batch<'w> {
+    events: EventRows,
+    attempts: AttemptRows<'w>,
+}
+
+impl<'w> Batch<'w> {
+    pub(super) fn new() -> Self {
+        Self {
+            events: EventRows::new(),
+            attempts: AttemptRows::new(),
+        }
+    }
+
+    /// Adds `write`'s rows; what it sets in motion once committed goes into `effects`.
+    pub(super) fn add(
+        &mut self,
+        write: &'w Write,
+        now: i64,
+        route: Option<&Route>,
+        effects: &mut Effects,
+    ) -> anyhow::Result<()> {
+        self.events.add(write, now, route, effects)?;
+        self.attempts.add(write, now)
+    }
+
+    /// Applies every write: the events' rows first, then the attempts.
+    pub(super) async fn apply(
+        self,
+        connection: &mut AnyConnection,
+        now: i64,
+        effects: &mut Effects,
+    ) -> anyhow::Result<()> {
+        self.events.insert(connection, now).await?;
+        self.attempts.apply(connection, effects).await
+    }
+}
+
 /// The rows of a batch's events, gathered before they are inserted.
-pub(super) struct EventRows {
+struct EventRows {
     claims: Table,
     events: Table,
     runs: Table,
@@ -109,7 +173,7 @@ pub(super) struct EventRows {
 }
 
 impl EventRows {
-    pub(super) fn new() -> Self {
+    fn new() -> Self {
         Self {
             claims: Table::new(
                 "INSERT INTO dedup_keys (tenant, dedup_key, event_id, received_at)",
@@ -137,14 +201,14 @@ impl EventRows {
         }
     }
 
-    /// Adds the rows of `write` if it is an event (`true`); an attempt is left to the caller.
-    pub(super) fn add(
+    /// Adds the rows of `write` if it is an event.
+    fn add(
         &mut self,
         write: &Write,
         now: i64,
         route: Option<&Route>,
         effects: &mut Effects,
-    ) -> anyhow::Result<bool> {
+    ) -> anyhow::Result<()> {
         let Write::Event {
             id,
             tenant,
@@ -156,7 +220,7 @@ impl EventRows {
             runs,
         } = write
         else {
-            return Ok(false);
+            return Ok(());
         };
         let text = |text: &str| Value::Text(Some(text.to_owned()));
         if let Some((key, cutoff)) = dedup {
@@ -183,7 +247,7 @@ impl EventRows {
             };
             self.add_run(&origin, run, now, route, effects)?;
         }
-        Ok(true)
+        Ok(())
     }
 
     fn add_run(
@@ -243,11 +307,7 @@ impl EventRows {
 
     /// Inserts every row, the tables in the order their references need; state writes last.
     /// A dedup key held by an event within its window fails the whole batch.
-    pub(super) async fn insert(
-        mut self,
-        connection: &mut AnyConnection,
-        now: i64,
-    ) -> anyhow::Result<()> {
+    async fn insert(mut self, connection: &mut AnyConnection, now: i64) -> anyhow::Result<()> {
         if let Some(cutoff) = self.newest_cutoff {
             // As `writes::CLAIM_DEDUP_KEY`, for every key at once.
             self.claims.tail = format!(
@@ -279,6 +339,105 @@ impl EventRows {
                     .bind(&write.key),
             };
             query.execute(&mut *connection).await?;
+        }
+        Ok(())
+    }
+}
+
+/// The attempts of a batch, gathered before they are written.
+struct AttemptRows<'w> {
+    attempts: Table,
+    /// `(action id, status, next attempt at, error)` per attempt, as `writes::AFTER_ATTEMPT`
+    /// sets them.
+    updates: Table,
+    /// Responses kept for the plugins that asked for them, by action id.
+    responses: Vec<(&'w str, &'w Response)>,
+    /// The actions attempted: one `UPDATE … FROM VALUES` cannot change a row twice.
+    actions: HashSet<&'w str>,
+}
+
+impl<'w> AttemptRows<'w> {
+    fn new() -> Self {
+        Self {
+            attempts: Table::new(
+                "INSERT INTO attempts (action_id, started_at, duration_ms, status_code, error)",
+                5,
+            ),
+            updates: Table::new(
+                "UPDATE actions AS a SET status = v.status, attempts = a.attempts + 1,
+                     lease_until = NULL, next_attempt_at = COALESCE(v.next_at, a.next_attempt_at),
+                     last_error = v.error
+                 FROM (",
+                4,
+            ),
+            responses: Vec::new(),
+            actions: HashSet::new(),
+        }
+    }
+
+    /// Adds `write` if it is an attempt. Two attempts of one action fail the batch (its writes
+    /// are then committed one by one).
+    fn add(&mut self, write: &'w Write, now: i64) -> anyhow::Result<()> {
+        let Write::Attempt {
+            action_id,
+            attempt,
+            next,
+            response,
+        } = write
+        else {
+            return Ok(());
+        };
+        if !self.actions.insert(action_id) {
+            anyhow::bail!("two attempts of action {action_id} in one batch");
+        }
+        let text = |text: &str| Value::Text(Some(text.to_owned()));
+        self.attempts.push([
+            text(action_id),
+            Value::Int(Some(attempt.started_at_ms)),
+            Value::Int(Some(attempt.duration.as_millis() as i64)),
+            Value::Int(attempt.status_code.map(i64::from)),
+            Value::Text(attempt.error.clone()),
+        ]);
+        let (status, next_at) = after_attempt(*next, now);
+        self.updates.push([
+            text(action_id),
+            text(status),
+            Value::Int(next_at),
+            Value::Text(attempt.error.clone()),
+        ]);
+        if let Some(response) = response {
+            self.responses.push((action_id, response));
+        }
+        Ok(())
+    }
+
+    /// Writes every attempt and updates its action; an action that is done leaves its
+    /// tenant's backlog.
+    async fn apply(
+        mut self,
+        connection: &mut AnyConnection,
+        effects: &mut Effects,
+    ) -> anyhow::Result<()> {
+        if self.attempts.rows() == 0 {
+            return Ok(());
+        }
+        self.attempts.insert(connection).await?;
+        self.updates.tail = ") AS v (id, status, next_at, error) WHERE a.id = v.id
+                              RETURNING a.tenant, v.status"
+            .into();
+        for (tenant, status) in self.updates.fetch(connection).await? {
+            if status != "pending" {
+                effects.backlog(&tenant, -1);
+            }
+        }
+        for (action_id, response) in self.responses {
+            sqlx::query(KEEP_RESPONSE)
+                .bind(i64::from(response.status))
+                .bind(serde_json::to_string(&response.headers)?)
+                .bind(&response.body)
+                .bind(action_id)
+                .execute(&mut *connection)
+                .await?;
         }
         Ok(())
     }

@@ -3,13 +3,14 @@
 //! queue and be applied again if its batch has to be retried without a failing neighbour.
 //!
 //! The SQL is written once, with `$1`-style parameters in order of appearance, which both
-//! PostgreSQL and SQLite (as numbered names) accept; [`apply`](Write::apply) runs it through
-//! sqlx, the SQLite writer through rusqlite.
+//! PostgreSQL and SQLite (as numbered names) accept: the SQLite writer runs it through rusqlite;
+//! on PostgreSQL, `pg_batch` turns a batch's rows into multi-row statements of the same
+//! columns.
 
 use sqlx::AnyConnection;
 
 use super::handoff::{Effects, Route};
-use super::{new_id, now_ms, AttemptRecord, DueAction, DuplicateEvent, EventRecord, RunRecord};
+use super::{new_id, now_ms, AttemptRecord, DueAction, EventRecord, RunRecord};
 use crate::actions::retry::Next;
 use crate::actions::{NewAction, Produced, Request, Response};
 
@@ -80,16 +81,6 @@ pub(super) struct OwnedRun {
     pub outcome: Result<Produced, String>,
 }
 
-impl OwnedRun {
-    pub(super) fn borrowed(&self) -> RunRecord<'_> {
-        RunRecord {
-            plugin: &self.plugin,
-            duration: self.duration,
-            outcome: self.outcome.as_ref().map_err(String::as_str),
-        }
-    }
-}
-
 impl Write {
     pub(super) fn event(event: &EventRecord<'_>, runs: &[RunRecord<'_>]) -> Self {
         Write::Event {
@@ -111,100 +102,6 @@ impl Write {
                     outcome: run.outcome.cloned().map_err(str::to_owned),
                 })
                 .collect(),
-        }
-    }
-
-    /// Runs the write's statements on `connection` (inside the writer's transaction) through
-    /// sqlx; what it sets in motion once committed goes into `effects`.
-    pub(super) async fn apply(
-        &self,
-        connection: &mut AnyConnection,
-        route: Option<&Route>,
-        effects: &mut Effects,
-    ) -> anyhow::Result<()> {
-        let now = now_ms();
-        match self {
-            Write::Event {
-                id,
-                tenant,
-                event_type,
-                body,
-                dedup,
-                replay_of,
-                headers,
-                runs,
-            } => {
-                if let Some((key, cutoff)) = dedup {
-                    let claimed = sqlx::query(CLAIM_DEDUP_KEY)
-                        .bind(tenant)
-                        .bind(key)
-                        .bind(id)
-                        .bind(now)
-                        .bind(cutoff)
-                        .execute(&mut *connection)
-                        .await?;
-                    if claimed.rows_affected() == 0 {
-                        return Err(DuplicateEvent.into());
-                    }
-                }
-                sqlx::query(INSERT_EVENT)
-                    .bind(id)
-                    .bind(tenant)
-                    .bind(event_type)
-                    .bind(now)
-                    .bind(body)
-                    .bind(dedup.as_ref().map(|(key, _)| key))
-                    .bind(replay_of)
-                    .bind(headers)
-                    .execute(&mut *connection)
-                    .await?;
-                for run in runs {
-                    let origin = Origin {
-                        event_id: id,
-                        tenant,
-                        plugin: &run.plugin,
-                        parent_action_id: None,
-                    };
-                    insert_run(connection, &origin, &run.borrowed(), now, route, effects).await?;
-                }
-                Ok(())
-            }
-            Write::Attempt {
-                action_id,
-                attempt,
-                next,
-                response,
-            } => {
-                sqlx::query(INSERT_ATTEMPT)
-                    .bind(action_id)
-                    .bind(attempt.started_at_ms)
-                    .bind(attempt.duration.as_millis() as i64)
-                    .bind(attempt.status_code.map(i64::from))
-                    .bind(&attempt.error)
-                    .execute(&mut *connection)
-                    .await?;
-                let (status, next_attempt_at) = after_attempt(*next, now);
-                let tenant: Option<String> = sqlx::query_scalar(AFTER_ATTEMPT)
-                    .bind(status)
-                    .bind(next_attempt_at)
-                    .bind(&attempt.error)
-                    .bind(action_id)
-                    .fetch_optional(&mut *connection)
-                    .await?;
-                if let Some(response) = response {
-                    sqlx::query(KEEP_RESPONSE)
-                        .bind(i64::from(response.status))
-                        .bind(serde_json::to_string(&response.headers)?)
-                        .bind(&response.body)
-                        .bind(action_id)
-                        .execute(&mut *connection)
-                        .await?;
-                }
-                if let Some(tenant) = tenant.filter(|_| status != "pending") {
-                    effects.backlog(&tenant, -1);
-                }
-                Ok(())
-            }
         }
     }
 }
