@@ -366,27 +366,33 @@ fn claim(
     lease_ms: i64,
 ) -> anyhow::Result<Vec<DueAction>> {
     let lease_until = now + lease_ms;
-    let sql = super::claim_sql(super::Dialect::Sqlite);
-    let mut statement = tx.prepare_cached(&sql)?;
-    let mut rows = statement.query(params![lease_until, now, now, limit as i64])?;
     let mut due = Vec::new();
-    while let Some(row) = rows.next()? {
-        let headers: String = row.get("headers")?;
-        due.push(DueAction {
-            id: row.get("id")?,
-            event_id: row.get("event_id")?,
-            tenant: row.get("tenant")?,
-            plugin: row.get("plugin")?,
-            request: crate::actions::Request {
-                method: row.get("method")?,
-                url: row.get("url")?,
-                headers: serde_json::from_str(&headers)?,
-                body: row.get("body")?,
-                continuation: row.get("continuation")?,
-            },
-            attempts: row.get::<_, i64>("attempts")? as u32,
-            lease_until,
-        });
+    for claimable in super::Claimable::ALL {
+        let left = limit.saturating_sub(due.len());
+        if left == 0 {
+            break;
+        }
+        let sql = super::claim_sql(super::Dialect::Sqlite, claimable);
+        let mut statement = tx.prepare_cached(&sql)?;
+        let mut rows = statement.query(params![lease_until, now, left as i64])?;
+        while let Some(row) = rows.next()? {
+            let headers: String = row.get("headers")?;
+            due.push(DueAction {
+                id: row.get("id")?,
+                event_id: row.get("event_id")?,
+                tenant: row.get("tenant")?,
+                plugin: row.get("plugin")?,
+                request: crate::actions::Request {
+                    method: row.get("method")?,
+                    url: row.get("url")?,
+                    headers: serde_json::from_str(&headers)?,
+                    body: row.get("body")?,
+                    continuation: row.get("continuation")?,
+                },
+                attempts: row.get::<_, i64>("attempts")? as u32,
+                lease_until,
+            });
+        }
     }
     Ok(due)
 }

@@ -28,6 +28,7 @@ on_both_backends!(
     an_expired_lease_is_taken_over,
     a_bad_write_among_concurrent_ones_fails_alone,
     a_duplicate_among_concurrent_events_is_refused_alone_and_the_rest_stored_whole,
+    a_claim_takes_expired_leases_first_then_free_actions_never_held_ones,
     an_events_story_holds_its_headers_runs_actions_and_attempts,
     events_are_listed_newest_first_and_filtered,
     retrying_an_action_requeues_a_dead_letter_and_hastens_a_waiting_one
@@ -644,6 +645,54 @@ async fn concurrent_claimers_never_get_the_same_action(db: TestDb) {
     let distinct: std::collections::HashSet<_> = claimed.iter().collect();
     assert_eq!(claimed.len(), 60, "every action claimed exactly once");
     assert_eq!(distinct.len(), 60);
+}
+
+async fn a_claim_takes_expired_leases_first_then_free_actions_never_held_ones(db: TestDb) {
+    let store = db.open().await;
+    let urls = [
+        "https://hooks.test/a",
+        "https://hooks.test/b",
+        "https://hooks.test/c",
+    ];
+    for (i, url) in urls.iter().enumerate() {
+        let produced = Produced {
+            actions: vec![NewAction::Http(request(url))],
+            state: vec![],
+        };
+        let runs = [RunRecord {
+            plugin: "slack",
+            duration: Duration::from_micros(7),
+            outcome: Ok(&produced),
+        }];
+        let id = format!("evt_l{i}");
+        store
+            .record_event(&check_evaluation(&id), &runs)
+            .await
+            .unwrap();
+        tokio::time::sleep(Duration::from_millis(5)).await; // due one after the other
+    }
+    let url_of = |claimed: &[DueAction]| -> Vec<String> {
+        claimed.iter().map(|due| due.request.url.clone()).collect()
+    };
+    let short = store
+        .claim_due(1, Duration::from_millis(200))
+        .await
+        .unwrap();
+    assert_eq!(url_of(&short), [urls[0]], "the oldest first");
+    let held = store.claim_due(1, Duration::from_secs(60)).await.unwrap();
+    assert_eq!(url_of(&held), [urls[1]]);
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let claimed = store.claim_due(2, Duration::from_secs(60)).await.unwrap();
+    assert_eq!(
+        url_of(&claimed),
+        [urls[0], urls[2]],
+        "the expired lease, then the free action; the held one stays held"
+    );
+    assert!(store
+        .claim_due(10, Duration::from_secs(60))
+        .await
+        .unwrap()
+        .is_empty());
 }
 
 async fn an_expired_lease_is_taken_over(db: TestDb) {
