@@ -5,6 +5,7 @@
 use std::time::{Duration, Instant};
 
 use serde_json::{json, Value};
+use soda_gateway_tests::reload::install_and_wait;
 use soda_gateway_tests::{
     event, wait_until, with_outcomes, Config, FakeDownstream, Gateway, Plugin, PluginRun, Tenant,
     SOON,
@@ -379,4 +380,78 @@ async fn assert_hostile_failed_once(gateway: &Gateway, words: &str) {
             .contains(words),
         "{failed:?}"
     );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn memories_added_to_a_component_count_against_one_cap() {
+    let slack = FakeDownstream::start().await;
+    let sink = FakeDownstream::start().await;
+    let attack = json!({ "mode": "count", "url": sink.url("/counted") });
+    let gateway = Gateway::start(with_admin(config(attack, &slack), "")).await;
+    let built = std::fs::read(Plugin::Hostile.wasm_path()).expect("the built hostile plugin");
+    let name = Plugin::Hostile.name();
+
+    // One extra memory of 40 MiB keeps the component under the 64 MiB cap: it still runs.
+    install_and_wait(&gateway, name, &with_extra_memories(&built, 1, 40), SOON).await;
+    let reply = gateway.send_event(HOSTILE, &failing_check()).await;
+    assert_eq!(reply.status, 200, "{reply:?}");
+    sink.wait_for(1, SOON).await;
+
+    // Two of them are each within the per-memory limit, but not together.
+    install_and_wait(&gateway, name, &with_extra_memories(&built, 2, 40), SOON).await;
+    let reply = gateway.send_event(HOSTILE, &failing_check()).await;
+    assert_eq!(reply.status, 200, "{reply:?}");
+    assert_hostile_failed_once(&gateway, "exceeded its memory cap of 64 MiB").await;
+    bystander_is_served(&gateway, &slack, 1).await;
+    assert_eq!(sink.requests().len(), 1, "the capped call sent nothing");
+    assert_eq!(metric(&gateway, "soda_plugin_calls_running").await, 0.0);
+}
+
+/// `component` with `count` more core modules, each with a memory of `mib` MiB that the
+/// component instantiates after its own: what a hand-made component can hold (up to 16
+/// memories), which no toolchain's output does.
+fn with_extra_memories(component: &[u8], count: usize, mib: u64) -> Vec<u8> {
+    use wasm_encoder::{
+        Component, InstanceSection, MemorySection, MemoryType, Module, ModuleSection,
+    };
+    use wasmparser::Payload;
+    // Core modules at the top level (nested ones have index spaces of their own).
+    let mut modules_before = 0;
+    let mut depth = 0;
+    for payload in wasmparser::Parser::new(0).parse_all(component) {
+        match payload.expect("a valid component") {
+            Payload::ModuleSection { .. } => {
+                modules_before += usize::from(depth == 0);
+                depth += 1;
+            }
+            Payload::ComponentSection { .. } => depth += 1,
+            Payload::End(_) => depth -= 1,
+            _ => {}
+        }
+    }
+    let mut memories = MemorySection::new();
+    memories.memory(MemoryType {
+        minimum: mib * 16,
+        maximum: None,
+        memory64: false,
+        shared: false,
+        page_size_log2: None,
+    });
+    let mut module = Module::new();
+    module.section(&memories);
+    let mut extra = Component::new();
+    for index in 0..count {
+        extra.section(&ModuleSection(&module));
+        let mut instances = InstanceSection::new();
+        instances.instantiate(
+            (modules_before + index) as u32,
+            Vec::<(&str, wasm_encoder::ModuleArg)>::new(),
+        );
+        extra.section(&instances);
+    }
+    let extra = extra.finish();
+    // Sections follow the 8-byte preamble; appended, they extend the component's index spaces.
+    let mut bytes = component.to_vec();
+    bytes.extend_from_slice(&extra[8..]);
+    bytes
 }
