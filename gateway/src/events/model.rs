@@ -97,9 +97,13 @@ pub struct CheckResult {
     pub datasets: Vec<Dataset>,
     #[serde(deserialize_with = "opt_string")]
     pub column: Option<String>,
-    /// The outcome exactly as Soda sent it; see [`CheckResult::outcome`].
+    /// The outcome exactly as Soda sent it in `outcome`; see [`CheckResult::outcome`].
     #[serde(rename = "outcome", deserialize_with = "opt_string")]
     pub outcome_raw: Option<String>,
+    /// The outcome in the newer check-result shape, which sends `evaluationStatus` (same values)
+    /// instead of `outcome`.
+    #[serde(deserialize_with = "opt_string")]
+    pub evaluation_status: Option<String>,
     #[serde(deserialize_with = "opt_string")]
     pub data_timestamp: Option<String>,
     pub diagnostics: Option<serde_json::Value>,
@@ -107,9 +111,16 @@ pub struct CheckResult {
 }
 
 impl CheckResult {
-    /// The normalised outcome.
+    /// The normalised outcome: `outcome`, or `evaluationStatus` when `outcome` is absent.
     pub fn outcome(&self) -> Outcome {
-        Outcome::parse(self.outcome_raw.as_deref())
+        Outcome::parse(self.reported_outcome())
+    }
+
+    /// The outcome string Soda sent: `outcome`, or `evaluationStatus` when `outcome` is absent.
+    pub fn reported_outcome(&self) -> Option<&str> {
+        self.outcome_raw
+            .as_deref()
+            .or(self.evaluation_status.as_deref())
     }
 }
 

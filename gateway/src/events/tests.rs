@@ -132,6 +132,21 @@ fn open_enumerations_keep_unknown_values() {
 }
 
 #[test]
+fn the_newer_check_result_shape_reports_its_outcome_as_evaluation_status() {
+    // A mix in one event: the newer shape, the older one, and both fields (`outcome` wins).
+    let body = br#"{"event":"checkEvaluation","checkResults":[
+        {"evaluationStatus":"fail","value":12.5,"attributes":{"team":"core"}},
+        {"outcome":"warn"},
+        {"outcome":"pass","evaluationStatus":"fail"}]}"#;
+    let EventKind::CheckEvaluation(results) = parse(body).unwrap().kind else {
+        panic!()
+    };
+    let outcomes: Vec<_> = results.iter().map(CheckResult::outcome).collect();
+    assert_eq!(outcomes, [Outcome::Fail, Outcome::Warn, Outcome::Pass]);
+    assert_eq!(results[0].reported_outcome(), Some("fail"));
+}
+
+#[test]
 fn bodies_that_are_not_soda_events_are_rejected_with_a_reason() {
     let cases: [(&[u8], &str); 5] = [
         (b"{not json", "body is not JSON"),

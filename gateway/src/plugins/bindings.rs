@@ -95,7 +95,7 @@ fn check_result(r: &events::CheckResult) -> wit::CheckResult {
             events::Outcome::Excluded => wit::Outcome::Excluded,
             events::Outcome::Other => wit::Outcome::Other,
         },
-        outcome_raw: r.outcome_raw.clone(),
+        outcome_raw: r.reported_outcome().map(str::to_owned),
         data_timestamp: r.data_timestamp.clone(),
         diagnostics_json: r.diagnostics.as_ref().map(|d| d.to_string()),
         agreement: r.agreement.as_ref().map(|a| wit::Agreement {
