@@ -21,6 +21,32 @@ wasmtime::component::bindgen!({
 
 pub use soda::gateway::types as wit;
 
+impl<T: Send + 'static> PluginPre<T> {
+    /// [`PluginPre::instantiate_async`] without type-checking the exports again.
+    ///
+    /// # Safety
+    ///
+    /// The calls through the returned [`Plugin`] assume the exports have the contract's types:
+    /// an earlier instance of this same `PluginPre` must have been made with
+    /// [`PluginPre::instantiate_async`], which checks them (they cannot differ between its
+    /// instances).
+    pub async unsafe fn instantiate_prechecked(
+        &self,
+        mut store: impl wasmtime::AsContextMut<Data = T>,
+    ) -> wasmtime::Result<Plugin> {
+        let instance = self.instance_pre.instantiate_async(&mut store).await?;
+        let mut export = |index| {
+            instance
+                .get_func(&mut store, index)
+                .ok_or_else(|| wasmtime::format_err!("the component lost an export"))
+        };
+        Ok(Plugin {
+            handle: export(&self.indices.handle)?,
+            on_response: export(&self.indices.on_response)?,
+        })
+    }
+}
+
 /// The contract version this gateway speaks, as written in `wit/`.
 pub const CONTRACT_VERSION: &str = "soda:gateway@0.1.0";
 

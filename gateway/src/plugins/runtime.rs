@@ -12,7 +12,7 @@
 //! whatever the plugin does: when it runs out the future is dropped, which frees the instance
 //! and its pool slot at once, and no thread is left behind.
 
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::Duration;
 
 use wasmtime::component::{Component, HasSelf, Linker};
@@ -53,6 +53,24 @@ pub struct Runtime {
 /// A compiled plugin, pre-linked so that instantiating it is cheap.
 pub struct Compiled {
     pre: PluginPre<HostState>,
+    /// Whether an instance's exports were type-checked once (see [`Compiled::instantiate`]).
+    exports_checked: AtomicBool,
+}
+
+impl Compiled {
+    /// A new instance. The first one's exports are type-checked against the contract; every
+    /// instance of the same pre-linked component has the same types, so later ones skip the
+    /// check, which walked every record type of the contract by field name and was a third of
+    /// a fresh instance's cost.
+    async fn instantiate(&self, store: &mut Store<HostState>) -> wasmtime::Result<Plugin> {
+        if self.exports_checked.load(Ordering::Acquire) {
+            // SAFETY: an earlier instance of this `PluginPre` had its exports checked.
+            return unsafe { self.pre.instantiate_prechecked(store) }.await;
+        }
+        let plugin = self.pre.instantiate_async(store).await?;
+        self.exports_checked.store(true, Ordering::Release);
+        Ok(plugin)
+    }
 }
 
 /// Why a call was stopped by the host.
@@ -132,7 +150,10 @@ impl Runtime {
     /// Links a component against the host imports and finds its `handle` export.
     pub fn prepare(&self, component: &Component) -> wasmtime::Result<Compiled> {
         let pre = PluginPre::new(self.linker.instantiate_pre(component)?)?;
-        Ok(Compiled { pre })
+        Ok(Compiled {
+            pre,
+            exports_checked: AtomicBool::new(false),
+        })
     }
 
     /// Runs `handle` on a fresh instance.
@@ -193,7 +214,7 @@ impl Runtime {
         let run = async {
             let plugin = match warm_plugin {
                 Some(plugin) => plugin,
-                None => compiled.pre.instantiate_async(&mut store).await?,
+                None => compiled.instantiate(&mut store).await?,
             };
             let returned = match export {
                 Export::Handle => plugin.call_handle(&mut store, event, context).await,
