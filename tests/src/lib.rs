@@ -1302,13 +1302,15 @@ pub fn event(name: &str) -> Value {
     serde_json::from_str(&text).unwrap_or_else(|e| panic!("{} is not JSON: {e}", path.display()))
 }
 
-/// Every seed event, by file stem, sorted.
+/// Every documented seed event (the examples in Soda's documentation), by file stem, sorted.
 pub fn all_events() -> Vec<(String, Value)> {
     let mut names: Vec<String> = fs::read_dir(events_dir())
         .expect("the fixtures directory")
         .map(|entry| entry.expect("a directory entry").path())
         .filter(|path| path.extension().is_some_and(|ext| ext == "json"))
         .map(|path| path.file_stem().unwrap().to_string_lossy().into_owned())
+        // `gen3_`: shapes Soda sends that are newer than its documented examples.
+        .filter(|name| name.starts_with("gen1_") || name.starts_with("gen2_"))
         .collect();
     names.sort();
     names
