@@ -50,11 +50,10 @@ impl Event {
 }
 
 impl EventKind {
-    /// Soda's name for the event type: `validate`, `checkEvaluation`, `incidentCreated`,
-    /// `incidentUpdated`, `contractPublished`, or the unknown type's own name.
+    /// Soda's name for the event type: `checkEvaluation`, `incidentCreated`, `incidentUpdated`,
+    /// `contractPublished`, or the unknown type's own name.
     pub fn name(&self) -> &str {
         match self {
-            EventKind::Validate => "validate",
             EventKind::CheckEvaluation(_) => "checkEvaluation",
             EventKind::IncidentCreated(_) => "incidentCreated",
             EventKind::IncidentUpdated(_) => "incidentUpdated",

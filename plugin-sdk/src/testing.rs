@@ -96,6 +96,8 @@ pub fn check_result(name: &str, outcome: Outcome) -> CheckResult {
         data_timestamp: None,
         diagnostics_json: None,
         agreement: None,
+        value: None,
+        attributes: Vec::new(),
     }
 }
 
@@ -184,7 +186,7 @@ mod tests {
         assert!(incident.title.is_none() && incident.check_results.is_empty());
 
         assert_eq!(context("{}").tenant, "acme");
-        assert_eq!(event(EventKind::Validate).raw_json, "{}");
+        assert_eq!(event(EventKind::Unknown("x".into())).raw_json, "{}");
     }
 
     #[test]

@@ -18,6 +18,8 @@ fn result(outcome: Outcome) -> CheckResult {
         data_timestamp: None,
         diagnostics_json: None,
         agreement: None,
+        value: None,
+        attributes: Vec::new(),
     }
 }
 

@@ -1,6 +1,6 @@
 // Builds plugin.js into a WebAssembly component: `node build.mjs OUTPUT.wasm`.
 //
-// The component implements the `plugin` world of wit/gateway.wit. Every optional WASI feature
+// The component implements the `plugin` world (`handle` only) of wit/0.2.0/gateway.wit. Every optional WASI feature
 // is disabled, so the component imports nothing but the gateway's own interfaces.
 
 import { componentize } from '@bytecodealliance/componentize-js';
@@ -18,7 +18,7 @@ if (!output) {
 const started = Date.now();
 const source = await readFile(resolve(here, 'plugin.js'), 'utf8');
 const { component } = await componentize(source, {
-  witPath: resolve(here, '../../wit'),
+  witPath: resolve(here, '../../wit/0.2.0'),
   worldName: 'plugin',
   disableFeatures: ['stdio', 'random', 'clocks', 'http', 'fetch-event'],
 });

@@ -5,12 +5,12 @@
 // webhook request is received") or a classic incoming webhook: one card per `checkEvaluation`
 // with failing or warning results, one per `incidentCreated`, nothing for anything else.
 //
-// The values follow componentize-js's mapping of wit/gateway.wit: records are objects with
+// The values follow componentize-js's mapping of wit/0.2.0/gateway.wit: records are objects with
 // camelCase fields, `option<T>` is the value or `undefined`, enums are their kebab-case names,
 // variants are `{ tag, val }`, `option<s64>` is a BigInt, `list<u8>` is a Uint8Array, and an
 // exported `result` is the returned value (ok) or the thrown value (err).
 
-import { write as log } from 'soda:gateway/log@0.1.0';
+import { write as log } from 'soda:gateway/log@0.2.0';
 
 /** How many alerting results get their own section in one card. */
 const MAX_RESULTS = 10;
@@ -36,11 +36,6 @@ export function handle(event, context) {
   }
   log('info', 'posting Teams workflow card', [['event_kind', event.kind.tag]]);
   return [postJson(config.webhook_url, message(card))];
-}
-
-/** This plugin never asks for responses, so there is nothing to continue. */
-export function onResponse(_event, _response, _context) {
-  return [];
 }
 
 // ---------------------------------------------------------------------------------------------

@@ -9,7 +9,7 @@
 //! gateway reads exactly like `[[tenants]]` tables.
 //!
 //! Build outputs these tests need besides the harness's: `cargo build --profile plugin --target
-//! wasm32-wasip2 -p fixture-echo-v1 -p fixture-echo-v2 -p fixture-other-version`.
+//! wasm32-wasip2 -p fixture-echo-v1 -p fixture-echo-v2 -p fixture-other-version -p fixture-handle-only`.
 
 use std::fs;
 use std::path::{Path, PathBuf};
@@ -20,8 +20,14 @@ use sha2::{Digest, Sha256};
 
 use crate::{gateway_binary, Config, Gateway, Reply, Verify};
 
-/// The contract version this gateway speaks, as its messages name it.
-pub const CONTRACT: &str = "soda:gateway@0.1.0";
+/// The current contract version, as the gateway's messages name it.
+pub const CONTRACT: &str = "soda:gateway@0.2.0";
+
+/// The first released contract version, which the gateway still loads.
+pub const FIRST_CONTRACT: &str = "soda:gateway@0.1.0";
+
+/// Every contract version the gateway loads, as its messages list them.
+pub const SUPPORTED: &str = "soda:gateway@0.2.0 and soda:gateway@0.1.0";
 
 /// The contract version [`Fixture::OtherVersion`] was built for.
 pub const OTHER_CONTRACT: &str = "soda:gateway@9.9.9";
@@ -43,6 +49,13 @@ pub enum Fixture {
     EchoV2,
     /// `fixture-other-version`: a well-formed plugin built for `soda:gateway@9.9.9`.
     OtherVersion,
+    /// `fixture-handle-only`: a plugin of the current `plugin` world (no `on-response`) that
+    /// answers every event with one `POST {"event": <id>}` to its config key `url`, setting
+    /// its config key `continuation` (if any) as the request's continuation.
+    HandleOnly,
+    /// The Slack plugin as built for `soda:gateway@0.1.0`, before 0.2.0 existed: committed in
+    /// `tests/fixtures/plugins/` (see the README there), never rebuilt.
+    SlackContract0_1,
 }
 
 impl Fixture {
@@ -52,17 +65,24 @@ impl Fixture {
             Fixture::EchoV1 => "fixture-echo-v1",
             Fixture::EchoV2 => "fixture-echo-v2",
             Fixture::OtherVersion => "fixture-other-version",
+            Fixture::HandleOnly => "fixture-handle-only",
+            Fixture::SlackContract0_1 => "slack (contract 0.1.0)",
         }
     }
 
-    /// The built component: `target/wasm32-wasip2/plugin/<package with _>.wasm`.
+    /// The built component: `target/wasm32-wasip2/plugin/<package with _>.wasm`, or the
+    /// committed file.
     pub fn wasm_path(self) -> PathBuf {
+        if self == Fixture::SlackContract0_1 {
+            return Path::new(env!("CARGO_MANIFEST_DIR"))
+                .join("fixtures/plugins/slack_contract_0_1_0.wasm");
+        }
         let path = built_plugins_dir().join(format!("{}.wasm", self.package().replace('-', "_")));
         assert!(
             path.is_file(),
             "the plugin {} is missing: run `cargo build --profile plugin --target wasm32-wasip2 \
-             -p fixture-echo-v1 -p fixture-echo-v2 -p fixture-other-version` before the \
-             black-box tests (`cargo xtask test` does it)",
+             -p fixture-echo-v1 -p fixture-echo-v2 -p fixture-other-version \
+             -p fixture-handle-only` before the black-box tests (`cargo xtask test` does it)",
             path.display()
         );
         path

@@ -7,7 +7,9 @@ use std::process::Command;
 
 use serde_json::{json, Value};
 use soda_gateway_tests::cli_run::CliRun;
-use soda_gateway_tests::reload::{Fixture, CONTRACT, CORE_MODULE_HEADER, GARBAGE, OTHER_CONTRACT};
+use soda_gateway_tests::reload::{
+    Fixture, CONTRACT, CORE_MODULE_HEADER, FIRST_CONTRACT, GARBAGE, OTHER_CONTRACT, SUPPORTED,
+};
 use soda_gateway_tests::{event, gateway_binary, with_outcomes, Plugin};
 use tempfile::TempDir;
 
@@ -43,7 +45,7 @@ fn plugin_check_accepts_a_valid_plugin_and_names_its_contract() {
         .collect();
     assert_eq!(
         labels,
-        ["file", "format", "compile", "contract", "imports", "exports", "result"],
+        ["file", "format", "contract", "compile", "imports", "exports", "result"],
         "{run:?}"
     );
     assert!(
@@ -53,13 +55,13 @@ fn plugin_check_accepts_a_valid_plugin_and_names_its_contract() {
     assert_eq!(run.field("format"), "WebAssembly component", "{run:?}");
     assert!(
         run.field("contract")
-            .starts_with(&format!("{CONTRACT} (this gateway speaks {CONTRACT})")),
+            .starts_with(&format!("{CONTRACT} (this gateway speaks {SUPPORTED})")),
         "{run:?}"
     );
     assert!(
         run.field("imports")
             .split(", ")
-            .any(|import| import.starts_with("soda:gateway/") && import.ends_with("@0.1.0")),
+            .any(|import| import.starts_with("soda:gateway/") && import.ends_with("@0.2.0")),
         "{run:?}"
     );
     assert!(
@@ -92,15 +94,33 @@ fn plugin_check_rejects_another_contract_version() {
     assert!(!run.succeeded(), "{run:?}");
     assert_eq!(
         run.field("contract"),
-        format!("{OTHER_CONTRACT} (this gateway speaks {CONTRACT})"),
+        format!("{OTHER_CONTRACT} (this gateway speaks {SUPPORTED})"),
         "{run:?}"
     );
     assert!(
         run.error_line()
-            .contains("built for another contract version"),
+            .contains("built for a contract version this gateway does not load"),
         "{run:?}"
     );
+    // Refused from the import names alone, before compiling.
+    assert!(!run.stdout().contains("compile:"), "{run:?}");
     assert!(!run.stdout().contains("result:"), "{run:?}");
+}
+
+#[test]
+fn plugin_check_accepts_a_plugin_built_for_the_first_contract() {
+    let run = plugin(&["check".as_ref(), &Fixture::SlackContract0_1.wasm_path()]);
+    assert!(run.succeeded(), "{run:?}");
+    assert_eq!(
+        run.field("contract"),
+        format!("{FIRST_CONTRACT} (this gateway speaks {SUPPORTED})"),
+        "{run:?}"
+    );
+    assert!(
+        run.field("exports").split(", ").any(|e| e == "on-response"),
+        "0.1.0 plugins all export on-response: {run:?}"
+    );
+    assert_eq!(run.field("result"), "loads in this gateway", "{run:?}");
 }
 
 #[test]

@@ -12,7 +12,7 @@ use serde_json::{json, Value};
 use soda_gateway_tests::reload::{
     cache_entries, config_with, install, install_and_wait, log_lines, log_mark, remove, send,
     wait_for_loaded, wait_for_log, wait_for_rejection, Fixture, LogLine, LogMark, NamedTenant,
-    CONTRACT, CORE_MODULE_HEADER, GARBAGE, OTHER_CONTRACT,
+    CORE_MODULE_HEADER, GARBAGE, OTHER_CONTRACT, SUPPORTED,
 };
 use soda_gateway_tests::{
     event, wait_until, with_outcomes, Config, FakeDownstream, Gateway, Plugin, Recorded, Tenant,
@@ -188,7 +188,7 @@ async fn broken_file_is_rejected_and_the_previous_version_keeps_serving() {
     );
     assert!(
         rejection.contains(&format!(
-            "(built for an unknown contract version; this gateway speaks {CONTRACT})"
+            "(built for an unknown contract version; this gateway speaks {SUPPORTED})"
         )),
         "{rejection:?}"
     );
@@ -216,7 +216,7 @@ async fn core_module_is_rejected_and_the_previous_version_keeps_serving() {
         rejection.contains("core WebAssembly module, not a component"),
         "the reason: {rejection:?}"
     );
-    assert!(rejection.contains(CONTRACT), "{rejection:?}");
+    assert!(rejection.contains(SUPPORTED), "{rejection:?}");
 
     assert_eq!(version_serving(&gateway, &tenant, &downstream, 0).await, 1);
 }
@@ -233,8 +233,8 @@ async fn plugin_for_another_contract_version_is_rejected_naming_both_versions() 
     assert!(rejection.is_level("ERROR"), "{rejection:?}");
     assert!(
         rejection.contains(&format!(
-            ": built for another contract version (built for {OTHER_CONTRACT}; this gateway \
-             speaks {CONTRACT})"
+            ": built for a contract version this gateway does not load (built for \
+             {OTHER_CONTRACT}; this gateway speaks {SUPPORTED})"
         )),
         "the rejection names both versions: {rejection:?}"
     );

@@ -34,7 +34,7 @@ pub fn build(root: &Path, out_dir: &Path) {
             dir.join("plugin.js"),
             dir.join("build.mjs"),
             dir.join("node_modules/.package-lock.json"),
-            root.join("wit/gateway.wit"),
+            root.join("wit/0.2.0/gateway.wit"),
         ];
         if newer_than_all(&output, &inputs) {
             eprintln!("xtask: {folder}: {} is up to date", output.display());

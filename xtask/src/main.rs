@@ -39,6 +39,7 @@ const FIXTURE_PLUGINS: &[&str] = &[
     "fixture-echo-v1",
     "fixture-echo-v2",
     "fixture-other-version",
+    "fixture-handle-only",
     "fixture-hostile",
 ];
 const WASM_TARGET: &str = "wasm32-wasip2";
@@ -73,6 +74,17 @@ fn main() {
             // The black-box tests in tests/ start this binary.
             cargo(&root, &["build", "-p", "soda-gateway"]);
             cargo(&root, &["test", "--workspace", "--exclude", "xtask"]);
+            // The SDK carries its own copy of the contract, so it can be published.
+            cargo(
+                &root,
+                &[
+                    "package",
+                    "-p",
+                    "soda-gateway-plugin-sdk",
+                    "--no-verify",
+                    "--allow-dirty",
+                ],
+            );
         }
         "bench" => {
             build_all_plugins(&root);

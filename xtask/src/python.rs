@@ -21,10 +21,10 @@ pub fn build(root: &Path, out_dir: &Path) {
         .unwrap_or_else(|e| panic!("create {}: {e}", out_dir.display()));
     for (dir, name) in PLUGINS {
         // `componentize app` imports `app.py` from the plugin directory (`-p`) and the bindings
-        // it generates from the gateway's WIT, world `plugin`.
+        // it generates from the current contract's WIT, world `plugin` (`handle` only).
         run(Command::new(&componentize_py)
             .arg("-d")
-            .arg(root.join("wit"))
+            .arg(root.join("wit/0.2.0"))
             .args(["-w", "plugin", "componentize", "-p"])
             .arg(root.join("plugins").join(dir))
             .arg("app")

@@ -100,18 +100,23 @@ impl OutboundPolicy {
         self.check_address(&ip.to_string(), ip)
     }
 
+    /// Refuses a host missing from the plugin's allow-list, if it has one.
     fn check_allowed(&self, plugin: &str, host: &str) -> Result<(), Refused> {
         let Some(patterns) = self.allowed_hosts.get(plugin) else {
             return Ok(());
         };
         if patterns.iter().any(|pattern| host_matches(pattern, host)) {
-            Ok(())
-        } else {
-            Err(Refused(format!(
-                "host `{host}` is not on plugin `{plugin}`'s allow-list \
-                 (outbound.allowed_hosts.{plugin})"
-            )))
+            return Ok(());
         }
+        let hint = if host_matches("*.soda.io", host) {
+            format!("; incident-link callbacks go to Soda Cloud: add {SODA_HOSTS} to it")
+        } else {
+            String::new()
+        };
+        Err(Refused(format!(
+            "host `{host}` is not on plugin `{plugin}`'s allow-list \
+             (outbound.allowed_hosts.{plugin}){hint}"
+        )))
     }
 
     fn check_address(&self, host: &str, ip: IpAddr) -> Result<(), Refused> {
@@ -195,6 +200,9 @@ impl Resolve for PublicOnlyResolver {
         })
     }
 }
+
+/// Soda Cloud's hosts, EU and US, where incident-link callbacks go.
+const SODA_HOSTS: &str = "`cloud.soda.io` (EU) and `cloud.us.soda.io` (US)";
 
 /// The [`Refused`] somewhere in an error's chain, if any.
 pub fn refusal_in<'e>(error: &'e (dyn std::error::Error + 'static)) -> Option<&'e Refused> {
@@ -395,6 +403,22 @@ mod tests {
             Ok(()),
             "a plugin without a list may reach any public host"
         );
+    }
+
+    #[test]
+    fn a_refused_soda_callback_names_both_soda_hosts() {
+        let policy = policy(false, &[("jira", &["*.atlassian.net"])]);
+        let callback = "https://cloud.us.soda.io/integrations/webhook/x/incident-link";
+        let reason = policy.check_url("jira", callback).unwrap_err().0;
+        assert!(
+            reason.contains("cloud.soda.io") && reason.contains("cloud.us.soda.io"),
+            "{reason}"
+        );
+        let other = policy
+            .check_url("jira", "https://evil.com/x")
+            .unwrap_err()
+            .0;
+        assert!(!other.contains("Soda"), "{other}");
     }
 
     #[tokio::test]

@@ -8,7 +8,6 @@ use serde::Serialize;
 
 use crate::config::{HmacAlgorithm, Quota, SignatureEncoding, Verify};
 use crate::ingress::Ingress;
-use crate::plugins::bindings::CONTRACT_VERSION;
 use crate::store::{now_ms, LastRunError};
 
 /// How far back [`TenantInfo::events_24h`] counts.
@@ -20,7 +19,7 @@ const DAY_MS: i64 = 24 * 3600 * 1000;
 pub struct PluginInfo {
     pub name: String,
     pub state: PluginState,
-    /// The contract the loaded version speaks (the loader refuses any other).
+    /// The contract version the loaded version was built against (`soda:gateway@x.y.z`).
     pub contract: Option<&'static str>,
     /// Hex SHA-256 of the loaded version's file.
     pub sha256: Option<String>,
@@ -131,7 +130,7 @@ pub async fn plugins(ingress: &Ingress) -> anyhow::Result<Vec<PluginInfo>> {
     };
     for loaded in ingress.plugins.loaded() {
         let info = PluginInfo {
-            contract: Some(CONTRACT_VERSION),
+            contract: Some(loaded.compiled.version().name()),
             sha256: Some(loaded.sha256.clone()),
             from_cache: Some(loaded.from_cache),
             load_ms: Some(loaded.load_time.as_secs_f64() * 1000.0),

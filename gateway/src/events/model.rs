@@ -6,7 +6,7 @@
 
 use serde::Deserialize;
 
-use super::lenient::{null_as_empty, opt_string, string_list};
+use super::lenient::{attribute_pairs, null_as_empty, opt_string, string_list};
 
 /// A Soda Cloud user: dataset owner, incident lead or reporter, contract author.
 #[derive(Debug, Clone, Default, Deserialize, PartialEq)]
@@ -108,6 +108,12 @@ pub struct CheckResult {
     pub data_timestamp: Option<String>,
     pub diagnostics: Option<serde_json::Value>,
     pub agreement: Option<Agreement>,
+    /// The measured value (newer shape), as text.
+    #[serde(deserialize_with = "opt_string")]
+    pub value: Option<String>,
+    /// The check's own attributes (newer shape: a map), as (name, text) pairs in the order sent.
+    #[serde(deserialize_with = "attribute_pairs")]
+    pub attributes: Vec<(String, String)>,
 }
 
 impl CheckResult {

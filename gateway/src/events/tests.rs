@@ -144,6 +144,13 @@ fn the_newer_check_result_shape_reports_its_outcome_as_evaluation_status() {
     let outcomes: Vec<_> = results.iter().map(CheckResult::outcome).collect();
     assert_eq!(outcomes, [Outcome::Fail, Outcome::Warn, Outcome::Pass]);
     assert_eq!(results[0].reported_outcome(), Some("fail"));
+    assert_eq!(results[0].value.as_deref(), Some("12.5"));
+    assert_eq!(
+        results[0].attributes,
+        [("team".to_owned(), "core".to_owned())]
+    );
+    assert_eq!(results[1].value, None);
+    assert!(results[1].attributes.is_empty());
 }
 
 #[test]

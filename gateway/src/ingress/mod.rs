@@ -291,16 +291,13 @@ impl Ingress {
     ) -> Result<Accepted, Refused> {
         let tenant_id = &tenant.config.id;
         let event_id = new_id("evt");
-        let mut runs = if matches!(event.kind, EventKind::Validate) {
-            Vec::new()
-        } else {
-            self.run_plugins(tenant, &event_id, event, body)
-                .await
-                .map_err(|overloaded| {
-                    tracing::warn!(tenant = %tenant_id, event_id, "event refused with 503: {overloaded}");
-                    Refused::Overloaded
-                })?
-        };
+        let mut runs = self
+            .run_plugins(tenant, &event_id, event, body)
+            .await
+            .map_err(|overloaded| {
+                tracing::warn!(tenant = %tenant_id, event_id, "event refused with 503: {overloaded}");
+                Refused::Overloaded
+            })?;
         limit_event_actions(&mut runs, tenant.quota.limits().max_actions_per_event);
         let record = EventRecord {
             id: &event_id,
@@ -391,11 +388,12 @@ impl Ingress {
         event: &events::SodaEvent,
         body: &[u8],
     ) -> Result<Vec<PluginRun>, Overloaded> {
-        if tenant.plugins.is_empty() {
-            return Ok(Vec::new());
-        }
         let raw_json = String::from_utf8_lossy(body);
-        let wit_event = to_wit_event(event_id, event, &raw_json);
+        let wit_event = match to_wit_event(event_id, event, &raw_json) {
+            Some(wit_event) if !tenant.plugins.is_empty() => wit_event,
+            // No plugin, or `validate`, which plugins never receive.
+            _ => return Ok(Vec::new()),
+        };
         let budget = tenant.quota.limits().event_budget;
         let registry = self.plugins.clone();
         let tenant_id = tenant.config.id.clone();

@@ -65,11 +65,10 @@ impl PluginResponses {
             Ok(event) => event,
             Err(error) => return failed(format!("stored event does not parse: {error}")),
         };
-        let wit_event = to_wit_event(
-            &pending.event_id,
-            &event,
-            &String::from_utf8_lossy(event_body),
-        );
+        let raw_json = String::from_utf8_lossy(event_body);
+        let Some(wit_event) = to_wit_event(&pending.event_id, &event, &raw_json) else {
+            return failed("a `validate` event never reaches plugins".into());
+        };
         let run = ingress
             .plugins
             .run_on_response(

@@ -1,59 +1,86 @@
-//! Host bindings generated from `wit/`, and the conversion of a parsed event into WIT types.
+//! Host bindings generated from every contract version in `wit/`, and the conversion of a
+//! parsed event into the current contract's types.
 //!
 //! The conversion runs once per event; every plugin of the tenant receives the same value.
 
 use crate::events::{self, EventKind, SodaEvent};
 
-wasmtime::component::bindgen!({
-    world: "plugin",
-    path: "../wit",
-    // Lets benchmarks and tools hand the same event to a plugin compiled natively.
-    additional_derives: [serde::Serialize],
-    // Calls run on the async runtime, so that a wall-clock limit can abandon a call blocked in a
-    // host call (a WASI poll or sleep) and its instance is freed at once. State reads await the
-    // store; every gateway import may trap a plugin that breaks a per-call limit.
-    imports: {
-        "soda:gateway/state": async | trappable,
-        default: trappable,
-    },
-    exports: { default: async },
-});
+/// Reads one contract version's WIT into a module of host bindings. Calls run on the async
+/// runtime, so that a wall-clock limit can abandon a call blocked in a host call (a WASI poll or
+/// sleep) and its instance is freed at once. State reads await the store; every gateway import
+/// may trap a plugin that breaks a per-call limit. The types derive `serde` so that the host can
+/// adapt an older contract's values (see `contract`), and benchmarks and tools can hand the same
+/// event to a plugin compiled natively.
+macro_rules! contract_bindings {
+    ($path:literal, $($export:ident),+) => {
+        wasmtime::component::bindgen!({
+            world: "plugin",
+            path: $path,
+            additional_derives: [serde::Serialize, serde::Deserialize],
+            imports: {
+                "soda:gateway/state": async | trappable,
+                default: trappable,
+            },
+            exports: { default: async },
+        });
 
-pub use soda::gateway::types as wit;
+        impl<T: Send + 'static> PluginPre<T> {
+            /// A new instance with its exports type-checked, and the instance itself (for the
+            /// exports the world leaves optional).
+            pub async fn instantiate_checked(
+                &self,
+                mut store: impl wasmtime::AsContextMut<Data = T>,
+            ) -> wasmtime::Result<(Plugin, wasmtime::component::Instance)> {
+                let instance = self.instance_pre.instantiate_async(&mut store).await?;
+                let plugin = self.indices.load(&mut store, &instance)?;
+                Ok((plugin, instance))
+            }
 
-impl<T: Send + 'static> PluginPre<T> {
-    /// [`PluginPre::instantiate_async`] without type-checking the exports again.
-    ///
-    /// # Safety
-    ///
-    /// The calls through the returned [`Plugin`] assume the exports have the contract's types:
-    /// an earlier instance of this same `PluginPre` must have been made with
-    /// [`PluginPre::instantiate_async`], which checks them (they cannot differ between its
-    /// instances).
-    pub async unsafe fn instantiate_prechecked(
-        &self,
-        mut store: impl wasmtime::AsContextMut<Data = T>,
-    ) -> wasmtime::Result<Plugin> {
-        let instance = self.instance_pre.instantiate_async(&mut store).await?;
-        let mut export = |index| {
-            instance
-                .get_func(&mut store, index)
-                .ok_or_else(|| wasmtime::format_err!("the component lost an export"))
-        };
-        Ok(Plugin {
-            handle: export(&self.indices.handle)?,
-            on_response: export(&self.indices.on_response)?,
-        })
-    }
+            /// [`PluginPre::instantiate_async`] without type-checking the exports again.
+            ///
+            /// # Safety
+            ///
+            /// The calls through the returned [`Plugin`] assume the exports have the
+            /// contract's types: an earlier instance of this same `PluginPre` must have been
+            /// made with [`PluginPre::instantiate_async`], which checks them (they cannot
+            /// differ between its instances).
+            pub async unsafe fn instantiate_prechecked(
+                &self,
+                mut store: impl wasmtime::AsContextMut<Data = T>,
+            ) -> wasmtime::Result<(Plugin, wasmtime::component::Instance)> {
+                let instance = self.instance_pre.instantiate_async(&mut store).await?;
+                let mut export = |index| {
+                    instance
+                        .get_func(&mut store, index)
+                        .ok_or_else(|| wasmtime::format_err!("the component lost an export"))
+                };
+                let plugin = Plugin {
+                    $($export: export(&self.indices.$export)?,)+
+                };
+                Ok((plugin, instance))
+            }
+        }
+    };
 }
 
-/// The contract version this gateway speaks, as written in `wit/`.
-pub const CONTRACT_VERSION: &str = "soda:gateway@0.1.0";
+/// The current contract, `wit/0.2.0` (`handle`; `on-response` is optional, see `contract`).
+pub mod current {
+    contract_bindings!("../wit/0.2.0", handle);
+}
 
-/// Builds the WIT event handed to plugins.
-pub fn to_wit_event(id: &str, event: &SodaEvent, raw_json: &str) -> wit::Event {
+/// The first released contract, `wit/0.1.0`, frozen: its plugins still load, adapted by the
+/// host (see `contract`).
+pub mod v0_1 {
+    contract_bindings!("../wit/0.1.0", handle, on_response);
+}
+
+pub use current::soda::gateway::types as wit;
+
+/// Builds the WIT event handed to plugins; `None` for `validate`, which never reaches them (the
+/// gateway answers Soda's validation request itself).
+pub fn to_wit_event(id: &str, event: &SodaEvent, raw_json: &str) -> Option<wit::Event> {
     let kind = match &event.kind {
-        EventKind::Validate => wit::EventKind::Validate,
+        EventKind::Validate => return None,
         EventKind::CheckEvaluation(results) => {
             wit::EventKind::CheckEvaluation(results.iter().map(check_result).collect())
         }
@@ -62,13 +89,13 @@ pub fn to_wit_event(id: &str, event: &SodaEvent, raw_json: &str) -> wit::Event {
         EventKind::ContractPublished(c) => wit::EventKind::ContractPublished(contract(c)),
         EventKind::Unknown(name) => wit::EventKind::Unknown(name.clone()),
     };
-    wit::Event {
+    Some(wit::Event {
         id: id.to_owned(),
         kind,
         sent_at: event.sent_at.clone(),
         incident_link_callback_url: event.incident_link_callback_url.clone(),
         raw_json: raw_json.to_owned(),
-    }
+    })
 }
 
 fn user(u: &events::User) -> wit::User {
@@ -131,6 +158,8 @@ fn check_result(r: &events::CheckResult) -> wit::CheckResult {
             approval_state: a.approval_state.clone(),
             evaluation_result: a.evaluation_result.clone(),
         }),
+        value: r.value.clone(),
+        attributes: r.attributes.clone(),
     }
 }
 

@@ -6,7 +6,7 @@
 use wasmtime::component::ResourceTable;
 use wasmtime_wasi::{WasiCtx, WasiCtxView, WasiView};
 
-use super::bindings::soda::gateway::{clock, log, state, types};
+use super::bindings::current::soda::gateway::{clock, log, state, types};
 use super::limiter::ComponentLimiter;
 use super::state::PluginState;
 

@@ -1,8 +1,9 @@
-//! From a `.wasm` file to a plugin ready to run: read, check the contract version, compile
-//! (or load the compiled artifact from the cache), link.
+//! From a `.wasm` file to a plugin ready to run: read, check the contract version (from the
+//! component's import names, before compiling), compile (or load the compiled artifact from the
+//! cache), link against that version's imports.
 //!
 //! Every failure is a [`LoadError`] that names the file, the reason, the contract version the
-//! plugin was built for (when it can be told) and the one this gateway speaks.
+//! plugin was built for (when it can be told) and the ones this gateway speaks.
 
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
@@ -10,12 +11,9 @@ use std::time::{Duration, Instant};
 use sha2::{Digest, Sha256};
 use wasmtime::component::Component;
 
-use super::bindings::CONTRACT_VERSION;
 use super::cache::CompileCache;
+use super::contract::{self, Version};
 use super::runtime::{one_line, Compiled, Runtime};
-
-/// The WIT package plugins import their interfaces from.
-const CONTRACT_PACKAGE: &str = "soda:gateway";
 
 /// A loaded plugin and what is known about its file.
 pub struct LoadedPlugin {
@@ -38,7 +36,10 @@ pub const INTERPRETER_BYTES: usize = 4 * 1024 * 1024;
 
 /// Why a file could not be loaded as a plugin.
 #[derive(Debug, thiserror::Error)]
-#[error("{file}: {reason} (built for {built_for}; this gateway speaks {CONTRACT_VERSION})")]
+#[error(
+    "{file}: {reason} (built for {built_for}; this gateway speaks {})",
+    contract::supported()
+)]
 pub struct LoadError {
     pub file: PathBuf,
     pub reason: String,
@@ -76,6 +77,16 @@ pub fn load(
         }
         WasmKind::NotWasm => return Err(fail("not a WebAssembly file".into(), None)),
     }
+    let built_for = contract::imported_version(&bytes);
+    let version = match built_for.as_deref().map(Version::named) {
+        Some(None) => {
+            let reason = "built for a contract version this gateway does not load";
+            return Err(fail(reason.into(), built_for));
+        }
+        Some(Some(version)) => version,
+        // Nothing imported from the contract: linking it below says what is missing.
+        None => Version::Current,
+    };
     let sha256 = hex::encode(Sha256::digest(&bytes));
     let (component, from_cache) = match cache {
         Some(cache) => cache.load_or_compile(runtime.engine(), &sha256, &bytes),
@@ -87,13 +98,7 @@ pub fn load(
             None,
         )
     })?;
-    let built_for = contract_version(runtime, &component);
-    if let Some(version) = &built_for {
-        if version != CONTRACT_VERSION {
-            return Err(fail("built for another contract version".into(), built_for));
-        }
-    }
-    let compiled = runtime.prepare(&component).map_err(|e| {
+    let compiled = runtime.prepare(&component, version).map_err(|e| {
         fail(
             format!(
                 "does not match the contract: {}",
@@ -128,16 +133,4 @@ pub fn wasm_kind(bytes: &[u8]) -> WasmKind {
         [0, b'a', b's', b'm', _, _, 0, 0, ..] => WasmKind::CoreModule,
         _ => WasmKind::NotWasm,
     }
-}
-
-/// The `soda:gateway@x.y.z` a component imports its interfaces from, if it imports any.
-pub fn contract_version(runtime: &Runtime, component: &Component) -> Option<String> {
-    component
-        .component_type()
-        .imports(runtime.engine())
-        .find_map(|(name, _)| {
-            let rest = name.strip_prefix(CONTRACT_PACKAGE)?.strip_prefix('/')?;
-            let (_, version) = rest.split_once('@')?;
-            Some(format!("{CONTRACT_PACKAGE}@{version}"))
-        })
 }

@@ -6,8 +6,10 @@
 //! The set of loaded plugins is swapped atomically: an event runs on the versions that were
 //! loaded when it arrived, even if a file is replaced meanwhile.
 
+mod adapt_v0_1;
 pub mod bindings;
 mod cache;
+pub mod contract;
 mod host;
 mod limiter;
 pub mod loader;
@@ -142,6 +144,7 @@ impl Registry {
                     plugin = %name,
                     file = %path.display(),
                     sha256 = %loaded.sha256,
+                    contract = %loaded.compiled.version().name(),
                     from_cache = loaded.from_cache,
                     load_ms = loaded.load_time.as_millis() as u64,
                     "plugin loaded"

@@ -21,7 +21,8 @@ use wasmtime::{
     Store, Trap, UpdateDeadline,
 };
 
-use super::bindings::{wit, Plugin, PluginPre};
+use super::bindings::{current, v0_1, wit};
+use super::contract::{Plugin, PluginPre, Version};
 use super::host::{CallScope, HostState};
 use super::limiter::MemoryCapExceeded;
 use super::state::{PluginState, StateLimit, StateSource};
@@ -52,7 +53,7 @@ pub struct Runtime {
 
 /// A compiled plugin, pre-linked so that instantiating it is cheap.
 pub struct Compiled {
-    pre: PluginPre<HostState>,
+    pre: PluginPre,
     /// Whether an instance's exports were type-checked once (see [`Compiled::instantiate`]).
     exports_checked: AtomicBool,
 }
@@ -67,9 +68,14 @@ impl Compiled {
             // SAFETY: an earlier instance of this `PluginPre` had its exports checked.
             return unsafe { self.pre.instantiate_prechecked(store) }.await;
         }
-        let plugin = self.pre.instantiate_async(store).await?;
+        let plugin = self.pre.instantiate(store).await?;
         self.exports_checked.store(true, Ordering::Release);
         Ok(plugin)
+    }
+
+    /// The contract version the plugin was built against.
+    pub fn version(&self) -> Version {
+        self.pre.version()
     }
 }
 
@@ -120,7 +126,8 @@ impl Runtime {
         spawn_epoch_ticker(&engine);
         let mut linker = Linker::new(&engine);
         wasmtime_wasi::p2::add_to_linker_async(&mut linker)?;
-        Plugin::add_to_linker::<_, HasSelf<_>>(&mut linker, |state| state)?;
+        current::Plugin::add_to_linker::<_, HasSelf<_>>(&mut linker, |state| state)?;
+        v0_1::Plugin::add_to_linker::<_, HasSelf<_>>(&mut linker, |state| state)?;
         // Warm instances may hold at most a quarter of the pool's slots.
         let warm = WarmPool::new((max_instances / 4) as usize);
         let running = AtomicU64::new(0);
@@ -147,9 +154,9 @@ impl Runtime {
         self.warm.kept()
     }
 
-    /// Links a component against the host imports and finds its `handle` export.
-    pub fn prepare(&self, component: &Component) -> wasmtime::Result<Compiled> {
-        let pre = PluginPre::new(self.linker.instantiate_pre(component)?)?;
+    /// Links a component built against `version` of the contract and finds its exports.
+    pub fn prepare(&self, component: &Component, version: Version) -> wasmtime::Result<Compiled> {
+        let pre = PluginPre::new(version, self.linker.instantiate_pre(component)?)?;
         Ok(Compiled {
             pre,
             exports_checked: AtomicBool::new(false),
@@ -236,7 +243,13 @@ impl Runtime {
             .unwrap_or_else(|_| Err(wasmtime::Error::new(stopped)));
         store.data().report_dropped_log_lines();
         let (plugin, actions) = match outcome {
-            Ok((plugin, Ok(actions))) => (plugin, check_actions(actions, limits)?),
+            Ok((plugin, Ok(actions))) => {
+                let actions = check_actions(actions, limits)?;
+                if !plugin.chains() {
+                    refuse_continuations(&actions)?;
+                }
+                (plugin, actions)
+            }
             Ok((_, Err(error))) => {
                 let reason = format!("plugin returned an error: {}", error.message);
                 return Err(CallError::Failed(reason));
@@ -348,6 +361,20 @@ fn check_actions(
         }
     }
     Ok(actions)
+}
+
+/// A plugin without `on-response` cannot hear back: a continuation would wait for nothing.
+fn refuse_continuations(actions: &[wit::Action]) -> Result<(), String> {
+    let asks = actions.iter().position(
+        |action| matches!(action, wit::Action::Http(request) if request.continuation.is_some()),
+    );
+    match asks {
+        Some(index) => Err(format!(
+            "action {index} sets a continuation, but the plugin does not export `on-response` \
+             (build it for the `chaining-plugin` world); none was kept"
+        )),
+        None => Ok(()),
+    }
 }
 
 fn action_size(action: &wit::Action) -> usize {

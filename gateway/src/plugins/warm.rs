@@ -15,7 +15,7 @@ use std::time::{Duration, Instant};
 
 use wasmtime::Store;
 
-use super::bindings::Plugin;
+use super::contract::Plugin;
 use super::host::HostState;
 
 /// Calls one warm instance serves before it is replaced by a fresh one.

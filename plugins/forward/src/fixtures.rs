@@ -96,9 +96,12 @@ pub fn contract_published(dataset: &str, datasource: &str) -> Event {
     event(EventKind::ContractPublished(contract), raw)
 }
 
-/// A `validate` event.
-pub fn validate() -> Event {
-    event(EventKind::Validate, json!({"event": "validate"}))
+/// An event of a type this contract does not know yet, `schemaChanged`.
+pub fn unknown() -> Event {
+    event(
+        EventKind::Unknown("schemaChanged".into()),
+        json!({"event": "schemaChanged"}),
+    )
 }
 
 fn event(kind: EventKind, raw: Value) -> Event {

@@ -116,7 +116,6 @@ fn switches_turn_off_checks_and_incidents() {
 
 #[test]
 fn other_events_send_nothing() {
-    assert!(paths(&config(), EventKind::Validate).is_empty());
     assert!(paths(&config(), EventKind::Unknown("new".into())).is_empty());
 }
 

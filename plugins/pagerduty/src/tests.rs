@@ -122,7 +122,6 @@ fn switches_turn_off_checks_and_incidents() {
 
 #[test]
 fn other_events_send_nothing() {
-    assert_eq!(actions(&config(), EventKind::Validate), []);
     assert_eq!(actions(&config(), EventKind::Unknown("new".into())), []);
 }
 

@@ -195,6 +195,9 @@ fn result_section(result: &CheckResult) -> Value {
     if let Some(column) = result.column.as_deref().filter(|c| !c.trim().is_empty()) {
         fields.push(field("Column", &escape(column)));
     }
+    if let Some(value) = result.value.as_deref().filter(|v| !v.trim().is_empty()) {
+        fields.push(field("Value", &escape(value)));
+    }
     if let Some(agreement) = &result.agreement {
         let label = agreement
             .label

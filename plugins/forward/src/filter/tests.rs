@@ -4,7 +4,7 @@ use soda_gateway_plugin_sdk::Outcome;
 
 use super::*;
 use crate::fixtures::{
-    check_evaluation, contract_published, dataset, incident_created, result, validate,
+    check_evaluation, contract_published, dataset, incident_created, result, unknown,
 };
 
 fn filters() -> Filters {
@@ -51,7 +51,7 @@ fn selected(filters: &Filters, event: &Event) -> Option<Vec<usize>> {
 #[test]
 fn no_filter_takes_every_event_with_all_its_results() {
     assert_eq!(selected(&filters(), &two_results()), Some(vec![0, 1]));
-    assert_eq!(selected(&filters(), &validate()), Some(vec![]));
+    assert_eq!(selected(&filters(), &unknown()), Some(vec![]));
     assert_eq!(
         selected(&filters(), &contract_published("x/orders", "pg")),
         Some(vec![])
@@ -61,11 +61,11 @@ fn no_filter_takes_every_event_with_all_its_results() {
 #[test]
 fn event_types_match_the_soda_name_exactly() {
     let f = Filters {
-        event_types: strings(&["incidentCreated", "validate"]),
+        event_types: strings(&["incidentCreated", "schemaChanged"]),
         ..filters()
     };
     assert_eq!(selected(&f, &two_results()), None);
-    assert_eq!(selected(&f, &validate()), Some(vec![]));
+    assert_eq!(selected(&f, &unknown()), Some(vec![]));
     assert_eq!(selected(&f, &incident_created(Vec::new())), Some(vec![]));
     let f = Filters {
         event_types: strings(&["checkevaluation"]),
@@ -86,7 +86,7 @@ fn outcomes_select_the_results_they_name() {
         ..filters()
     };
     assert_eq!(selected(&f, &two_results()), None, "no result errored");
-    assert_eq!(selected(&f, &validate()), None, "no results at all");
+    assert_eq!(selected(&f, &unknown()), None, "no results at all");
 }
 
 #[test]

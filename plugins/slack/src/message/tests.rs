@@ -157,6 +157,18 @@ fn definition_is_shown_when_there_is_no_name() {
 }
 
 #[test]
+fn the_measured_value_is_shown_when_soda_sends_one() {
+    let mut r = result("row_count > 1000", Outcome::Fail);
+    let fields = |r: &CheckResult| {
+        let message = check_evaluation(&config(), std::slice::from_ref(r)).unwrap();
+        message["blocks"][2]["fields"].to_string()
+    };
+    assert!(!fields(&r).contains("*Value*"), "{}", fields(&r));
+    r.value = Some("812".to_string());
+    assert!(fields(&r).contains(r#"*Value*\n812"#), "{}", fields(&r));
+}
+
+#[test]
 fn mention_channel_and_username_are_applied() {
     let config = Config {
         channel: Some("#data".to_string()),
