@@ -22,7 +22,7 @@ use crate::config::{Config, Retention};
 use crate::console;
 use crate::ingress::{self, tenants_of, Ingress, PluginResponses};
 use crate::plugins::watcher;
-use crate::plugins::{CompileCache, Registry, Runtime};
+use crate::plugins::{CompileCache, PluginThreads, Registry, Runtime};
 use crate::store::{now_ms, Store};
 use crate::telemetry::Metrics;
 use crate::tenant_reload;
@@ -169,6 +169,7 @@ pub async fn build_ingress(
     Ok(Arc::new(Ingress {
         tenants: ArcSwap::from_pointee(tenants_of(config, &store)?),
         plugins: Arc::new(registry),
+        plugin_threads: PluginThreads::start().context("cannot start the plugin threads")?,
         store,
         wake_worker,
         dedup_window: config.dedup_window,

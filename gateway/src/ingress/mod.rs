@@ -31,7 +31,7 @@ use crate::actions::NewAction;
 use crate::config::{Config, Tenant};
 use crate::events::{self, EventKind};
 use crate::plugins::bindings::to_wit_event;
-use crate::plugins::{Enabled, Overloaded, PluginRun, Registry, StateSource};
+use crate::plugins::{Enabled, Overloaded, PluginRun, PluginThreads, Registry, StateSource};
 use crate::store::{new_id, now_ms, Dedup, DuplicateEvent, EventRecord, RunRecord, Store};
 use crate::telemetry::Metrics;
 use quota::{Exceeded, TenantQuota};
@@ -42,6 +42,8 @@ pub struct Ingress {
     /// The tenants, swapped whole when the config file's tenants are reloaded.
     pub tenants: ArcSwap<Tenants>,
     pub plugins: Arc<Registry>,
+    /// Where plugin calls run (see `plugins::PluginThreads`).
+    pub plugin_threads: PluginThreads,
     pub store: Store,
     /// Wakes the delivery worker's poll after an operator made actions due (new actions reach
     /// it from the store directly).
@@ -376,11 +378,8 @@ impl Ingress {
             .map_err(|_| ReplayError::Refused)
     }
 
-    /// Runs the tenant's plugins, within the tenant's per-event time budget, on a blocking
-    /// thread: inline on the async workers, plugin calls crowd out the delivery worker (at the
-    /// same ingest rate, half as many events were delivered by 2 s after the load), while the
-    /// kernel shares the cores fairly between the two. The calls stay futures driven there, so
-    /// their time limits hold in host calls and an abandoned call frees its thread.
+    /// Runs the tenant's plugins, within the tenant's per-event time budget, on the plugin
+    /// threads (see `plugins::PluginThreads`).
     async fn run_plugins(
         &self,
         tenant: &TenantEntry,
@@ -399,17 +398,19 @@ impl Ingress {
         let tenant_id = tenant.config.id.clone();
         let enabled = tenant.plugins.clone();
         let state = self.state_source();
-        let runtime = tokio::runtime::Handle::current();
-        tokio::task::spawn_blocking(move || {
-            runtime.block_on(registry.run(&tenant_id, &enabled, &wit_event, &state, budget))
-        })
-        .await
-        .unwrap_or_else(|failed| {
-            Err(Overloaded {
-                plugin: enabled_names(tenant),
-                reason: format!("the plugin thread failed: {failed}"),
+        self.plugin_threads
+            .spawn(async move {
+                registry
+                    .run(&tenant_id, &enabled, &wit_event, &state, budget)
+                    .await
             })
-        })
+            .await
+            .unwrap_or_else(|failed| {
+                Err(Overloaded {
+                    plugin: enabled_names(tenant),
+                    reason: format!("the plugin thread failed: {failed}"),
+                })
+            })
     }
 }
 

@@ -15,6 +15,7 @@ mod limiter;
 pub mod loader;
 mod runtime;
 pub mod state;
+mod threads;
 mod warm;
 pub mod watcher;
 
@@ -36,6 +37,7 @@ pub use host::CallScope;
 pub use loader::{LoadError, LoadedPlugin};
 pub use runtime::{CallError, CallOutput, Compiled, Invocation, Runtime, DEFAULT_MAX_INSTANCES};
 pub use state::{PluginState, StateSource};
+pub use threads::PluginThreads;
 pub use warm::WarmKey;
 
 /// The plugins loaded from the plugins folder, kept in sync with it.
