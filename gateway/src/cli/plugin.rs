@@ -14,7 +14,7 @@ use crate::actions::NewAction;
 use crate::config::PluginLimits;
 use crate::events;
 use crate::plugins::bindings::{to_wit_event, wit};
-use crate::plugins::contract::{self, Version};
+use crate::plugins::contract;
 use crate::plugins::loader::{self, WasmKind};
 use crate::plugins::{plan, CallError, CallScope, Invocation, PluginState, Runtime, StateSource};
 
@@ -37,10 +37,8 @@ pub fn check(path: &Path) -> anyhow::Result<()> {
             .unwrap_or("unknown: imports no soda:gateway interface"),
         contract::supported()
     );
-    let version = match built_for.as_deref().map(Version::named) {
-        Some(None) => bail!("built for a contract version this gateway does not load"),
-        Some(Some(version)) => version,
-        None => Version::Current,
+    let Some(version) = contract::loadable(built_for.as_deref()) else {
+        bail!(contract::NOT_LOADED);
     };
     let runtime = Runtime::new(PluginLimits::default().memory_bytes())?;
     let started = Instant::now();

@@ -56,6 +56,19 @@ pub fn supported() -> String {
     names.join(" and ")
 }
 
+/// Why a component built for another contract version is refused.
+pub const NOT_LOADED: &str = "built for a contract version this gateway does not load";
+
+/// The version to link a component against, given what it imports ([`imported_version`]):
+/// `None` when it names a version this gateway does not load. A component that imports nothing
+/// of the contract is linked as current, so that linking says what it lacks.
+pub fn loadable(built_for: Option<&str>) -> Option<Version> {
+    match built_for {
+        Some(name) => Version::named(name),
+        None => Some(Version::Current),
+    }
+}
+
 /// The `soda:gateway@x.y.z` a component imports its interfaces from, read from the names in its
 /// top-level import section, without compiling it. `None` when it imports none or the file does
 /// not parse (compiling it then says why).
@@ -276,6 +289,9 @@ mod tests {
         assert_eq!(version_in("soda:gateway/types"), None);
         assert_eq!(Version::named("soda:gateway@0.2.0"), Some(Version::Current));
         assert_eq!(Version::named("soda:gateway@9.9.9"), None);
+        assert_eq!(loadable(Some("soda:gateway@0.1.0")), Some(Version::V0_1));
+        assert_eq!(loadable(Some("soda:gateway@9.9.9")), None);
+        assert_eq!(loadable(None), Some(Version::Current));
         assert_eq!(supported(), "soda:gateway@0.2.0 and soda:gateway@0.1.0");
     }
 

@@ -12,7 +12,7 @@ use sha2::{Digest, Sha256};
 use wasmtime::component::Component;
 
 use super::cache::CompileCache;
-use super::contract::{self, Version};
+use super::contract;
 use super::runtime::{one_line, Compiled, Runtime};
 
 /// A loaded plugin and what is known about its file.
@@ -78,14 +78,8 @@ pub fn load(
         WasmKind::NotWasm => return Err(fail("not a WebAssembly file".into(), None)),
     }
     let built_for = contract::imported_version(&bytes);
-    let version = match built_for.as_deref().map(Version::named) {
-        Some(None) => {
-            let reason = "built for a contract version this gateway does not load";
-            return Err(fail(reason.into(), built_for));
-        }
-        Some(Some(version)) => version,
-        // Nothing imported from the contract: linking it below says what is missing.
-        None => Version::Current,
+    let Some(version) = contract::loadable(built_for.as_deref()) else {
+        return Err(fail(contract::NOT_LOADED.into(), built_for));
     };
     let sha256 = hex::encode(Sha256::digest(&bytes));
     let (component, from_cache) = match cache {
