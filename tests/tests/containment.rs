@@ -1,7 +1,8 @@
 //! Containment: hostile plugins that block in host calls, flood the host with state operations
-//! or log lines, exhaust the instance pool or fan a chain out are held to their limits, and
-//! another tenant's events are answered and delivered meanwhile.
+//! or log lines, exhaust the instance pool, outnumber the plugin threads or fan a chain out are
+//! held to their limits, and another tenant's events are answered and delivered meanwhile.
 
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use serde_json::{json, Value};
@@ -10,6 +11,7 @@ use soda_gateway_tests::{
     event, wait_until, with_outcomes, Config, FakeDownstream, Gateway, Plugin, PluginRun, Tenant,
     SOON,
 };
+use tokio::task::JoinSet;
 
 const TOKEN: &str = "metrics-s3cret";
 /// The tenant whose plugin attacks.
@@ -454,4 +456,41 @@ fn with_extra_memories(component: &[u8], count: usize, mib: u64) -> Vec<u8> {
     let mut bytes = component.to_vec();
     bytes.extend_from_slice(&extra[8..]);
     bytes
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn more_spinning_plugins_than_cores_do_not_hold_up_another_tenant() {
+    // Twice as many runaway calls as the gateway has plugin threads (one per core).
+    let cores = std::thread::available_parallelism().map_or(2, |n| n.get());
+    let spinners = (2 * cores).max(4);
+    let slack = FakeDownstream::start().await;
+    let tenant = Tenant::hmac(HOSTILE, "s3cret")
+        .plugin(Plugin::Loop, json!({}))
+        .quota(&format!("{{ concurrent_events = {spinners} }}"));
+    let config = Config::new()
+        .deadline("2s")
+        .tenant(tenant)
+        .tenant(bystander(&slack));
+    let gateway = Arc::new(Gateway::start(with_admin(config, "")).await);
+
+    let mut spinning = JoinSet::new();
+    for _ in 0..spinners {
+        let gateway = Arc::clone(&gateway);
+        spinning.spawn(async move { gateway.send_event(HOSTILE, &failing_check()).await });
+    }
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    bystander_is_served(&gateway, &slack, 1).await;
+    for reply in spinning.join_all().await {
+        assert_eq!(reply.status, 200, "{reply:?}");
+    }
+    let runs = gateway.plugin_runs().await;
+    let stopped = runs
+        .iter()
+        .filter(|run| run.plugin == Plugin::Loop.name() && run.outcome != "ok")
+        .count();
+    assert_eq!(
+        stopped, spinners,
+        "every runaway call was stopped: {runs:?}"
+    );
+    assert_eq!(metric(&gateway, "soda_plugin_calls_running").await, 0.0);
 }
