@@ -21,7 +21,7 @@ pub enum NewAction {
     /// An HTTP request the worker sends after the event is stored.
     Http(Request),
     /// A link answered to Soda in the HTTP response (`200 {"link": ...}`).
-    LinkAnswer { url: String, text: String },
+    IncidentLink { url: String, text: String },
 }
 
 /// A validated outbound HTTP request.

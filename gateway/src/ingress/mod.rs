@@ -457,7 +457,7 @@ fn answer(runs: &[PluginRun]) -> serde_json::Value {
         .filter_map(|run| run.outcome.as_ref().ok())
         .flat_map(|produced| &produced.actions)
         .find_map(|action| match action {
-            NewAction::LinkAnswer { url, text } => Some(json!({ "url": url, "text": text })),
+            NewAction::IncidentLink { url, text } => Some(json!({ "url": url, "text": text })),
             NewAction::Http(_) => None,
         });
     match link {

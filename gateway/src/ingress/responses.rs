@@ -130,7 +130,7 @@ mod tests {
     use crate::actions::NewAction;
 
     fn produced(actions: usize) -> Result<Produced, String> {
-        let link = || NewAction::LinkAnswer {
+        let link = || NewAction::IncidentLink {
             url: "https://a.test".into(),
             text: "a".into(),
         };

@@ -107,23 +107,24 @@ impl log::Host for HostState {
             plugin,
             event_id,
         } = &self.scope;
-        let line = LogLine::new(&message, &fields);
-        let (message, fields) = (&line.message, &line.fields);
+        // The plugin's fields follow its message as `key="value"`, like the gateway's own (the
+        // names are the plugin's, so they cannot be fields of the gateway's log line).
+        let text = LogLine::new(&message, &fields).text();
         match level {
             log::Level::Trace => {
-                tracing::trace!(tenant, plugin, event_id, fields = %fields, "plugin: {message}")
+                tracing::trace!(tenant, plugin, event_id, "plugin: {text}")
             }
             log::Level::Debug => {
-                tracing::debug!(tenant, plugin, event_id, fields = %fields, "plugin: {message}")
+                tracing::debug!(tenant, plugin, event_id, "plugin: {text}")
             }
             log::Level::Info => {
-                tracing::info!(tenant, plugin, event_id, fields = %fields, "plugin: {message}")
+                tracing::info!(tenant, plugin, event_id, "plugin: {text}")
             }
             log::Level::Warn => {
-                tracing::warn!(tenant, plugin, event_id, fields = %fields, "plugin: {message}")
+                tracing::warn!(tenant, plugin, event_id, "plugin: {text}")
             }
             log::Level::Error => {
-                tracing::error!(tenant, plugin, event_id, fields = %fields, "plugin: {message}")
+                tracing::error!(tenant, plugin, event_id, "plugin: {text}")
             }
         }
         Ok(())
@@ -161,6 +162,15 @@ struct LogLine {
 }
 
 impl LogLine {
+    /// The message followed by the fields.
+    fn text(&self) -> String {
+        if self.fields.is_empty() {
+            self.message.clone()
+        } else {
+            format!("{} {}", self.message, self.fields)
+        }
+    }
+
     fn new(message: &str, fields: &[(String, String)]) -> Self {
         let mut budget = MAX_LOG_LINE_BYTES;
         let message = escaped(message, &mut budget);
@@ -226,6 +236,14 @@ mod tests {
         );
         assert!(line.message.contains("\\n2026"), "{}", line.message);
         assert_eq!(line.fields, r#"k\n="v\"x""#);
+    }
+
+    #[test]
+    fn fields_follow_the_message_flat() {
+        let fields = [("count".into(), "1".into()), ("to".into(), "#ops".into())];
+        let line = LogLine::new("sent", &fields);
+        assert_eq!(line.text(), r##"sent count="1" to="#ops""##);
+        assert_eq!(LogLine::new("sent", &[]).text(), "sent");
     }
 
     #[test]

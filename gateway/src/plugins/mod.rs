@@ -400,7 +400,7 @@ fn plan_one(action: wit::Action, callback_url: Option<&str>) -> Result<NewAction
                 request.body.unwrap_or_default(),
             )?
         }),
-        wit::Action::IncidentLink(link) => NewAction::LinkAnswer {
+        wit::Action::IncidentLink(link) => NewAction::IncidentLink {
             url: link.url,
             text: link.text,
         },

@@ -6,6 +6,7 @@ use serde::Serialize;
 use sqlx::any::AnyRow;
 use sqlx::Row;
 
+use super::writes::STORED_INCIDENT_LINK;
 use super::{now_ms, Store};
 
 /// Which events to list; `None` fields do not filter.
@@ -71,7 +72,7 @@ pub struct EventSummary {
     pub replay_of: Option<String>,
     pub plugin_runs: i64,
     pub plugin_errors: i64,
-    /// HTTP actions.
+    /// Actions of every kind (HTTP requests and incident links), as the event's story lists them.
     pub actions: i64,
     pub pending: i64,
     pub failed: i64,
@@ -112,7 +113,7 @@ pub struct ActionView {
     pub event_id: String,
     pub tenant: String,
     pub plugin: String,
-    /// `http`, or `link_answer` (answered to Soda synchronously).
+    /// `http`, or `incident_link` (answered to Soda synchronously).
     pub kind: String,
     pub method: String,
     pub url: String,
@@ -166,7 +167,7 @@ const SUMMARY: &str = "SELECT e.id, e.tenant, e.event_type, e.received_at, e.rep
         (SELECT COUNT(*) FROM plugin_runs r WHERE r.event_id = e.id) AS plugin_runs,
         (SELECT COUNT(*) FROM plugin_runs r WHERE r.event_id = e.id AND r.outcome = 'error')
             AS plugin_errors,
-        (SELECT COUNT(*) FROM actions a WHERE a.event_id = e.id AND a.kind = 'http') AS actions,
+        (SELECT COUNT(*) FROM actions a WHERE a.event_id = e.id) AS actions,
         (SELECT COUNT(*) FROM actions a WHERE a.event_id = e.id AND a.status = 'pending')
             AS pending,
         (SELECT COUNT(*) FROM actions a WHERE a.event_id = e.id AND a.status = 'failed')
@@ -423,13 +424,23 @@ fn run_view(row: &AnyRow) -> anyhow::Result<RunView> {
     })
 }
 
+/// The action kind as the CLI, the admin API and the console name it: the store spells an
+/// incident link `link_answer`, its name before the contract called it `incident-link`.
+fn public_kind(stored: String) -> String {
+    if stored == STORED_INCIDENT_LINK {
+        "incident_link".to_owned()
+    } else {
+        stored
+    }
+}
+
 fn action_view(row: &AnyRow) -> anyhow::Result<ActionView> {
     Ok(ActionView {
         id: row.try_get("id")?,
         event_id: row.try_get("event_id")?,
         tenant: row.try_get("tenant")?,
         plugin: row.try_get("plugin")?,
-        kind: row.try_get("kind")?,
+        kind: public_kind(row.try_get("kind")?),
         method: row.try_get("method")?,
         url: row.try_get("url")?,
         status: row.try_get("status")?,

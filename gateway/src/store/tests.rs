@@ -142,7 +142,7 @@ async fn store_with_one_action(db: &TestDb) -> Store {
     let produced = Produced {
         actions: vec![
             NewAction::Http(request("https://hooks.test/a")),
-            NewAction::LinkAnswer {
+            NewAction::IncidentLink {
                 url: "https://t.test/1".into(),
                 text: "T-1".into(),
             },

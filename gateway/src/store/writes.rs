@@ -14,6 +14,9 @@ use super::{new_id, now_ms, AttemptRecord, DueAction, EventRecord, RunRecord};
 use crate::actions::retry::Next;
 use crate::actions::{NewAction, Produced, Request, Response};
 
+/// How the `actions.kind` column spells an incident link (the name it had before the contract
+/// called it `incident-link`; the column's CHECK constraint holds it). Shown as `incident_link`.
+pub(super) const STORED_INCIDENT_LINK: &str = "link_answer";
 pub(super) const INSERT_EVENT: &str = "INSERT INTO events
     (id, tenant, event_type, received_at, body, dedup_key, replay_of, headers)
     VALUES ($1, $2, $3, $4, $5, $6, $7, $8)";
@@ -160,9 +163,9 @@ impl StoredAction {
                 request: request.clone(),
                 reserved: effects.reserve(route, now),
             },
-            NewAction::LinkAnswer { url, text } => StoredAction {
+            NewAction::IncidentLink { url, text } => StoredAction {
                 id: new_id("act"),
-                kind: "link_answer",
+                kind: STORED_INCIDENT_LINK,
                 status: "succeeded",
                 request: Request {
                     method: String::new(),
