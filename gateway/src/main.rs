@@ -160,16 +160,46 @@ enum PluginCommand {
         /// The plugin file.
         file: PathBuf,
     },
-    /// Run a plugin on one event and print the actions it returns.
+    /// Write a new plugin's folder: build settings, source, a unit test, an example config and
+    /// a README. It builds and passes `plugin check` as it is.
+    New {
+        /// The plugin's name (its file stem): lowercase letters, digits and `_`.
+        name: String,
+        /// The language of the plugin.
+        #[arg(long, value_enum, default_value = "rust")]
+        lang: cli::plugin_new::Language,
+        /// Where to create the folder (default: here).
+        #[arg(long, default_value = ".")]
+        dir: PathBuf,
+        /// The `plugin-sdk` folder of the gateway's source (default: the one this binary was
+        /// built from).
+        #[arg(long)]
+        sdk: Option<PathBuf>,
+    },
+    /// Run a plugin on events and print the actions it returns, validated as the gateway
+    /// would; nothing is sent.
     Run {
         /// The plugin file.
         file: PathBuf,
-        /// A Soda event as JSON.
+        /// The events: inline JSON, `@FILE`, a file, a folder of `*.json` files, or a sample
+        /// event's name (`gen2_incident_created`; a wrong name lists them). Repeatable. One
+        /// event prints its actions; several print one entry per event.
+        #[arg(long, required = true)]
+        event: Vec<String>,
+        /// The plugin's configuration: inline JSON, `@FILE` or a file (default `{}`).
         #[arg(long)]
-        event: PathBuf,
-        /// The plugin's configuration as JSON (default `{}`).
+        config: Option<String>,
+        /// The tenant the plugin runs for.
+        #[arg(long, default_value = "cli")]
+        tenant: String,
+        /// State to start from: a JSON object of key to value (text, or any JSON), inline or
+        /// `@FILE`. Writes carry over from one event to the next and are printed on stderr.
         #[arg(long)]
-        config: Option<PathBuf>,
+        state: Option<String>,
+        /// The response handed to `on-response` for every action that sets a continuation:
+        /// `{"status": 201, "headers": {...}, "body": ...}`, inline or `@FILE`.
+        #[arg(long)]
+        response: Option<String>,
     },
 }
 
@@ -240,11 +270,30 @@ async fn run() -> anyhow::Result<()> {
                 .await
                 .context("plugin check panicked")?
         }
+        Command::Plugin(PluginCommand::New {
+            name,
+            lang,
+            dir,
+            sdk,
+        }) => cli::plugin_new::new(&name, lang, &dir, sdk.as_deref()),
         Command::Plugin(PluginCommand::Run {
             file,
             event,
             config,
-        }) => cli::plugin::run(&file, &event, config.as_deref()).await,
+            tenant,
+            state,
+            response,
+        }) => {
+            cli::plugin_run::run(cli::plugin_run::RunArgs {
+                file,
+                events: event,
+                config,
+                tenant,
+                state,
+                response,
+            })
+            .await
+        }
     }
 }
 

@@ -190,3 +190,282 @@ fn plugin_run_reports_a_trapping_plugin() {
         "no actions printed: {run:?}"
     );
 }
+
+/// Runs `soda-gateway plugin run <args>` with its compile cache in `cache`.
+fn plugin_run(args: &[&str], cache: &Path) -> CliRun {
+    let output = Command::new(gateway_binary())
+        .args(["plugin", "run"])
+        .args(args)
+        .env_remove("RUST_LOG")
+        .env("SODA_GATEWAY_CACHE_DIR", cache)
+        .output()
+        .expect("the gateway binary runs");
+    CliRun { output }
+}
+
+/// The JSON `plugin run` printed.
+fn printed(run: &CliRun) -> Value {
+    serde_json::from_str(&run.stdout()).unwrap_or_else(|e| panic!("stdout is JSON ({e}): {run:?}"))
+}
+
+/// The incident of the gen2 seeds: created, then resolved.
+const SEED_INCIDENT: &str = "b7e4c1a9-3f62-4d85-a0e7-9c2b5f8d1e43";
+
+#[test]
+fn plugin_run_takes_inline_json_and_sample_event_names() {
+    let cache = tempfile::tempdir().unwrap();
+    let webhook = "http://127.0.0.1:9/slack-hook";
+    let config = json!({ "webhook_url": webhook }).to_string();
+    let failing = with_outcomes(event("gen1_check_evaluation"), "fail").to_string();
+    let slack = Plugin::Slack.wasm_path();
+    let slack = slack.to_str().unwrap();
+
+    let inline = plugin_run(
+        &[slack, "--event", &failing, "--config", &config],
+        cache.path(),
+    );
+    assert!(inline.succeeded(), "{inline:?}");
+    assert_eq!(printed(&inline)[0]["http"]["url"], webhook, "{inline:?}");
+
+    // The guide's spelling: a seed's file name, not a path; it is built into the binary.
+    let sample = plugin_run(
+        &[
+            slack,
+            "--event",
+            "gen2_incident_created.json",
+            "--config",
+            &config,
+        ],
+        cache.path(),
+    );
+    assert!(sample.succeeded(), "{sample:?}");
+    let text = printed(&sample)[0]["http"]["body"]["text"].to_string();
+    assert!(
+        text.contains("Missing customer ids in orders"),
+        "{sample:?}"
+    );
+
+    let unknown = plugin_run(&[slack, "--event", "gen9_nothing"], cache.path());
+    assert!(!unknown.succeeded(), "{unknown:?}");
+    assert!(
+        unknown.error_line().contains("no file `gen9_nothing`")
+            && unknown.error_line().contains("gen2_incident_created"),
+        "names the samples: {unknown:?}"
+    );
+
+    let bad_config = plugin_run(
+        &[slack, "--event", &failing, "--config", "{oops"],
+        cache.path(),
+    );
+    assert!(!bad_config.succeeded(), "{bad_config:?}");
+    assert!(
+        bad_config
+            .error_line()
+            .contains("--config (inline) is not JSON"),
+        "{bad_config:?}"
+    );
+}
+
+#[test]
+fn plugin_run_feeds_on_response_and_keeps_state_from_one_event_to_the_next() {
+    let cache = tempfile::tempdir().unwrap();
+    let chain = Plugin::Chain.wasm_path();
+    let run = plugin_run(
+        &[
+            chain.to_str().unwrap(),
+            "--event",
+            "gen2_incident_created",
+            "--event",
+            "gen2_incident_updated",
+            "--config",
+            r#"{"tracker_url":"http://127.0.0.1:9/tracker"}"#,
+            "--response",
+            r#"{"status":201,"headers":{"content-type":"application/json"},"body":{"key":"OPS-7"}}"#,
+        ],
+        cache.path(),
+    );
+    assert!(run.succeeded(), "{run:?}");
+    let entries = printed(&run);
+    let entries = entries.as_array().expect("one entry per event");
+    assert_eq!(entries.len(), 2, "{run:?}");
+    assert_eq!(
+        entries[0]["event"], "sample gen2_incident_created",
+        "{run:?}"
+    );
+
+    let create = &entries[0]["actions"][0]["http"];
+    assert_eq!(create["url"], "http://127.0.0.1:9/tracker/issue", "{run:?}");
+    assert_eq!(create["continuation"], "created", "{run:?}");
+    // on-response got the 201 and linked the issue back to Soda through the callback URL.
+    let link = &create["on_response"][0]["http"];
+    assert_eq!(link["method"], "POST", "{run:?}");
+    assert!(
+        link["body"].to_string().contains("OPS-7"),
+        "the link names the issue: {run:?}"
+    );
+    assert!(
+        run.stderr()
+            .contains(&format!("state set `issue:{SEED_INCIDENT}` = \"OPS-7\"")),
+        "the state write is shown: {run:?}"
+    );
+    // The resolution found the key that on-response remembered.
+    assert_eq!(
+        entries[1]["actions"][0]["http"]["url"], "http://127.0.0.1:9/tracker/issue/OPS-7/resolve",
+        "{run:?}"
+    );
+}
+
+#[test]
+fn plugin_run_starts_from_seeded_state() {
+    let cache = tempfile::tempdir().unwrap();
+    let chain = Plugin::Chain.wasm_path();
+    let chain = chain.to_str().unwrap();
+    let config = r#"{"tracker_url":"http://127.0.0.1:9/tracker"}"#;
+    let dir = files(&[(
+        "state.json",
+        json!({ format!("issue:{SEED_INCIDENT}"): "OPS-9" })
+            .to_string()
+            .as_bytes(),
+    )]);
+    let state = format!("@{}", dir.path().join("state.json").display());
+    let seeded = plugin_run(
+        &[
+            chain,
+            "--event",
+            "gen2_incident_updated",
+            "--config",
+            config,
+            "--state",
+            &state,
+        ],
+        cache.path(),
+    );
+    assert!(seeded.succeeded(), "{seeded:?}");
+    assert_eq!(
+        printed(&seeded)[0]["http"]["url"],
+        "http://127.0.0.1:9/tracker/issue/OPS-9/resolve",
+        "{seeded:?}"
+    );
+
+    let empty = plugin_run(
+        &[
+            chain,
+            "--event",
+            "gen2_incident_updated",
+            "--config",
+            config,
+        ],
+        cache.path(),
+    );
+    assert!(empty.succeeded(), "{empty:?}");
+    assert_eq!(printed(&empty), json!([]), "no key, no action: {empty:?}");
+}
+
+#[test]
+fn plugin_run_takes_a_folder_of_events_and_reports_each() {
+    let cache = tempfile::tempdir().unwrap();
+    let failing = with_outcomes(event("gen1_check_evaluation"), "fail");
+    let dir = files(&[
+        ("1_failing.json", &serde_json::to_vec(&failing).unwrap()),
+        (
+            "2_validate.json",
+            &serde_json::to_vec(&event("gen1_validate")).unwrap(),
+        ),
+        ("3_broken.json", b"{\"event\": \"checkEvaluation\""),
+        ("notes.txt", b"not an event"),
+    ]);
+    let slack = Plugin::Slack.wasm_path();
+    let run = plugin_run(
+        &[
+            slack.to_str().unwrap(),
+            "--event",
+            dir.path().to_str().unwrap(),
+            "--config",
+            r#"{"webhook_url":"http://127.0.0.1:9/hook"}"#,
+        ],
+        cache.path(),
+    );
+    assert!(!run.succeeded(), "a broken event fails the run: {run:?}");
+    assert_eq!(run.error_line(), "error: 1 of 3 events failed", "{run:?}");
+    let entries = printed(&run);
+    let entries = entries.as_array().expect("one entry per .json file");
+    assert_eq!(entries.len(), 3, "{run:?}");
+    assert!(entries[0]["event"]
+        .as_str()
+        .unwrap()
+        .ends_with("1_failing.json"));
+    assert_eq!(
+        entries[0]["actions"].as_array().map(Vec::len),
+        Some(1),
+        "{run:?}"
+    );
+    assert!(
+        entries[1]["skipped"]
+            .as_str()
+            .unwrap()
+            .contains("never reaches plugins"),
+        "{run:?}"
+    );
+    assert!(entries[2]["error"].as_str().is_some(), "{run:?}");
+}
+
+#[test]
+fn plugin_run_compiles_once_then_loads_from_the_cache() {
+    let cache = tempfile::tempdir().unwrap();
+    let slack = Plugin::Slack.wasm_path();
+    let args = [
+        slack.to_str().unwrap(),
+        "--event",
+        "gen2_incident_created",
+        "--config",
+        r#"{"webhook_url":"http://127.0.0.1:9/hook"}"#,
+    ];
+    let first = plugin_run(&args, cache.path());
+    let second = plugin_run(&args, cache.path());
+    assert!(
+        first.succeeded() && second.succeeded(),
+        "{first:?} {second:?}"
+    );
+    assert!(
+        first.stderr().contains("plugin `slack`: compiled in"),
+        "{first:?}"
+    );
+    assert!(
+        second
+            .stderr()
+            .contains("plugin `slack`: from the compile cache in"),
+        "{second:?}"
+    );
+    assert_eq!(first.stdout(), second.stdout());
+}
+
+#[test]
+fn plugin_run_tells_the_plugin_its_tenant_and_prints_its_log_fields_flat() {
+    let cache = tempfile::tempdir().unwrap();
+    let failing = with_outcomes(event("gen1_check_evaluation"), "fail").to_string();
+    let pagerduty = Plugin::PagerDuty.wasm_path();
+    let run = plugin_run(
+        &[
+            pagerduty.to_str().unwrap(),
+            "--event",
+            &failing,
+            "--tenant",
+            "acme-prod",
+            "--config",
+            r#"{"routing_key":"R0123456789abcdef0123456789abcdef"}"#,
+        ],
+        cache.path(),
+    );
+    assert!(run.succeeded(), "{run:?}");
+    let stderr = run.stderr();
+    let line = stderr
+        .lines()
+        .find(|line| line.contains("plugin: enqueueing PagerDuty events"))
+        .unwrap_or_else(|| panic!("the plugin's log line: {run:?}"));
+    assert!(line.contains(r#"tenant="acme-prod""#), "{line}");
+    assert!(
+        line.contains(r#"enqueueing PagerDuty events event_kind="checkEvaluation" count=""#),
+        "the plugin's fields follow its message: {line}"
+    );
+    assert!(!line.contains("fields="), "not nested: {line}");
+}

@@ -2,13 +2,15 @@
 //!
 //! Reads go to the database (awaited like any other host call); writes are buffered and
 //! returned with the call's actions, so that both are committed in the same transaction, or
-//! neither is. A call without a database (the CLI, benchmarks) starts from empty state.
+//! neither is. A call without a database starts from empty state (benchmarks) or from the
+//! state it was given (`plugin run --state`).
 //!
 //! Every operation counts against per-call limits, so that a plugin cannot make the host hold
 //! or look up more than a bounded amount: a call that breaks one is stopped (a trap), and
 //! nothing it wrote is kept.
 
 use std::collections::BTreeMap;
+use std::sync::Arc;
 
 use crate::actions::StateWrite;
 use crate::store::Store;
@@ -31,6 +33,9 @@ pub enum StateSource {
     Store(Store),
     /// Nothing persisted: every call starts empty.
     Empty,
+    /// Fixed values (`plugin run --state`): a call reads them, and its writes are returned as
+    /// usual, never applied here.
+    Snapshot(Arc<BTreeMap<String, Vec<u8>>>),
 }
 
 /// Why a call was stopped by its state operations.
@@ -170,6 +175,7 @@ impl PluginState {
                     None
                 }),
             StateSource::Empty => None,
+            StateSource::Snapshot(values) => values.get(key).cloned(),
         }
     }
 
@@ -184,6 +190,7 @@ impl PluginState {
                         .await
                         .unwrap_or(usize::MAX),
                     StateSource::Empty => 0,
+                    StateSource::Snapshot(values) => values.len(),
                 };
                 *self.stored_keys.insert(count)
             }
