@@ -139,6 +139,55 @@ async fn a_new_python_plugin_builds_outside_the_repository_and_serves_a_gateway(
 }
 
 #[tokio::test(flavor = "multi_thread")]
+async fn a_new_javascript_plugin_builds_outside_the_repository_and_serves_a_gateway() {
+    let outside = tempfile::tempdir().expect("a temporary directory");
+    let cache = outside.path().join("cache");
+    let created = soda_gateway(
+        &[
+            "plugin",
+            "new",
+            "demo_js",
+            "--lang",
+            "javascript",
+            "--dir",
+            outside.path().to_str().unwrap(),
+        ],
+        &cache,
+    );
+    assert!(created.succeeded(), "{created:?}");
+    let folder = outside.path().join("demo_js");
+
+    // The README's `npm install` gets the versions `package.json` pins, which `cargo xtask test`
+    // installed for the reference JavaScript plugin: link those instead of downloading them again.
+    let repository = Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
+    let installed = repository.join("plugins/teams-workflow-js/node_modules");
+    assert!(
+        installed.is_dir(),
+        "{} is missing: run `cargo xtask test`",
+        installed.display()
+    );
+    std::os::unix::fs::symlink(&installed, folder.join("node_modules")).expect("a symlink");
+    let build = Command::new("node")
+        .args(["build.mjs", "demo_js.wasm"])
+        .current_dir(&folder)
+        .output()
+        .expect("node runs");
+    assert!(
+        build.status.success(),
+        "the new plugin builds: {}",
+        String::from_utf8_lossy(&build.stderr)
+    );
+    let wasm = folder.join("demo_js.wasm");
+    let check = soda_gateway(&["plugin", "check", wasm.to_str().unwrap()], &cache);
+    assert!(check.succeeded(), "{check:?}");
+    assert_eq!(
+        incident_message(&folder, &wasm, &cache),
+        "New Soda incident: Missing customer ids in orders"
+    );
+    serves_a_failing_check("demo_js", &wasm).await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
 async fn a_new_rust_plugin_builds_outside_the_repository_and_serves_a_gateway() {
     let outside = tempfile::tempdir().expect("a temporary directory");
     let cache = outside.path().join("cache");

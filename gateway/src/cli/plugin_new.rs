@@ -13,6 +13,8 @@ pub enum Language {
     Rust,
     /// Built with componentize-py.
     Python,
+    /// Built with componentize-js.
+    Javascript,
 }
 
 /// One file of a template: where it goes in the new folder, and its text with `__NAME__`,
@@ -72,6 +74,37 @@ const PYTHON: &[TemplateFile] = &[
     },
 ];
 
+const JAVASCRIPT: &[TemplateFile] = &[
+    TemplateFile {
+        path: "plugin.js",
+        text: include_str!("../../templates/javascript/plugin.js"),
+    },
+    TemplateFile {
+        path: "build.mjs",
+        text: include_str!("../../templates/javascript/build.mjs"),
+    },
+    TemplateFile {
+        path: "package.json",
+        text: include_str!("../../templates/javascript/package.json"),
+    },
+    TemplateFile {
+        path: "wit/gateway.wit",
+        text: include_str!("../../../wit/0.2.0/gateway.wit"),
+    },
+    TemplateFile {
+        path: ".gitignore",
+        text: include_str!("../../templates/javascript/gitignore"),
+    },
+    TemplateFile {
+        path: "config.json",
+        text: include_str!("../../templates/javascript/config.json"),
+    },
+    TemplateFile {
+        path: "README.md",
+        text: include_str!("../../templates/javascript/README.md"),
+    },
+];
+
 /// The SDK this binary was built with, as a path dependency: the source checkout it came from
 /// (`cargo install --path gateway` keeps it in place).
 fn built_in_sdk() -> PathBuf {
@@ -94,6 +127,7 @@ pub fn new(
     let (files, sdk) = match language {
         Language::Rust => (RUST, rust_sdk(sdk)?),
         Language::Python => (PYTHON, String::new()),
+        Language::Javascript => (JAVASCRIPT, String::new()),
     };
     for file in files {
         let path = dir.join(file.path);
@@ -186,6 +220,19 @@ mod tests {
                 file.path
             );
         }
+    }
+
+    #[test]
+    fn the_javascript_template_pins_the_toolchain_the_reference_plugin_is_tested_with() {
+        let pins = |text: &str| -> serde_json::Value {
+            serde_json::from_str::<serde_json::Value>(text).unwrap()["devDependencies"].clone()
+        };
+        let template = JAVASCRIPT
+            .iter()
+            .find(|f| f.path == "package.json")
+            .unwrap();
+        let reference = include_str!("../../../plugins/teams-workflow-js/package.json");
+        assert_eq!(pins(template.text), pins(reference));
     }
 
     #[test]

@@ -31,6 +31,7 @@ on_both_backends!(
     a_claim_takes_expired_leases_first_then_free_actions_never_held_ones,
     an_events_story_holds_its_headers_runs_actions_and_attempts,
     events_are_listed_newest_first_and_filtered,
+    the_list_and_the_story_count_and_name_incident_links_alike,
     retrying_an_action_requeues_a_dead_letter_and_hastens_a_waiting_one
 );
 
@@ -883,6 +884,19 @@ async fn an_events_story_holds_its_headers_runs_actions_and_attempts(db: TestDb)
         .collect();
     assert_eq!(codes, [(Some(503), Some("HTTP 503")), (Some(200), None)]);
     assert!(store.event_story("evt_none").await.unwrap().is_none());
+}
+
+async fn the_list_and_the_story_count_and_name_incident_links_alike(db: TestDb) {
+    let store = store_with_one_action(&db).await;
+    let all = EventFilter {
+        limit: 50,
+        ..EventFilter::default()
+    };
+    let listed = store.events(&all).await.unwrap();
+    let story = store.event_story("evt_1").await.unwrap().unwrap();
+    let kinds: Vec<&str> = story.actions.iter().map(|a| a.kind.as_str()).collect();
+    assert_eq!(kinds, ["http", "incident_link"]);
+    assert_eq!(listed[0].actions, story.actions.len() as i64);
 }
 
 async fn events_are_listed_newest_first_and_filtered(db: TestDb) {
