@@ -57,6 +57,10 @@ const PYTHON: &[TemplateFile] = &[
         text: include_str!("../../templates/python/app.py"),
     },
     TemplateFile {
+        path: "soda_gateway.py",
+        text: include_str!("../../templates/python/soda_gateway.py"),
+    },
+    TemplateFile {
         path: "wit/gateway.wit",
         text: include_str!("../../../wit/0.2.0/gateway.wit"),
     },

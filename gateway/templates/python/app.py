@@ -2,61 +2,28 @@
 
 It posts one JSON message per failing or warning check, and one per new incident, to the `url`
 of its config. The bindings (`wit_world`, `componentize_py_types`) are generated at build time
-from `wit/gateway.wit`, world `plugin`.
+from `wit/gateway.wit`, world `plugin`; `soda_gateway.py` holds the helpers.
 """
 
-import json
 from typing import List
 
 import wit_world
-from componentize_py_types import Err
+from soda_gateway import config, display_name, is_alerting, post_json
 from wit_world.imports import log
 from wit_world.imports.types import (
     Action,
-    Action_Http,
     Context,
     Event,
     EventKind_CheckEvaluation,
     EventKind_IncidentCreated,
-    HttpMethod,
-    HttpRequest,
-    Outcome,
-    PluginError,
 )
-
-ALERTING = {Outcome.FAIL, Outcome.WARN}
-
-
-def config_url(context: Context) -> str:
-    """The `url` of the tenant's config; a missing one is the event's error."""
-    try:
-        config = json.loads(context.config_json)
-    except ValueError as error:
-        raise Err(PluginError(f"invalid __NAME__ plugin config: not JSON: {error}"))
-    url = config.get("url") if isinstance(config, dict) else None
-    if not isinstance(url, str) or not url.strip():
-        raise Err(PluginError("invalid __NAME__ plugin config: `url` must be a non-empty string"))
-    return url
-
-
-def post_json(url: str, message: dict) -> Action:
-    body = json.dumps(message).encode()
-    headers = [("content-type", "application/json")]
-    request = HttpRequest(
-        method=HttpMethod.POST, url=url, headers=headers, body=body, continuation=None
-    )
-    return Action_Http(request)
 
 
 class WitWorld(wit_world.WitWorld):
     def handle(self, event: Event, context: Context) -> List[Action]:
-        url = config_url(context)
+        url = config(context, "__NAME__", required=["url"])["url"]
         if isinstance(event.kind, EventKind_CheckEvaluation):
-            names = [
-                result.name or result.definition or result.id or "check"
-                for result in event.kind.value
-                if result.outcome in ALERTING
-            ]
+            names = [display_name(result) for result in event.kind.value if is_alerting(result)]
             if not names:
                 return []
             text = "Soda checks alerting: " + ", ".join(names)
@@ -64,5 +31,5 @@ class WitWorld(wit_world.WitWorld):
             text = "New Soda incident: " + (event.kind.value.title or "(untitled)")
         else:
             return []
-        log.write(log.Level.INFO, "posting a message", [])
+        log.write(log.Level.INFO, "posting a message", [("event_kind", type(event.kind).__name__)])
         return [post_json(url, {"text": text})]
