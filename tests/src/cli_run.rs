@@ -2,7 +2,8 @@
 //! commands.
 
 use std::fmt;
-use std::process::Output;
+use std::path::Path;
+use std::process::{Command, Output};
 
 /// A finished `soda-gateway` command: its exit status, stdout and stderr.
 pub struct CliRun {
@@ -10,6 +11,21 @@ pub struct CliRun {
 }
 
 impl CliRun {
+    /// Runs `soda-gateway <args>` as a plugin author would: from `dir` (or here), with the
+    /// plugin compile cache in `cache` and the default log filter.
+    pub fn author(args: &[&str], dir: Option<&Path>, cache: &Path) -> CliRun {
+        let mut command = Command::new(crate::gateway_binary());
+        command
+            .args(args)
+            .env_remove("RUST_LOG")
+            .env("SODA_GATEWAY_CACHE_DIR", cache);
+        if let Some(dir) = dir {
+            command.current_dir(dir);
+        }
+        let output = command.output().expect("the gateway binary runs");
+        CliRun { output }
+    }
+
     pub fn stdout(&self) -> String {
         String::from_utf8_lossy(&self.output.stdout).into_owned()
     }

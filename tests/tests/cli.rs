@@ -193,14 +193,7 @@ fn plugin_run_reports_a_trapping_plugin() {
 
 /// Runs `soda-gateway plugin run <args>` with its compile cache in `cache`.
 fn plugin_run(args: &[&str], cache: &Path) -> CliRun {
-    let output = Command::new(gateway_binary())
-        .args(["plugin", "run"])
-        .args(args)
-        .env_remove("RUST_LOG")
-        .env("SODA_GATEWAY_CACHE_DIR", cache)
-        .output()
-        .expect("the gateway binary runs");
-    CliRun { output }
+    CliRun::author(&[&["plugin", "run"], args].concat(), None, cache)
 }
 
 /// The JSON `plugin run` printed.
