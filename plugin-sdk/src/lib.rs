@@ -12,14 +12,15 @@
 //! key-value store private to the plugin and tenant.
 //!
 //! Implement [`Plugin`] on a type, export it with [`export_plugin!`], and build the crate as a
-//! `cdylib` for `wasm32-wasip2`:
+//! `cdylib` for `wasm32-wasip2`. `soda-gateway plugin new NAME` writes such a crate; by hand
+//! (the SDK is not on crates.io: depend on the `plugin-sdk` folder of the gateway's source):
 //!
 //! ```toml
 //! [lib]
 //! crate-type = ["cdylib"]
 //!
 //! [dependencies]
-//! soda-gateway-plugin-sdk = "0.1"
+//! soda-gateway-plugin-sdk = { path = "/path/to/soda-gateway/plugin-sdk" }
 //! serde = { version = "1", features = ["derive"] }
 //! ```
 //!

@@ -4,7 +4,7 @@
 //!
 //! ```toml
 //! [dev-dependencies]
-//! soda-gateway-plugin-sdk = { version = "0.1", features = ["testing"] }
+//! soda-gateway-plugin-sdk = { path = "/path/to/soda-gateway/plugin-sdk", features = ["testing"] }
 //! ```
 //!
 //! The plain builders ([`dataset`], [`check_result`], [`incident`]...) fill in only what
