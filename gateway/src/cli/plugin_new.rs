@@ -24,89 +24,48 @@ struct TemplateFile {
     text: &'static str,
 }
 
+/// A template file: its place in the new folder and its source under `gateway/templates/`.
+macro_rules! template {
+    ($path:literal, $source:literal) => {
+        TemplateFile {
+            path: $path,
+            text: include_str!(concat!("../../templates/", $source)),
+        }
+    };
+}
+
+/// The current contract, which Python and JavaScript plugins generate their bindings from.
+const CONTRACT: TemplateFile = TemplateFile {
+    path: "wit/gateway.wit",
+    text: include_str!("../../../wit/0.2.0/gateway.wit"),
+};
+
 const RUST: &[TemplateFile] = &[
-    TemplateFile {
-        path: "Cargo.toml",
-        text: include_str!("../../templates/rust/Cargo.toml.template"),
-    },
-    TemplateFile {
-        path: ".cargo/config.toml",
-        text: include_str!("../../templates/rust/cargo-config.toml"),
-    },
-    TemplateFile {
-        path: ".gitignore",
-        text: include_str!("../../templates/rust/gitignore"),
-    },
-    TemplateFile {
-        path: "config.json",
-        text: include_str!("../../templates/rust/config.json"),
-    },
-    TemplateFile {
-        path: "src/lib.rs",
-        text: include_str!("../../templates/rust/src/lib.rs"),
-    },
-    TemplateFile {
-        path: "README.md",
-        text: include_str!("../../templates/rust/README.md"),
-    },
+    template!("Cargo.toml", "rust/Cargo.toml.template"),
+    template!(".cargo/config.toml", "rust/cargo-config.toml"),
+    template!(".gitignore", "rust/gitignore"),
+    template!("config.json", "config.json"),
+    template!("src/lib.rs", "rust/src/lib.rs"),
+    template!("README.md", "rust/README.md"),
 ];
 
 const PYTHON: &[TemplateFile] = &[
-    TemplateFile {
-        path: "app.py",
-        text: include_str!("../../templates/python/app.py"),
-    },
-    TemplateFile {
-        path: "soda_gateway.py",
-        text: include_str!("../../templates/python/soda_gateway.py"),
-    },
-    TemplateFile {
-        path: "wit/gateway.wit",
-        text: include_str!("../../../wit/0.2.0/gateway.wit"),
-    },
-    TemplateFile {
-        path: ".gitignore",
-        text: include_str!("../../templates/python/gitignore"),
-    },
-    TemplateFile {
-        path: "config.json",
-        text: include_str!("../../templates/python/config.json"),
-    },
-    TemplateFile {
-        path: "README.md",
-        text: include_str!("../../templates/python/README.md"),
-    },
+    template!("app.py", "python/app.py"),
+    template!("soda_gateway.py", "python/soda_gateway.py"),
+    CONTRACT,
+    template!(".gitignore", "python/gitignore"),
+    template!("config.json", "config.json"),
+    template!("README.md", "python/README.md"),
 ];
 
 const JAVASCRIPT: &[TemplateFile] = &[
-    TemplateFile {
-        path: "plugin.js",
-        text: include_str!("../../templates/javascript/plugin.js"),
-    },
-    TemplateFile {
-        path: "build.mjs",
-        text: include_str!("../../templates/javascript/build.mjs"),
-    },
-    TemplateFile {
-        path: "package.json",
-        text: include_str!("../../templates/javascript/package.json"),
-    },
-    TemplateFile {
-        path: "wit/gateway.wit",
-        text: include_str!("../../../wit/0.2.0/gateway.wit"),
-    },
-    TemplateFile {
-        path: ".gitignore",
-        text: include_str!("../../templates/javascript/gitignore"),
-    },
-    TemplateFile {
-        path: "config.json",
-        text: include_str!("../../templates/javascript/config.json"),
-    },
-    TemplateFile {
-        path: "README.md",
-        text: include_str!("../../templates/javascript/README.md"),
-    },
+    template!("plugin.js", "javascript/plugin.js"),
+    template!("build.mjs", "javascript/build.mjs"),
+    template!("package.json", "javascript/package.json"),
+    CONTRACT,
+    template!(".gitignore", "javascript/gitignore"),
+    template!("config.json", "config.json"),
+    template!("README.md", "javascript/README.md"),
 ];
 
 /// The SDK this binary was built with, as a path dependency: the source checkout it came from
