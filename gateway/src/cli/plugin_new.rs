@@ -204,6 +204,15 @@ mod tests {
     }
 
     #[test]
+    fn a_missing_sdk_is_named_and_nothing_is_written() {
+        let parent = tempfile::tempdir().unwrap();
+        let missing = parent.path().join("no-sdk");
+        let error = new("demo", Language::Rust, parent.path(), Some(&missing)).unwrap_err();
+        assert!(format!("{error:#}").contains("pass --sdk PATH"), "{error:#}");
+        assert!(!parent.path().join("demo").exists());
+    }
+
+    #[test]
     fn a_new_folder_is_written_and_an_existing_one_refused() {
         let parent = tempfile::tempdir().unwrap();
         new("demo", Language::Rust, parent.path(), None).unwrap();
