@@ -208,7 +208,10 @@ mod tests {
         let parent = tempfile::tempdir().unwrap();
         let missing = parent.path().join("no-sdk");
         let error = new("demo", Language::Rust, parent.path(), Some(&missing)).unwrap_err();
-        assert!(format!("{error:#}").contains("pass --sdk PATH"), "{error:#}");
+        assert!(
+            format!("{error:#}").contains("pass --sdk PATH"),
+            "{error:#}"
+        );
         assert!(!parent.path().join("demo").exists());
     }
 
