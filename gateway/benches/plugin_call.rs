@@ -223,8 +223,14 @@ fn start_up(plugins: &Path) {
         let runtime = Runtime::new(PluginLimits::default().memory_bytes()).expect("engine");
         let cache = CompileCache::new(cache_dir.path()).unwrap();
         let started = Instant::now();
-        let registry =
-            Registry::open(runtime, folder.path(), Some(cache), Default::default()).expect("opens");
+        let registry = Registry::open(
+            runtime,
+            folder.path(),
+            Some(cache),
+            Default::default(),
+            Default::default(),
+        )
+        .expect("opens");
         assert!(registry.contains("slack"));
         started.elapsed()
     };
@@ -251,8 +257,16 @@ fn start_up(plugins: &Path) {
 fn hot_reload(plugins: &Path) {
     let folder = tempfile::tempdir().unwrap();
     let runtime = Runtime::new(PluginLimits::default().memory_bytes()).expect("engine");
-    let registry =
-        Arc::new(Registry::open(runtime, folder.path(), None, Default::default()).expect("opens"));
+    let registry = Arc::new(
+        Registry::open(
+            runtime,
+            folder.path(),
+            None,
+            Default::default(),
+            Default::default(),
+        )
+        .expect("opens"),
+    );
     let _watcher = watcher::watch(registry.clone()).expect("watches");
     let bytes = std::fs::read(plugins.join("slack.wasm")).unwrap();
     // An event type no plugin acts on: the cost of a call that returns nothing.

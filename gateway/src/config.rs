@@ -12,6 +12,7 @@ use std::time::Duration;
 use anyhow::{bail, Context};
 use serde::Deserialize;
 
+use crate::actions::policy::is_host_pattern;
 use crate::store::Database;
 
 /// The whole configuration file.
@@ -738,12 +739,7 @@ impl Config {
         self.quotas.validate("quotas")?;
         for (plugin, hosts) in &self.outbound.allowed_hosts {
             for (index, host) in hosts.iter().enumerate() {
-                let pattern = host.strip_prefix("*.").unwrap_or(host);
-                let plain = !pattern.is_empty()
-                    && pattern
-                        .chars()
-                        .all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '-' | ':'));
-                if host != "*" && !plain {
+                if !is_host_pattern(host) {
                     bail!(
                         "`outbound.allowed_hosts.{plugin}[{index}]` must be a host name, \
                          `*.domain` or `*` (no scheme, port or path), found {host:?}"

@@ -160,6 +160,16 @@ enum PluginCommand {
         /// The plugin file.
         file: PathBuf,
     },
+    /// Embed a manifest (name, version, the hosts the plugin reaches, its config's JSON
+    /// Schema) into a component built without the Rust SDK, in place. The contract is taken
+    /// from the component.
+    EmbedManifest {
+        /// The plugin file.
+        file: PathBuf,
+        /// The manifest, a JSON file: `{"name", "version", "description", "hosts",
+        /// "config_schema"}`.
+        manifest: PathBuf,
+    },
     /// Write a new plugin's folder: build settings, source, a unit test, an example config and
     /// a README. It builds and passes `plugin check` as it is.
     New {
@@ -269,6 +279,9 @@ async fn run() -> anyhow::Result<()> {
             tokio::task::spawn_blocking(move || cli::plugin::check(&file))
                 .await
                 .context("plugin check panicked")?
+        }
+        Command::Plugin(PluginCommand::EmbedManifest { file, manifest }) => {
+            cli::plugin::embed_manifest(&file, &manifest)
         }
         Command::Plugin(PluginCommand::New {
             name,

@@ -22,7 +22,7 @@ use crate::config::{Config, Retention};
 use crate::console;
 use crate::ingress::{self, tenants_of, Ingress, PluginResponses};
 use crate::plugins::watcher;
-use crate::plugins::{CompileCache, PluginThreads, Registry, Runtime};
+use crate::plugins::{configs_in_use, CompileCache, PluginThreads, Registry, Runtime};
 use crate::store::{now_ms, Store};
 use crate::telemetry::Metrics;
 use crate::tenant_reload;
@@ -154,11 +154,21 @@ pub async fn build_ingress(
     let plugins_dir = config.plugins_dir.clone();
     let metrics = Arc::new(Metrics::default());
     let registry_metrics = metrics.clone();
+    let allowed_hosts = config.outbound.allowed_hosts.clone();
     let registry = tokio::task::spawn_blocking(move || {
-        Registry::open(runtime, &plugins_dir, Some(cache), registry_metrics)
+        Registry::open(
+            runtime,
+            &plugins_dir,
+            Some(cache),
+            registry_metrics,
+            allowed_hosts,
+        )
     })
     .await
     .context("plugin loading panicked")??;
+    registry
+        .accept_configs(configs_in_use(&config.tenants))
+        .context("tenants' plugin configs refused by the plugins' schemas")?;
     for tenant in &config.tenants {
         for plugin in &tenant.plugins {
             if !registry.contains(&plugin.name) {

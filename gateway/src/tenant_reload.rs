@@ -2,7 +2,8 @@
 //! quotas, enabled plugins and their configs) replace the running ones at once, for the next
 //! request; requests in flight finish with the tenants they started with.
 //!
-//! The new file is validated whole, and its secrets read, before anything changes: a file that
+//! The new file is validated whole, its secrets read and its plugin configs checked against the
+//! plugins' schemas (see `plugins::manifest`) before anything changes: a file that
 //! fails is rejected with a log line saying why, and the previous tenants keep serving. Other
 //! sections take effect at the next restart; a change to them is logged as such. A reloaded
 //! tenant starts with fresh quota buckets.
@@ -16,6 +17,7 @@ use arc_swap::ArcSwap;
 use crate::actions::secrets::Secrets;
 use crate::config::Config;
 use crate::ingress::{tenants_of, Ingress};
+use crate::plugins::configs_in_use;
 use crate::watch::{watch_folder, FolderWatcher};
 
 /// Starts watching `path`; `running` is the configuration the gateway serves now.
@@ -85,6 +87,10 @@ impl TenantReload {
         let mut next = self.running.clone();
         next.tenants = new.tenants;
         let tenants = tenants_of(&next, &self.ingress.store)?;
+        self.ingress
+            .plugins
+            .accept_configs(configs_in_use(&next.tenants))
+            .context("tenants' plugin configs refused by the plugins' schemas")?;
         if others_differ(&self.last_text, &text) {
             tracing::warn!(
                 config = %self.path.display(),

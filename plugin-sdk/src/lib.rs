@@ -11,8 +11,10 @@
 //! [`Plugin::on_response`] once it is done. Whatever must outlive one call goes in [`state`], a
 //! key-value store private to the plugin and tenant.
 //!
-//! Implement [`Plugin`] on a type, export it with [`export_plugin!`], and build the crate as a
-//! `cdylib` for `wasm32-wasip2`. `soda-gateway plugin new NAME` writes such a crate; by hand
+//! Implement [`Plugin`] on a type, export it with [`export_plugin!`], declare what it needs
+//! (the hosts it calls, a JSON Schema of its config) with [`plugin_manifest!`], and build the
+//! crate as a `cdylib` for `wasm32-wasip2`. `soda-gateway plugin new NAME` writes such a crate;
+//! by hand
 //! (the SDK is not on crates.io: depend on the `plugin-sdk` folder of the gateway's source):
 //!
 //! ```toml
@@ -84,6 +86,7 @@ mod error;
 mod event;
 pub mod limits;
 pub mod log;
+pub mod manifest;
 pub mod state;
 #[cfg(feature = "testing")]
 pub mod testing;

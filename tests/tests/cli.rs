@@ -1,5 +1,5 @@
-//! `soda-gateway plugin check|run`: what a plugin author learns about a `.wasm` file without
-//! running a server.
+//! `soda-gateway plugin check|run|embed-manifest`: what a plugin author learns about (and
+//! writes into) a `.wasm` file without running a server.
 
 use std::fs;
 use std::path::Path;
@@ -45,7 +45,16 @@ fn plugin_check_accepts_a_valid_plugin_and_names_its_contract() {
         .collect();
     assert_eq!(
         labels,
-        ["file", "format", "contract", "compile", "imports", "exports", "result"],
+        [
+            "file", "format", "contract", "manifest", "about", "hosts", "config", "compile",
+            "imports", "exports", "result"
+        ],
+        "{run:?}"
+    );
+    assert_eq!(run.field("manifest"), "slack 0.1.0", "{run:?}");
+    assert_eq!(run.field("hosts"), "hooks.slack.com", "{run:?}");
+    assert!(
+        run.field("config").contains("required: webhook_url"),
         "{run:?}"
     );
     assert!(
@@ -461,4 +470,98 @@ fn plugin_run_tells_the_plugin_its_tenant_and_prints_its_log_fields_flat() {
         "the plugin's fields follow its message: {line}"
     );
     assert!(!line.contains("fields="), "not nested: {line}");
+}
+
+#[test]
+fn plugin_run_refuses_a_config_that_breaks_the_plugins_schema() {
+    let wasm = Plugin::Slack.wasm_path();
+    let config = r##"{"webhook_url": 42, "chanel": "#x"}"##;
+    let run = plugin(&[
+        "run".as_ref(),
+        &wasm,
+        "--event".as_ref(),
+        "gen2_check_evaluation".as_ref(),
+        "--config".as_ref(),
+        config.as_ref(),
+    ]);
+    assert!(!run.succeeded(), "{run:?}");
+    let error = run.error_line();
+    assert!(
+        error.contains("does not match the plugin's config schema"),
+        "{error}"
+    );
+    assert!(
+        error.contains("`config.webhook_url`: want string"),
+        "{error}"
+    );
+    assert!(error.contains("'chanel' not allowed"), "{error}");
+    assert!(run.stdout().is_empty(), "no actions printed: {run:?}");
+}
+
+#[test]
+fn embed_manifest_writes_a_manifest_that_check_shows_and_refuses_a_second() {
+    let dir = files(&[(
+        "plugin.json",
+        br#"{"name": "echo", "version": "2.1.0", "hosts": ["hooks.example.com"],
+             "config_schema": {"type": "object", "required": ["url"]}}"#,
+    )]);
+    let wasm = dir.path().join("echo.wasm");
+    fs::copy(Plugin::Trap.wasm_path(), &wasm).expect("copying the fixture");
+    let manifest = dir.path().join("plugin.json");
+    let before = plugin(&["check".as_ref(), &wasm]);
+    assert!(before.field("manifest").starts_with("none"), "{before:?}");
+
+    let embed = plugin(&["embed-manifest".as_ref(), &wasm, &manifest]);
+    assert!(embed.succeeded(), "{embed:?}");
+    let check = plugin(&["check".as_ref(), &wasm]);
+    assert!(check.succeeded(), "{check:?}");
+    assert_eq!(check.field("manifest"), "echo 2.1.0", "{check:?}");
+    assert_eq!(check.field("hosts"), "hooks.example.com", "{check:?}");
+    assert!(check.field("config").contains("required: url"), "{check:?}");
+
+    let again = plugin(&["embed-manifest".as_ref(), &wasm, &manifest]);
+    assert!(!again.succeeded(), "{again:?}");
+    assert!(
+        again.error_line().contains("already embeds a manifest"),
+        "{again:?}"
+    );
+}
+
+#[test]
+fn embed_manifest_refuses_a_manifest_the_gateway_would_refuse() {
+    let dir = files(&[
+        (
+            "bad_host.json",
+            br#"{"name": "x", "version": "1", "hosts": ["https://x.example.com/"]}"#,
+        ),
+        (
+            "typo.json",
+            br#"{"name": "x", "version": "1", "config-schema": {}}"#,
+        ),
+        (
+            "bad_schema.json",
+            br#"{"name": "x", "version": "1", "config_schema": {"type": 7}}"#,
+        ),
+    ]);
+    let wasm = dir.path().join("echo.wasm");
+    fs::copy(Plugin::Trap.wasm_path(), &wasm).expect("copying the fixture");
+    let original = fs::read(&wasm).unwrap();
+    for (file, reason) in [
+        ("bad_host.json", "`hosts` entry \"https://x.example.com/\""),
+        ("typo.json", "unknown field `config-schema`"),
+        ("bad_schema.json", "`config_schema`"),
+    ] {
+        let run = plugin(&["embed-manifest".as_ref(), &wasm, &dir.path().join(file)]);
+        assert!(!run.succeeded(), "{file}: {run:?}");
+        let error = run.error_line();
+        assert!(
+            error.contains(file) && error.contains(reason),
+            "{file}: {error}"
+        );
+        assert_eq!(
+            fs::read(&wasm).unwrap(),
+            original,
+            "{file}: the plugin is unchanged"
+        );
+    }
 }

@@ -236,21 +236,11 @@ async fn warnings_alert_only_when_configured() {
 }
 
 #[tokio::test(flavor = "multi_thread")]
-async fn a_config_without_api_key_is_a_plugin_error() {
-    let opsgenie = FakeDownstream::start().await;
+async fn a_config_without_api_key_is_refused_at_start() {
     let acme = Tenant::hmac("acme", "s3cret")
-        .plugin(Plugin::Opsgenie, json!({ "api_url": opsgenie.url("") }));
-    let gateway = Gateway::start(Config::new().tenant(acme)).await;
-    let failing = event("gen2_check_evaluation");
-    assert_eq!(gateway.send_event("acme", &failing).await.status, 200);
-
-    wait_until("the plugin run is recorded", SOON, async || {
-        !gateway.plugin_runs().await.is_empty()
-    })
-    .await;
-    let runs = gateway.plugin_runs().await;
-    assert_eq!(runs[0].outcome, "error", "{runs:?}");
-    let error = runs[0].error.as_deref().unwrap_or_default();
-    assert!(error.contains("api_key"), "{error}");
-    assert!(opsgenie.requests().is_empty());
+        .plugin(Plugin::Opsgenie, json!({ "api_url": "http://127.0.0.1:9" }));
+    let failure = Gateway::start_expecting_failure(Config::new().tenant(acme)).await;
+    assert!(!failure.status.success());
+    let expected = "tenant `acme`: plugin `opsgenie`: `config`: missing properties 'api_key'";
+    assert!(failure.stderr.contains(expected), "{}", failure.stderr);
 }

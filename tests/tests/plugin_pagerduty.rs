@@ -324,23 +324,13 @@ async fn other_events_send_nothing() {
 }
 
 #[tokio::test(flavor = "multi_thread")]
-async fn a_config_without_routing_key_is_a_plugin_error() {
-    let pagerduty = FakeDownstream::start().await;
+async fn a_config_without_routing_key_is_refused_at_start() {
     let acme = Tenant::hmac("acme", "s3cret").plugin(
         Plugin::PagerDuty,
-        json!({ "events_url": pagerduty.url("/v2/enqueue") }),
+        json!({ "events_url": "http://127.0.0.1:9/v2/enqueue" }),
     );
-    let gateway = Gateway::start(Config::new().tenant(acme)).await;
-    let failing = event("gen2_check_evaluation");
-    assert_eq!(gateway.send_event("acme", &failing).await.status, 200);
-
-    wait_until("the plugin run is recorded", SOON, async || {
-        !gateway.plugin_runs().await.is_empty()
-    })
-    .await;
-    let runs = gateway.plugin_runs().await;
-    assert_eq!(runs[0].outcome, "error", "{runs:?}");
-    let error = runs[0].error.as_deref().unwrap_or_default();
-    assert!(error.contains("routing_key"), "{error}");
-    assert!(pagerduty.requests().is_empty());
+    let failure = Gateway::start_expecting_failure(Config::new().tenant(acme)).await;
+    assert!(!failure.status.success());
+    let expected = "tenant `acme`: plugin `pagerduty`: `config`: missing properties 'routing_key'";
+    assert!(failure.stderr.contains(expected), "{}", failure.stderr);
 }

@@ -160,8 +160,36 @@ impl OutboundPolicy {
     }
 }
 
+/// Whether `text` can be an allow-list entry: a host name (or IP address), `*.domain` or `*`;
+/// no scheme, port or path.
+pub fn is_host_pattern(text: &str) -> bool {
+    let host = text.strip_prefix("*.").unwrap_or(text);
+    let plain = !host.is_empty()
+        && host
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '-' | ':'));
+    text == "*" || plain
+}
+
+/// The entries of `declared` (hosts or patterns) that `allowed` leaves wholly unreachable. A
+/// declared pattern counts as reachable when the allow-list lets through some host it matches
+/// (`*.atlassian.net` declared, `acme.atlassian.net` allowed): operators narrow it to theirs.
+pub fn uncovered_hosts<'a>(allowed: &[String], declared: &'a [String]) -> Vec<&'a str> {
+    declared
+        .iter()
+        .map(String::as_str)
+        .filter(|declared| {
+            let declared = declared.to_ascii_lowercase();
+            !allowed.iter().any(|pattern| {
+                let pattern = pattern.to_ascii_lowercase();
+                host_matches(&pattern, &declared) || host_matches(&declared, &pattern)
+            })
+        })
+        .collect()
+}
+
 /// `*` matches any host; `*.example.com` any subdomain of example.com (not example.com
-/// itself); anything else matches exactly, ignoring case.
+/// itself), including patterns such as `*.eu.example.com`; anything else matches exactly.
 fn host_matches(pattern: &str, host: &str) -> bool {
     match pattern.strip_prefix("*.") {
         _ if pattern == "*" => true,
@@ -378,6 +406,23 @@ mod tests {
         assert!(relaxed
             .may_carry_secrets("jira", "http://127.0.0.1:9000/x")
             .is_ok());
+    }
+
+    #[test]
+    fn declared_hosts_are_unreachable_only_when_nothing_they_match_is_allowed() {
+        let allowed = |hosts: &[&str]| hosts.iter().map(|h| h.to_string()).collect::<Vec<_>>();
+        let declared = allowed(&["hooks.slack.com", "*.atlassian.net", "*"]);
+        let narrowed = allowed(&["acme.atlassian.net", "Hooks.Slack.com"]);
+        assert_eq!(uncovered_hosts(&narrowed, &declared), Vec::<&str>::new());
+        let elsewhere = allowed(&["*.example.com"]);
+        assert_eq!(
+            uncovered_hosts(&elsewhere, &declared),
+            vec!["hooks.slack.com", "*.atlassian.net"]
+        );
+        assert_eq!(
+            uncovered_hosts(&allowed(&["*"]), &declared),
+            Vec::<&str>::new()
+        );
     }
 
     #[test]

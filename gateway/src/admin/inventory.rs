@@ -8,6 +8,7 @@ use serde::Serialize;
 
 use crate::config::{HmacAlgorithm, Quota, SignatureEncoding, Verify};
 use crate::ingress::Ingress;
+use crate::plugins::manifest::Manifest;
 use crate::store::{now_ms, LastRunError};
 
 /// How far back [`TenantInfo::events_24h`] counts.
@@ -27,6 +28,11 @@ pub struct PluginInfo {
     pub from_cache: Option<bool>,
     /// Time to read, compile (or deserialize) and link the loaded version.
     pub load_ms: Option<f64>,
+    /// What the loaded version says about itself: name, version, contract, the hosts it
+    /// reaches and its config's JSON Schema.
+    pub manifest: Option<Manifest>,
+    /// Hosts the loaded version declares that its allow-list refuses.
+    pub warnings: Vec<String>,
     /// Tenants that enable it.
     pub enabled_for: Vec<String>,
     /// The last time its file was refused, unless it loaded since.
@@ -124,6 +130,8 @@ pub async fn plugins(ingress: &Ingress) -> anyhow::Result<Vec<PluginInfo>> {
         sha256: None,
         from_cache: None,
         load_ms: None,
+        manifest: None,
+        warnings: Vec::new(),
         enabled_for: Vec::new(),
         last_load_error: None,
         last_run_error: None,
@@ -134,6 +142,8 @@ pub async fn plugins(ingress: &Ingress) -> anyhow::Result<Vec<PluginInfo>> {
             sha256: Some(loaded.sha256.clone()),
             from_cache: Some(loaded.from_cache),
             load_ms: Some(loaded.load_time.as_secs_f64() * 1000.0),
+            manifest: loaded.manifest.as_ref().map(|m| m.manifest.clone()),
+            warnings: ingress.plugins.host_warnings(&loaded),
             ..blank(&loaded.name, PluginState::Loaded)
         };
         plugins.insert(loaded.name.clone(), info);

@@ -1,4 +1,6 @@
-//! `soda-gateway plugin check`: whether a file would load in this gateway, and why not.
+//! `soda-gateway plugin check`: whether a file would load in this gateway, and why not; and
+//! `soda-gateway plugin embed-manifest`: a manifest written into a component built without the
+//! Rust SDK.
 
 use std::path::Path;
 use std::time::Instant;
@@ -9,6 +11,7 @@ use wasmtime::component::Component;
 use crate::config::PluginLimits;
 use crate::plugins::contract;
 use crate::plugins::loader::{self, WasmKind};
+use crate::plugins::manifest::{self, Manifest};
 use crate::plugins::Runtime;
 
 /// Prints what the gateway sees in a plugin file; fails if it would not load.
@@ -33,6 +36,13 @@ pub fn check(path: &Path) -> anyhow::Result<()> {
     let Some(version) = contract::loadable(built_for.as_deref()) else {
         bail!(contract::NOT_LOADED);
     };
+    match manifest::read(&bytes, built_for.as_deref()).map_err(anyhow::Error::msg)? {
+        Some(checked) => print_manifest(&checked.manifest),
+        None => println!(
+            "manifest:  none (the Rust SDK's `plugin_manifest!` or `soda-gateway plugin \
+             embed-manifest` adds one)"
+        ),
+    }
     let runtime = Runtime::new(PluginLimits::default().memory_bytes())?;
     let started = Instant::now();
     let component = Component::new(runtime.engine(), &bytes)
@@ -55,5 +65,67 @@ pub fn check(path: &Path) -> anyhow::Result<()> {
         .map_err(anyhow::Error::from)
         .context("does not match the contract")?;
     println!("result:    loads in this gateway");
+    Ok(())
+}
+
+fn print_manifest(manifest: &Manifest) {
+    println!("manifest:  {} {}", manifest.name, manifest.version);
+    if let Some(description) = &manifest.description {
+        println!("about:     {description}");
+    }
+    let hosts = match manifest.hosts.is_empty() {
+        true => "none declared".to_owned(),
+        false => manifest.hosts.join(", "),
+    };
+    println!("hosts:     {hosts}");
+    let schema = match &manifest.config_schema {
+        Some(schema) => {
+            let required = schema["required"].as_array().map(|keys| {
+                let keys: Vec<&str> = keys.iter().filter_map(|key| key.as_str()).collect();
+                keys.join(", ")
+            });
+            match required {
+                Some(keys) if !keys.is_empty() => {
+                    format!("a JSON Schema, checked at load (required: {keys})")
+                }
+                _ => "a JSON Schema, checked at load".to_owned(),
+            }
+        }
+        None => "no schema".to_owned(),
+    };
+    println!("config:    {schema}");
+}
+
+/// Embeds the manifest in `manifest_path` into the component `file`, in place. The contract is
+/// the one the component imports; the manifest is checked as the gateway would at load.
+pub fn embed_manifest(file: &Path, manifest_path: &Path) -> anyhow::Result<()> {
+    let bytes = std::fs::read(file).with_context(|| format!("cannot read {}", file.display()))?;
+    if loader::wasm_kind(&bytes) != WasmKind::Component {
+        bail!("{} is not a WebAssembly component", file.display());
+    }
+    let text = std::fs::read(manifest_path)
+        .with_context(|| format!("cannot read {}", manifest_path.display()))?;
+    let invalid = |reason: String| anyhow::anyhow!("{}: {reason}", manifest_path.display());
+    let mut manifest = Manifest::parse(&text).map_err(invalid)?;
+    let imported = contract::imported_version(&bytes);
+    if manifest.contract.is_none() {
+        manifest.contract = imported.clone();
+    }
+    let checked = manifest.checked(imported.as_deref()).map_err(invalid)?;
+    let embedded = manifest::embed(&bytes, &checked.manifest)
+        .map_err(|reason| anyhow::anyhow!("{}: {reason}", file.display()))?;
+    // Replaced at once, so a gateway watching the folder never loads half a file.
+    let dir = file.parent().filter(|dir| !dir.as_os_str().is_empty());
+    let mut temporary = tempfile::NamedTempFile::new_in(dir.unwrap_or(Path::new(".")))?;
+    std::io::Write::write_all(&mut temporary, &embedded)?;
+    temporary
+        .persist(file)
+        .with_context(|| format!("cannot write {}", file.display()))?;
+    println!(
+        "{}: embedded the manifest of {} {}",
+        file.display(),
+        checked.manifest.name,
+        checked.manifest.version
+    );
     Ok(())
 }

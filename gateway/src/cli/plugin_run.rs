@@ -58,6 +58,7 @@ pub async fn run(args: RunArgs) -> anyhow::Result<()> {
     let limits = PluginLimits::default();
     let runtime = Runtime::new(limits.memory_bytes())?;
     let loaded = load(&runtime, &args.file)?;
+    check_config(&loaded, &config_json)?;
     let session = Session {
         runtime: &runtime,
         loaded: &loaded,
@@ -263,6 +264,20 @@ fn load(runtime: &Runtime, file: &Path) -> anyhow::Result<LoadedPlugin> {
         started.elapsed().as_millis()
     );
     Ok(loaded)
+}
+
+/// Refuses a config that breaks the plugin's manifest schema, as the gateway would at start.
+fn check_config(loaded: &LoadedPlugin, config_json: &str) -> anyhow::Result<()> {
+    let Some(manifest) = &loaded.manifest else {
+        return Ok(());
+    };
+    if let Err(problems) = manifest.check_config(&serde_json::from_str(config_json)?) {
+        bail!(
+            "--config does not match the plugin's config schema: {}",
+            problems.join(", ")
+        );
+    }
+    Ok(())
 }
 
 /// `$SODA_GATEWAY_CACHE_DIR`, else `$XDG_CACHE_HOME/soda-gateway`, else

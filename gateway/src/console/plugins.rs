@@ -1,5 +1,5 @@
-//! The plugins page: every plugin file loaded now (contract, SHA-256, compiled or from the
-//! cache, load time), every file that was refused, and each plugin's last errors, from
+//! The plugins page: every plugin file loaded now (contract, manifest, SHA-256, compiled or from
+//! the cache, load time), every file that was refused, and each plugin's last errors, from
 //! [`inventory::plugins`].
 
 use std::sync::Arc;
@@ -26,7 +26,7 @@ pub async fn page(State(console): State<Arc<Console>>) -> Response {
             ", reloaded when they change. A refused file leaves the previous version serving." }
         table #plugins {
             thead { tr {
-                th { "Plugin" } th { "State" } th { "Contract" } th { "SHA-256" }
+                th { "Plugin" } th { "State" } th { "Contract" } th { "Manifest" } th { "SHA-256" }
                 th { "Compiled" } th { "Load time" } th { "Enabled for" } th { "Last error" }
             } }
             tbody {
@@ -39,6 +39,26 @@ pub async fn page(State(console): State<Arc<Console>>) -> Response {
                             PluginState::Missing => (badge(Tone::Amber, "no file")),
                         } }
                         td.mono { (plugin.contract.unwrap_or("—")) }
+                        td.manifest {
+                            @if let Some(manifest) = &plugin.manifest {
+                                div { strong { (manifest.name) } " " span.mono { (manifest.version) } }
+                                @if let Some(description) = &manifest.description {
+                                    div.muted { (description) }
+                                }
+                                div { "Hosts: " span.mono.hosts {
+                                    @if manifest.hosts.is_empty() { "none declared" }
+                                    @else { (manifest.hosts.join(", ")) }
+                                } }
+                                div { "Config schema: " @if manifest.config_schema.is_some() {
+                                    "checked at load"
+                                } @else { "none" } }
+                            } @else {
+                                span.muted { "none" }
+                            }
+                            @for warning in &plugin.warnings {
+                                div.warning { (badge(Tone::Amber, "warning")) " " (warning) }
+                            }
+                        }
                         td.mono.sha256 { (plugin.sha256.as_deref().unwrap_or("—")) }
                         td { @match plugin.from_cache {
                             Some(true) => "from the cache",
@@ -75,7 +95,7 @@ pub async fn page(State(console): State<Arc<Console>>) -> Response {
                     }
                 }
                 @if plugins.is_empty() {
-                    tr { td.empty colspan="8" { "No plugin files." } }
+                    tr { td.empty colspan="9" { "No plugin files." } }
                 }
             }
         }

@@ -1,5 +1,5 @@
 //! From a `.wasm` file to a plugin ready to run: read, check the contract version (from the
-//! component's import names, before compiling), compile (or load the compiled artifact from the
+//! component's import names, before compiling) and the manifest, if it has one, compile (or load the compiled artifact from the
 //! cache), link against that version's imports.
 //!
 //! Every failure is a [`LoadError`] that names the file, the reason, the contract version the
@@ -13,6 +13,7 @@ use wasmtime::component::Component;
 
 use super::cache::CompileCache;
 use super::contract;
+use super::manifest::{self, Checked};
 use super::runtime::{one_line, Compiled, Runtime};
 
 /// A loaded plugin and what is known about its file.
@@ -28,6 +29,8 @@ pub struct LoadedPlugin {
     /// Whether the component embeds an interpreter (it is larger than
     /// [`INTERPRETER_BYTES`]): its instances are kept warm unless configured otherwise.
     pub embeds_interpreter: bool,
+    /// What the plugin says about itself (see [`manifest`]), when it embeds a manifest.
+    pub manifest: Option<Checked>,
 }
 
 /// Components larger than this embed an interpreter (CPython, StarlingMonkey): a Rust plugin
@@ -81,6 +84,8 @@ pub fn load(
     let Some(version) = contract::loadable(built_for.as_deref()) else {
         return Err(fail(contract::NOT_LOADED.into(), built_for));
     };
+    let manifest = manifest::read(&bytes, built_for.as_deref())
+        .map_err(|reason| fail(reason, built_for.clone()))?;
     let sha256 = hex::encode(Sha256::digest(&bytes));
     let (component, from_cache) = match cache {
         Some(cache) => cache.load_or_compile(runtime.engine(), &sha256, &bytes),
@@ -108,6 +113,7 @@ pub fn load(
         from_cache,
         load_time: started.elapsed(),
         embeds_interpreter: bytes.len() > INTERPRETER_BYTES,
+        manifest,
     })
 }
 

@@ -9,17 +9,19 @@
 mod adapt_v0_1;
 pub mod bindings;
 mod cache;
+mod configs;
 pub mod contract;
 mod host;
 mod limiter;
 pub mod loader;
+pub mod manifest;
 mod runtime;
 pub mod state;
 mod threads;
 mod warm;
 pub mod watcher;
 
-use std::collections::HashMap;
+use std::collections::{BTreeSet, HashMap};
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant, SystemTime};
@@ -33,6 +35,7 @@ use crate::config::PluginLimits;
 use crate::telemetry::Metrics;
 use bindings::wit;
 pub use cache::CompileCache;
+pub use configs::{in_use as configs_in_use, ConfigInUse, ConfigsRefused};
 pub use host::CallScope;
 pub use loader::{LoadError, LoadedPlugin};
 pub use runtime::{CallError, CallOutput, Compiled, Invocation, Runtime, DEFAULT_MAX_INSTANCES};
@@ -52,6 +55,10 @@ pub struct Registry {
     /// The last rejection of each plugin file, until it loads (or goes away): operators see
     /// it in the console and `GET /admin/plugins`, even when the previous version serves.
     rejections: Mutex<HashMap<String, Rejection>>,
+    /// `outbound.allowed_hosts`, to warn about hosts a plugin declares that it may not reach.
+    allowed_hosts: HashMap<String, Vec<String>>,
+    /// The tenants' configs in use: a new version whose schema refuses one does not load.
+    configs: Mutex<Vec<ConfigInUse>>,
 }
 
 /// Why a plugin file was last refused.
@@ -89,12 +96,14 @@ pub struct PluginRun {
 
 impl Registry {
     /// Loads every `*.wasm` in `dir`. A file that does not load is logged and skipped, so one
-    /// broken plugin cannot take the gateway down for every tenant.
+    /// broken plugin cannot take the gateway down for every tenant. `allowed_hosts` is
+    /// `outbound.allowed_hosts`, for warnings about the hosts plugins declare.
     pub fn open(
         runtime: Runtime,
         dir: &Path,
         cache: Option<CompileCache>,
         metrics: Arc<Metrics>,
+        allowed_hosts: HashMap<String, Vec<String>>,
     ) -> anyhow::Result<Self> {
         let entries = std::fs::read_dir(dir)
             .with_context(|| format!("cannot read plugins_dir {}", dir.display()))?;
@@ -106,6 +115,8 @@ impl Registry {
             changing: Mutex::new(()),
             metrics,
             rejections: Mutex::default(),
+            allowed_hosts,
+            configs: Mutex::default(),
         };
         let mut paths: Vec<PathBuf> = entries
             .filter_map(|entry| entry.ok().map(|entry| entry.path()))
@@ -141,32 +152,98 @@ impl Registry {
         }
         match loader::load(&self.runtime, self.cache.as_ref(), path) {
             Ok(loaded) => {
+                let version = loaded.manifest.as_ref().map(|m| m.manifest.version.clone());
+                let fields = (loaded.sha256.clone(), loaded.compiled.version().name());
+                let (from_cache, load_ms) = (loaded.from_cache, loaded.load_time.as_millis());
+                let warnings = self.host_warnings(&loaded);
+                if let Err(refused) = self.install(loaded) {
+                    let reason = format!(
+                        "its config schema refuses configs in use (change them first): {refused}"
+                    );
+                    return self.refuse(&name, format!("{}: {reason}", path.display()));
+                }
                 self.metrics.reload("loaded");
                 tracing::info!(
                     plugin = %name,
                     file = %path.display(),
-                    sha256 = %loaded.sha256,
-                    contract = %loaded.compiled.version().name(),
-                    from_cache = loaded.from_cache,
-                    load_ms = loaded.load_time.as_millis() as u64,
+                    version = version.as_deref().unwrap_or("-"),
+                    sha256 = %fields.0,
+                    contract = %fields.1,
+                    from_cache,
+                    load_ms = load_ms as u64,
                     "plugin loaded"
                 );
+                for warning in warnings {
+                    tracing::warn!(plugin = %name, "{warning}");
+                }
                 self.rejected(&name, None);
-                self.change(|plugins| {
-                    plugins.insert(name, Arc::new(loaded));
-                });
             }
-            Err(error) => {
-                self.metrics.reload("rejected");
-                let serving = self.plugins.load().contains_key(&name);
-                tracing::error!(
-                    plugin = %name,
-                    previous_version_serving = serving,
-                    "plugin rejected: {error}"
-                );
-                self.rejected(&name, Some(error.to_string()));
-            }
+            Err(error) => self.refuse(&name, error.to_string()),
         }
+    }
+
+    /// Records that a file of plugin `name` was refused; the previous version keeps serving.
+    fn refuse(&self, name: &str, message: String) {
+        self.metrics.reload("rejected");
+        let serving = self.plugins.load().contains_key(name);
+        tracing::error!(
+            plugin = %name,
+            previous_version_serving = serving,
+            "plugin rejected: {message}"
+        );
+        self.rejected(name, Some(message));
+    }
+
+    /// Serves a newly loaded version, unless its schema refuses a tenant's config in use.
+    fn install(&self, loaded: LoadedPlugin) -> Result<(), ConfigsRefused> {
+        let mut refused = Vec::new();
+        self.change(|plugins| {
+            refused = configs::refusals(&loaded, &self.configs_in_use());
+            if refused.is_empty() {
+                plugins.insert(loaded.name.clone(), Arc::new(loaded));
+            }
+        });
+        match refused.is_empty() {
+            true => Ok(()),
+            false => Err(ConfigsRefused(refused)),
+        }
+    }
+
+    /// Checks the tenants' configs against the schemas of the plugins loaded now and, if none
+    /// is refused, keeps them to check the plugins' next versions against.
+    pub fn accept_configs(&self, uses: Vec<ConfigInUse>) -> Result<(), ConfigsRefused> {
+        let _guard = self
+            .changing
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner());
+        let plugins = self.plugins.load();
+        let enabled: BTreeSet<&str> = uses.iter().map(|used| used.plugin.as_str()).collect();
+        let refused: Vec<String> = enabled
+            .into_iter()
+            .filter_map(|name| plugins.get(name))
+            .flat_map(|plugin| configs::refusals(plugin, &uses))
+            .collect();
+        if !refused.is_empty() {
+            return Err(ConfigsRefused(refused));
+        }
+        *self
+            .configs
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner()) = uses;
+        Ok(())
+    }
+
+    fn configs_in_use(&self) -> Vec<ConfigInUse> {
+        self.configs
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+            .clone()
+    }
+
+    /// The hosts `plugin` declares that its allow-list refuses, as warnings.
+    pub fn host_warnings(&self, plugin: &LoadedPlugin) -> Vec<String> {
+        let allowed = self.allowed_hosts.get(&plugin.name).map(Vec::as_slice);
+        configs::host_warnings(plugin, allowed)
     }
 
     /// Records (`Some`) or clears (`None`) the rejection of the file of plugin `name`.

@@ -43,6 +43,7 @@ impl Plugin for Forward {
 }
 
 export_plugin!(Forward);
+soda_gateway_plugin_sdk::plugin_manifest!("plugin.json");
 
 #[cfg(test)]
 mod fixtures;

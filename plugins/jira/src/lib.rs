@@ -141,3 +141,4 @@ fn expect_success(what: &str, response: &HttpResponse) -> Result<(), Error> {
 }
 
 export_plugin!(Jira);
+soda_gateway_plugin_sdk::plugin_manifest!("plugin.json");

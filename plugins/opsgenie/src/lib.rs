@@ -42,6 +42,7 @@ impl Plugin for Opsgenie {
 }
 
 export_plugin!(Opsgenie);
+soda_gateway_plugin_sdk::plugin_manifest!("plugin.json");
 
 /// The Alert API requests `event` calls for. Updates the record of open check alerts.
 pub fn alert_requests(config: &Config, event: &Event) -> Vec<Request> {

@@ -38,6 +38,7 @@ impl Plugin for PagerDuty {
 }
 
 export_plugin!(PagerDuty);
+soda_gateway_plugin_sdk::plugin_manifest!("plugin.json");
 
 /// The Events API v2 bodies `event` calls for. Updates the record of open check alerts.
 pub fn enqueue_bodies(config: &Config, event: &Event) -> Vec<Value> {

@@ -92,6 +92,7 @@ fn soda_id(incident: &Incident) -> Result<&str, Error> {
 }
 
 export_plugin!(ServiceNow);
+soda_gateway_plugin_sdk::plugin_manifest!("plugin.json");
 
 #[cfg(test)]
 mod tests;

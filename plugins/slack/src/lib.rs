@@ -36,3 +36,4 @@ impl Plugin for Slack {
 }
 
 export_plugin!(Slack);
+soda_gateway_plugin_sdk::plugin_manifest!("plugin.json");

@@ -40,3 +40,4 @@ impl Plugin for Teams {
 }
 
 export_plugin!(Teams);
+soda_gateway_plugin_sdk::plugin_manifest!("plugin.json");
