@@ -15,6 +15,7 @@
 
 pub mod cli_run;
 pub mod faults;
+pub mod guide;
 pub mod postgres;
 pub mod reload;
 

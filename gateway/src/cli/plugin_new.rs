@@ -45,6 +45,7 @@ const RUST: &[TemplateFile] = &[
     template!(".cargo/config.toml", "rust/cargo-config.toml"),
     template!(".gitignore", "rust/gitignore"),
     template!("config.json", "config.json"),
+    template!("plugin.json", "rust/plugin.json"),
     template!("src/lib.rs", "rust/src/lib.rs"),
     template!("README.md", "rust/README.md"),
 ];
@@ -52,6 +53,9 @@ const RUST: &[TemplateFile] = &[
 const PYTHON: &[TemplateFile] = &[
     template!("app.py", "python/app.py"),
     template!("soda_gateway.py", "python/soda_gateway.py"),
+    template!("soda_gateway_testing.py", "python/soda_gateway_testing.py"),
+    template!("test_app.py", "python/test_app.py"),
+    template!("plugin.json", "plugin.json"),
     CONTRACT,
     template!(".gitignore", "python/gitignore"),
     template!("config.json", "config.json"),
@@ -60,6 +64,10 @@ const PYTHON: &[TemplateFile] = &[
 
 const JAVASCRIPT: &[TemplateFile] = &[
     template!("plugin.js", "javascript/plugin.js"),
+    template!("soda_gateway.js", "javascript/soda_gateway.js"),
+    template!("testing.mjs", "javascript/testing.mjs"),
+    template!("plugin.test.mjs", "javascript/plugin.test.mjs"),
+    template!("plugin.json", "plugin.json"),
     template!("build.mjs", "javascript/build.mjs"),
     template!("package.json", "javascript/package.json"),
     CONTRACT,

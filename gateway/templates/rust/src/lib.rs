@@ -43,6 +43,8 @@ impl Plugin for __TYPE__ {
 }
 
 export_plugin!(__TYPE__);
+// plugin.json: what the gateway shows and checks before any event (hosts, config schema).
+soda_gateway_plugin_sdk::plugin_manifest!("plugin.json");
 
 #[cfg(test)]
 mod tests {
