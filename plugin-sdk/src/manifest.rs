@@ -27,11 +27,11 @@ pub const CONTRACT: &str = "soda:gateway@0.2.0";
 
 /// Embeds the manifest file at `$path` (relative to the crate's `Cargo.toml`) in the component,
 /// with `name` and `version` from `Cargo.toml` and `contract` from this SDK. Use it once per
-/// plugin crate, next to [`export_plugin!`](crate::export_plugin):
+/// plugin crate, next to [`export_plugin!`](crate::export_plugin) (not run here: it needs the
+/// plugin crate's `plugin.json`):
 ///
-/// ```
+/// ```ignore
 /// soda_gateway_plugin_sdk::plugin_manifest!("plugin.json");
-/// # fn main() {}
 /// ```
 ///
 /// The file must be a JSON object without `name`, `version` or `contract` (a compile error says
