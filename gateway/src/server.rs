@@ -8,7 +8,6 @@
 use std::future::Future;
 use std::sync::Arc;
 
-use anyhow::Context as _;
 use arc_swap::ArcSwap;
 use tokio::net::TcpListener;
 use tokio::sync::Notify;
@@ -20,17 +19,16 @@ use crate::actions::worker::Worker;
 use crate::admin;
 use crate::config::{Config, Retention};
 use crate::console;
-use crate::ingress::{self, tenants_of, Ingress, PluginResponses};
+use crate::ingress::{self, Ingress};
+use crate::pipeline::{Pipeline, PluginResponses};
 use crate::plugins::watcher;
-use crate::plugins::{configs_in_use, CompileCache, PluginThreads, Registry, Runtime};
 use crate::store::{now_ms, Store};
-use crate::telemetry::Metrics;
 use crate::tenant_reload;
 use crate::watch::FolderWatcher;
 
 /// A started gateway: store open, plugins loaded, worker running.
 pub struct Gateway {
-    ingress: Arc<Ingress>,
+    pipeline: Arc<Pipeline>,
     max_body_bytes: usize,
     admin_token: Option<String>,
     /// The delivery worker and the continuation loop.
@@ -53,8 +51,8 @@ impl Gateway {
             store.release_leases().await?;
         }
         let wake_worker = Arc::new(Notify::new());
-        let ingress = build_ingress(&config, store.clone(), wake_worker.clone()).await?;
-        let plugin_watcher = watcher::watch(ingress.plugins.clone())?;
+        let pipeline = Pipeline::build(&config, store.clone(), wake_worker.clone()).await?;
+        let plugin_watcher = watcher::watch(pipeline.plugins.clone())?;
         let wake_continuations = Arc::new(Notify::new());
         let secrets = Arc::new(ArcSwap::from_pointee(Secrets::load(&config.tenants)?));
         let worker = Worker::new(
@@ -64,26 +62,26 @@ impl Gateway {
             secrets.clone(),
             wake_worker.clone(),
             wake_continuations.clone(),
-            ingress.metrics.clone(),
+            pipeline.metrics.clone(),
         )?;
         let continuations = Continuations {
             store,
-            handler: Arc::new(PluginResponses(ingress.clone())),
+            handler: Arc::new(PluginResponses(pipeline.clone())),
             wake: wake_continuations,
             poll_interval: config.delivery.poll_interval,
             lease: config.delivery.lease,
         };
         let background = vec![
             tokio::spawn(worker.run()),
-            tokio::spawn(ingress.store.clone().keep_backlog_counts()),
+            tokio::spawn(pipeline.store.clone().keep_backlog_counts()),
             tokio::spawn(continuations.run()),
             tokio::spawn(prune_old_events(
-                ingress.store.clone(),
+                pipeline.store.clone(),
                 config.retention.clone(),
             )),
         ];
         Ok(Self {
-            ingress,
+            pipeline,
             max_body_bytes: config.max_body_bytes,
             admin_token: config.admin.token.clone(),
             background,
@@ -100,7 +98,7 @@ impl Gateway {
         self.tenant_watcher = Some(tenant_reload::watch(
             path,
             self.config.clone(),
-            self.ingress.clone(),
+            self.pipeline.clone(),
             self.secrets.clone(),
         )?);
         Ok(())
@@ -112,19 +110,21 @@ impl Gateway {
         listener: TcpListener,
         shutdown: impl Future<Output = ()> + Send + 'static,
     ) -> anyhow::Result<()> {
-        let mut app = ingress::router(self.ingress.clone(), self.max_body_bytes);
+        let ingress = Ingress::new(self.pipeline.clone(), self.config.listener.body_timeout);
+        let mut app = ingress::router(ingress, self.max_body_bytes);
         if let Some(token) = self.admin_token {
             let quotas = self.config.quotas.clone();
             let failed = Arc::new(admin::throttle::FailedAuth::default());
             let admin = admin::router(
-                self.ingress.clone(),
+                self.pipeline.clone(),
                 token.clone(),
                 quotas.clone(),
                 failed.clone(),
             );
             // The console's cookie is `Secure` when the gateway serves HTTPS.
             let secure = self.config.tls.is_some();
-            let console = console::router(self.ingress, &self.config.admin, secure, quotas, failed);
+            let console =
+                console::router(self.pipeline, &self.config.admin, secure, quotas, failed);
             app = app.merge(admin).merge(console);
         }
         let tls = self
@@ -139,54 +139,6 @@ impl Gateway {
         }
         Ok(())
     }
-}
-
-/// Loads the plugins and prepares the tenants: everything a request (or a replay) needs.
-/// `wake_worker` wakes the delivery worker's poll when an operator made actions due.
-pub async fn build_ingress(
-    config: &Config,
-    store: Store,
-    wake_worker: Arc<Notify>,
-) -> anyhow::Result<Arc<Ingress>> {
-    let runtime =
-        Runtime::with_max_instances(config.largest_memory_bytes(), config.max_plugin_instances)?;
-    let cache = CompileCache::new(&config.data_dir.join("plugin-cache"))?;
-    let plugins_dir = config.plugins_dir.clone();
-    let metrics = Arc::new(Metrics::default());
-    let registry_metrics = metrics.clone();
-    let allowed_hosts = config.outbound.allowed_hosts.clone();
-    let registry = tokio::task::spawn_blocking(move || {
-        Registry::open(
-            runtime,
-            &plugins_dir,
-            Some(cache),
-            registry_metrics,
-            allowed_hosts,
-        )
-    })
-    .await
-    .context("plugin loading panicked")??;
-    registry
-        .accept_configs(configs_in_use(&config.tenants))
-        .context("tenants' plugin configs refused by the plugins' schemas")?;
-    for tenant in &config.tenants {
-        for plugin in &tenant.plugins {
-            if !registry.contains(&plugin.name) {
-                tracing::warn!(tenant = %tenant.id, plugin = %plugin.name, "enabled plugin is not loaded; its runs are recorded as errors until it is");
-            }
-        }
-    }
-    Ok(Arc::new(Ingress {
-        tenants: ArcSwap::from_pointee(tenants_of(config, &store)?),
-        plugins: Arc::new(registry),
-        plugin_threads: PluginThreads::start().context("cannot start the plugin threads")?,
-        store,
-        wake_worker,
-        dedup_window: config.dedup_window,
-        body_timeout: config.listener.body_timeout,
-        recent_keys: ingress::dedup::RecentKeys::new(config.dedup_window),
-        metrics,
-    }))
 }
 
 /// Deletes finished events older than the retention, every `retention.every`.

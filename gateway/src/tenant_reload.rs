@@ -16,7 +16,7 @@ use arc_swap::ArcSwap;
 
 use crate::actions::secrets::Secrets;
 use crate::config::Config;
-use crate::ingress::{tenants_of, Ingress};
+use crate::pipeline::{tenants_of, Pipeline};
 use crate::plugins::configs_in_use;
 use crate::watch::{watch_folder, FolderWatcher};
 
@@ -24,7 +24,7 @@ use crate::watch::{watch_folder, FolderWatcher};
 pub fn watch(
     path: &Path,
     running: Config,
-    ingress: Arc<Ingress>,
+    pipeline: Arc<Pipeline>,
     secrets: Arc<ArcSwap<Secrets>>,
 ) -> anyhow::Result<FolderWatcher> {
     let path = path.to_path_buf();
@@ -39,7 +39,7 @@ pub fn watch(
     let mut reload = TenantReload {
         path,
         running,
-        ingress,
+        pipeline,
         secrets,
         last_text,
     };
@@ -52,7 +52,7 @@ pub fn watch(
 struct TenantReload {
     path: PathBuf,
     running: Config,
-    ingress: Arc<Ingress>,
+    pipeline: Arc<Pipeline>,
     secrets: Arc<ArcSwap<Secrets>>,
     /// The file as last applied, to skip saves that change nothing.
     last_text: String,
@@ -86,8 +86,8 @@ impl TenantReload {
         let secrets = Secrets::load(&new.tenants)?;
         let mut next = self.running.clone();
         next.tenants = new.tenants;
-        let tenants = tenants_of(&next, &self.ingress.store)?;
-        self.ingress
+        let tenants = tenants_of(&next, &self.pipeline.store)?;
+        self.pipeline
             .plugins
             .accept_configs(configs_in_use(&next.tenants))
             .context("tenants' plugin configs refused by the plugins' schemas")?;
@@ -99,7 +99,7 @@ impl TenantReload {
         }
         let count = tenants.len();
         self.secrets.store(Arc::new(secrets));
-        self.ingress.tenants.store(Arc::new(tenants));
+        self.pipeline.tenants.store(Arc::new(tenants));
         self.last_text = text;
         Ok(Some(count))
     }

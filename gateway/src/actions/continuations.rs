@@ -13,15 +13,15 @@ use std::time::Duration;
 
 use tokio::sync::Notify;
 
-use super::Produced;
-use crate::store::{PendingContinuation, RunRecord, Store};
+use crate::records::PluginRun;
+use crate::store::{PendingContinuation, Store};
 
 /// Continuations claimed at once.
 const BATCH: usize = 8;
 
-/// What handling a response came to: the run's duration and outcome, or `None` when the plugin
-/// could not run now (no instance free) and the continuation should be tried again later.
-pub type Handled = Option<(Duration, Result<Produced, String>)>;
+/// What handling a response came to: the plugin's run, or `None` when the plugin could not run
+/// now (no instance free) and the continuation should be tried again later.
+pub type Handled = Option<PluginRun>;
 
 /// Runs a plugin's `on-response` for a stored response.
 pub trait ResponseHandler: Send + Sync + 'static {
@@ -73,18 +73,13 @@ impl Continuations {
 
     async fn complete(&self, pending: PendingContinuation) -> anyhow::Result<()> {
         let body = self.store.event_body(&pending.event_id).await?;
-        let Some((duration, outcome)) = self.handler.handle(&pending, &body).await else {
+        let Some(run) = self.handler.handle(&pending, &body).await else {
             // Left leased: the lease runs out and the continuation is tried again.
             return Ok(());
         };
-        if let Err(reason) = &outcome {
+        if let Err(reason) = &run.outcome {
             tracing::warn!(tenant = %pending.tenant, plugin = %pending.plugin, event_id = %pending.event_id, action = %pending.action_id, "on-response {reason}");
         }
-        let run = RunRecord {
-            plugin: &pending.plugin,
-            duration,
-            outcome: outcome.as_ref().map_err(String::as_str),
-        };
         self.store.complete_continuation(&pending, &run).await
     }
 }

@@ -95,7 +95,8 @@ impl FairQueue {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::actions::Request;
+    use crate::records::Request;
+    use axum::http::Method;
 
     fn action(tenant: &str, id: &str) -> DueAction {
         DueAction {
@@ -103,7 +104,7 @@ mod tests {
             event_id: "evt".into(),
             tenant: tenant.into(),
             plugin: "p".into(),
-            request: Request::new("POST", "https://a.test/".into(), vec![], vec![]).unwrap(),
+            request: Request::new(Method::POST, "https://a.test/".into(), vec![], vec![]).unwrap(),
             attempts: 0,
             lease_until: 0,
         }

@@ -7,6 +7,8 @@
 
 use std::time::Duration;
 
+use crate::records::Next;
+
 /// How one attempt ended.
 #[derive(Debug, Clone, PartialEq)]
 pub enum AttemptResult {
@@ -16,15 +18,6 @@ pub enum AttemptResult {
     Transport,
     /// Not sent: the outbound policy refused the destination. Final.
     Refused,
-}
-
-/// The action's state after an attempt.
-#[derive(Debug, Clone, Copy, PartialEq)]
-pub enum Next {
-    Succeeded,
-    /// Try again after this delay.
-    RetryAfter(Duration),
-    Failed,
 }
 
 /// The longest wait a `Retry-After` header can impose.

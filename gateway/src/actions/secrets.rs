@@ -24,8 +24,8 @@ use std::collections::{HashMap, HashSet};
 use anyhow::Context as _;
 
 use super::policy::Refused;
-use super::{Request, Response};
 use crate::config::{SecretSource, Tenant};
+use crate::records::{Request, Response};
 
 const OPEN: &str = "{{secret:";
 const CLOSE: &str = "}}";
@@ -321,6 +321,7 @@ fn host_of(url: &str) -> Option<(String, Option<u16>)> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use axum::http::Method;
 
     /// `acme`'s secrets for its `jira` plugin; `pinned` may only go to `h.test`.
     fn secrets() -> Secrets {
@@ -344,7 +345,7 @@ mod tests {
 
     fn request(url: &str, header: &str, body: &str) -> Request {
         Request::new(
-            "POST",
+            Method::POST,
             url.into(),
             vec![
                 ("content-type".into(), "application/json".into()),

@@ -18,10 +18,10 @@ use arc_swap::ArcSwap;
 
 use super::fair_queue::FairQueue;
 use super::policy::{refusal_in, OutboundPolicy};
-use super::retry::{next_step, parse_retry_after, AttemptResult, Next, Schedule};
+use super::retry::{next_step, parse_retry_after, AttemptResult, Schedule};
 use super::secrets::Secrets;
-use super::Response;
 use crate::config::Delivery;
+use crate::records::{Next, Response};
 use crate::store::{now_ms, AttemptRecord, DueAction, OnCommit, Store};
 use crate::telemetry::Metrics;
 
@@ -218,10 +218,6 @@ impl Worker {
             headers: Vec::new(),
             body: Vec::new(),
         };
-        let Ok(method) = reqwest::Method::from_bytes(request.method.as_bytes()) else {
-            let error = format!("invalid method {:?}", request.method);
-            return (AttemptResult::Status(0), Some(error), None);
-        };
         let mut checked = self.policy.check_url(&action.plugin, &request.url);
         if checked.is_ok() && self.proxied {
             checked = self.policy.check_proxied_destination(&request.url).await;
@@ -250,7 +246,7 @@ impl Worker {
         let carried_secrets = matches!(request, Cow::Owned(_));
         let mut builder = self
             .client
-            .request(method, &request.url)
+            .request(request.method.clone(), &request.url)
             .header("idempotency-key", &action.id)
             .body(request.body.clone());
         for (name, value) in &request.headers {

@@ -6,8 +6,9 @@ use std::collections::BTreeMap;
 
 use serde::Serialize;
 
-use crate::config::{HmacAlgorithm, Quota, SignatureEncoding, Verify};
-use crate::ingress::Ingress;
+use crate::config::Quota;
+use crate::ingress::verify::{HmacAlgorithm, SignatureEncoding, Verify};
+use crate::pipeline::Pipeline;
 use crate::plugins::manifest::Manifest;
 use crate::store::{now_ms, LastRunError};
 
@@ -107,11 +108,11 @@ pub struct QuotaInfo {
 }
 
 /// Every plugin loaded, refused or enabled, by name.
-pub async fn plugins(ingress: &Ingress) -> anyhow::Result<Vec<PluginInfo>> {
-    let mut run_errors = ingress.store.last_run_errors().await?;
-    let mut rejections = ingress.plugins.rejections();
+pub async fn plugins(pipeline: &Pipeline) -> anyhow::Result<Vec<PluginInfo>> {
+    let mut run_errors = pipeline.store.last_run_errors().await?;
+    let mut rejections = pipeline.plugins.rejections();
     let mut enabled_for: BTreeMap<String, Vec<String>> = BTreeMap::new();
-    let tenants = ingress.tenants.load();
+    let tenants = pipeline.tenants.load();
     let mut tenant_ids: Vec<&String> = tenants.keys().collect();
     tenant_ids.sort();
     for id in tenant_ids {
@@ -136,14 +137,14 @@ pub async fn plugins(ingress: &Ingress) -> anyhow::Result<Vec<PluginInfo>> {
         last_load_error: None,
         last_run_error: None,
     };
-    for loaded in ingress.plugins.loaded() {
+    for loaded in pipeline.plugins.loaded() {
         let info = PluginInfo {
             contract: Some(loaded.compiled.version().name()),
             sha256: Some(loaded.sha256.clone()),
             from_cache: Some(loaded.from_cache),
             load_ms: Some(loaded.load_time.as_secs_f64() * 1000.0),
             manifest: loaded.manifest.as_ref().map(|m| m.manifest.clone()),
-            warnings: ingress.plugins.host_warnings(&loaded),
+            warnings: pipeline.plugins.host_warnings(&loaded),
             ..blank(&loaded.name, PluginState::Loaded)
         };
         plugins.insert(loaded.name.clone(), info);
@@ -179,12 +180,12 @@ pub async fn plugins(ingress: &Ingress) -> anyhow::Result<Vec<PluginInfo>> {
 }
 
 /// Every tenant configured now, by id; `quotas` is the gateway-wide `[quotas]`.
-pub async fn tenants(ingress: &Ingress, quotas: &Quota) -> anyhow::Result<Vec<TenantInfo>> {
-    let counts = ingress
+pub async fn tenants(pipeline: &Pipeline, quotas: &Quota) -> anyhow::Result<Vec<TenantInfo>> {
+    let counts = pipeline
         .store
         .events_since_by_tenant(now_ms() - DAY_MS)
         .await?;
-    let tenants = ingress.tenants.load();
+    let tenants = pipeline.tenants.load();
     let mut infos: Vec<TenantInfo> = tenants
         .values()
         .map(|tenant| {
@@ -197,7 +198,7 @@ pub async fn tenants(ingress: &Ingress, quotas: &Quota) -> anyhow::Result<Vec<Te
                     .iter()
                     .map(|plugin| TenantPlugin {
                         name: plugin.name.clone(),
-                        loaded: ingress.plugins.contains(&plugin.name),
+                        loaded: pipeline.plugins.contains(&plugin.name),
                     })
                     .collect(),
                 quota: quota(quotas, &config.quota),

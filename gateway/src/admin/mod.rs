@@ -34,7 +34,7 @@ use sha2::{Digest, Sha256};
 use subtle::ConstantTimeEq;
 
 use crate::config::Quota;
-use crate::ingress::{Ingress, ReplayError};
+use crate::pipeline::{Pipeline, ReplayError};
 use crate::store::RetryOutcome;
 use crate::telemetry::Gauges;
 use query::{ActionQuery, EventQuery};
@@ -46,7 +46,7 @@ pub mod throttle;
 
 /// The admin routes, guarded by the bearer token; `quotas` is the gateway-wide `[quotas]`.
 pub fn router(
-    ingress: Arc<Ingress>,
+    pipeline: Arc<Pipeline>,
     token: String,
     quotas: Quota,
     failed: Arc<FailedAuth>,
@@ -75,7 +75,7 @@ pub fn router(
             failed,
             throttle::throttle_failures,
         ))
-        .with_state(ingress)
+        .with_state(pipeline)
 }
 
 async fn authorize(token: &str, request: Request, next: Next) -> Response {
@@ -102,15 +102,15 @@ pub fn token_matches(presented: &str, token: &str) -> bool {
     bool::from(matches) && !presented.is_empty()
 }
 
-async fn metrics(State(ingress): State<Arc<Ingress>>) -> Response {
-    match ingress.store.backlog().await {
+async fn metrics(State(pipeline): State<Arc<Pipeline>>) -> Response {
+    match pipeline.store.backlog().await {
         Ok((pending, dead)) => (
             [(header::CONTENT_TYPE, "text/plain; version=0.0.4")],
-            ingress.metrics.render(Gauges {
+            pipeline.metrics.render(Gauges {
                 pending_actions: pending,
                 dead_letters: dead,
-                plugin_calls: ingress.plugins.calls_running(),
-                warm_instances: ingress.plugins.warm_instances(),
+                plugin_calls: pipeline.plugins.calls_running(),
+                warm_instances: pipeline.plugins.warm_instances(),
             }),
         )
             .into_response(),
@@ -119,14 +119,14 @@ async fn metrics(State(ingress): State<Arc<Ingress>>) -> Response {
 }
 
 async fn events(
-    State(ingress): State<Arc<Ingress>>,
+    State(pipeline): State<Arc<Pipeline>>,
     query: Result<Query<EventQuery>, QueryRejection>,
 ) -> Response {
     let filter = match filter_of(query, EventQuery::to_filter) {
         Ok(filter) => filter,
         Err(reason) => return error(StatusCode::BAD_REQUEST, &reason),
     };
-    match ingress.store.events(&filter).await {
+    match pipeline.store.events(&filter).await {
         Ok(events) => Json(json!({ "events": events })).into_response(),
         Err(failure) => internal(&failure),
     }
@@ -142,8 +142,8 @@ fn filter_of<Q, F>(
         .and_then(|Query(query)| to_filter(&query))
 }
 
-async fn event_story(State(ingress): State<Arc<Ingress>>, Path(id): Path<String>) -> Response {
-    match ingress.store.event_story(&id).await {
+async fn event_story(State(pipeline): State<Arc<Pipeline>>, Path(id): Path<String>) -> Response {
+    match pipeline.store.event_story(&id).await {
         Ok(Some(story)) => {
             // The body is JSON (it parsed as a Soda event): shown as JSON, not as a string.
             let mut value = json!(story);
@@ -158,23 +158,23 @@ async fn event_story(State(ingress): State<Arc<Ingress>>, Path(id): Path<String>
 }
 
 async fn actions(
-    State(ingress): State<Arc<Ingress>>,
+    State(pipeline): State<Arc<Pipeline>>,
     query: Result<Query<ActionQuery>, QueryRejection>,
 ) -> Response {
     let filter = match filter_of(query, ActionQuery::to_filter) {
         Ok(filter) => filter,
         Err(reason) => return error(StatusCode::BAD_REQUEST, &reason),
     };
-    match ingress.store.actions(&filter).await {
+    match pipeline.store.actions(&filter).await {
         Ok(actions) => Json(json!({ "actions": actions })).into_response(),
         Err(failure) => internal(&failure),
     }
 }
 
-async fn retry_action(State(ingress): State<Arc<Ingress>>, Path(id): Path<String>) -> Response {
-    match ingress.store.retry_action(&id).await {
-        Ok(RetryOutcome::Requeued) => retried(&ingress, "requeued"),
-        Ok(RetryOutcome::DueNow) => retried(&ingress, "due_now"),
+async fn retry_action(State(pipeline): State<Arc<Pipeline>>, Path(id): Path<String>) -> Response {
+    match pipeline.store.retry_action(&id).await {
+        Ok(RetryOutcome::Requeued) => retried(&pipeline, "requeued"),
+        Ok(RetryOutcome::DueNow) => retried(&pipeline, "due_now"),
         Ok(RetryOutcome::AlreadySucceeded) => error(
             StatusCode::CONFLICT,
             &format!("action `{id}` was delivered already; replay its event to send it again"),
@@ -186,13 +186,13 @@ async fn retry_action(State(ingress): State<Arc<Ingress>>, Path(id): Path<String
     }
 }
 
-fn retried(ingress: &Ingress, outcome: &str) -> Response {
-    ingress.wake_worker.notify_one();
+fn retried(pipeline: &Pipeline, outcome: &str) -> Response {
+    pipeline.wake_worker.notify_one();
     Json(json!({ "outcome": outcome })).into_response()
 }
 
-async fn dead_letters(State(ingress): State<Arc<Ingress>>) -> Response {
-    match ingress.store.dead_letters(1000).await {
+async fn dead_letters(State(pipeline): State<Arc<Pipeline>>) -> Response {
+    match pipeline.store.dead_letters(1000).await {
         Ok(letters) => Json(json!({ "dead_letters": letters })).into_response(),
         Err(failure) => internal(&failure),
     }
@@ -207,21 +207,21 @@ struct RetryRequest {
 }
 
 async fn retry_dead_letters(
-    State(ingress): State<Arc<Ingress>>,
+    State(pipeline): State<Arc<Pipeline>>,
     body: Option<Json<RetryRequest>>,
 ) -> Response {
     let ids = body.map(|Json(request)| request.ids).unwrap_or_default();
-    match ingress.store.retry_dead_letters(&ids).await {
+    match pipeline.store.retry_dead_letters(&ids).await {
         Ok(retried) => {
-            ingress.wake_worker.notify_one();
+            pipeline.wake_worker.notify_one();
             Json(json!({ "retried": retried })).into_response()
         }
         Err(failure) => internal(&failure),
     }
 }
 
-async fn replay(State(ingress): State<Arc<Ingress>>, Path(id): Path<String>) -> Response {
-    match ingress.replay(&id).await {
+async fn replay(State(pipeline): State<Arc<Pipeline>>, Path(id): Path<String>) -> Response {
+    match pipeline.replay(&id).await {
         Ok(accepted) => {
             let runs: Vec<_> = accepted
                 .runs
@@ -238,15 +238,15 @@ async fn replay(State(ingress): State<Arc<Ingress>>, Path(id): Path<String>) -> 
     }
 }
 
-async fn plugins(State(ingress): State<Arc<Ingress>>) -> Response {
-    match inventory::plugins(&ingress).await {
+async fn plugins(State(pipeline): State<Arc<Pipeline>>) -> Response {
+    match inventory::plugins(&pipeline).await {
         Ok(plugins) => Json(json!({ "plugins": plugins })).into_response(),
         Err(failure) => internal(&failure),
     }
 }
 
-async fn tenants(State(ingress): State<Arc<Ingress>>, quotas: Arc<Quota>) -> Response {
-    match inventory::tenants(&ingress, &quotas).await {
+async fn tenants(State(pipeline): State<Arc<Pipeline>>, quotas: Arc<Quota>) -> Response {
+    match inventory::tenants(&pipeline, &quotas).await {
         Ok(tenants) => Json(json!({ "tenants": tenants })).into_response(),
         Err(failure) => internal(&failure),
     }

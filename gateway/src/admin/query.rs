@@ -4,6 +4,7 @@
 
 use serde::Deserialize;
 
+use crate::records::ActionStatus;
 use crate::store::{now_ms, ActionFilter, EventFilter, EventStatus};
 
 /// Listed when no limit is given.
@@ -58,7 +59,10 @@ impl ActionQuery {
     pub fn to_filter(&self) -> Result<ActionFilter, String> {
         let status = non_empty(&self.status);
         if let Some(status) = &status {
-            if !["pending", "succeeded", "failed"].contains(&status.as_str()) {
+            if !ActionStatus::ALL
+                .iter()
+                .any(|known| known.as_str() == status)
+            {
                 return Err(format!(
                     "unknown action status `{status}`: expected pending, succeeded or failed"
                 ));

@@ -9,7 +9,7 @@ use anyhow::bail;
 use tokio::sync::Notify;
 
 use crate::config::Config;
-use crate::server::build_ingress;
+use crate::pipeline::Pipeline;
 use crate::store::Store;
 
 /// Prints the dead letters, newest first.
@@ -56,8 +56,8 @@ pub async fn retry_dead_letters(config: &Path, ids: &[String], all: bool) -> any
 pub async fn replay(config_path: &Path, event_id: &str) -> anyhow::Result<()> {
     let config = Config::load(config_path)?;
     let store = Store::open(&config.database()?).await?;
-    let ingress = build_ingress(&config, store, Arc::new(Notify::new())).await?;
-    let accepted = ingress.replay(event_id).await?;
+    let pipeline = Pipeline::build(&config, store, Arc::new(Notify::new())).await?;
+    let accepted = pipeline.replay(event_id).await?;
     println!("replayed {event_id} as {}", accepted.event_id);
     for run in &accepted.runs {
         match &run.outcome {

@@ -17,7 +17,6 @@ use serde_json::{json, Value};
 
 use super::inputs::{self, EventInput};
 use crate::actions::secrets::neutralize_response;
-use crate::actions::{NewAction, Response, StateWrite};
 use crate::config::PluginLimits;
 use crate::events;
 use crate::plugins::bindings::{to_wit_event, wit};
@@ -25,6 +24,7 @@ use crate::plugins::{
     loader, plan, CallError, CallOutput, CallScope, CompileCache, Invocation, LoadedPlugin,
     PluginState, Runtime, StateSource, WarmKey,
 };
+use crate::records::{NewAction, Response, StateWrite};
 
 /// What `plugin run` was asked to do.
 pub struct RunArgs {
@@ -381,7 +381,7 @@ fn action_json(action: &NewAction) -> Value {
                 Err(_) => format!("<{} bytes of binary>", request.body.len()).into(),
             };
             let mut http = json!({
-                "method": request.method,
+                "method": request.method.as_str(),
                 "url": request.url,
                 "headers": request.headers,
                 "body": body,

@@ -16,7 +16,7 @@ use serde::Deserialize;
 use super::layout::{self, badge, encode, event_href, notice, time, Nav, Notice, Tone};
 use super::Console;
 use crate::admin::query::{EventQuery, DEFAULT_LIMIT};
-use crate::ingress::ReplayError;
+use crate::pipeline::ReplayError;
 use crate::store::{ActionView, EventStatus, EventStory, EventSummary, RunView};
 
 /// The event types Soda sends, offered by the type filter.
@@ -80,13 +80,13 @@ pub async fn list(
         Err(rejection) => (Filters::default(), Err(rejection.body_text())),
     };
     let (status, events, error) = match filter {
-        Ok(filter) => match console.ingress.store.events(&filter).await {
+        Ok(filter) => match console.pipeline.store.events(&filter).await {
             Ok(events) => (StatusCode::OK, events, None),
             Err(failure) => return layout::internal(&failure),
         },
         Err(reason) => (StatusCode::BAD_REQUEST, Vec::new(), Some(reason)),
     };
-    let mut tenants: Vec<String> = console.ingress.tenants.load().keys().cloned().collect();
+    let mut tenants: Vec<String> = console.pipeline.tenants.load().keys().cloned().collect();
     tenants.sort();
     let body = html! {
         h1 { "Events" }
@@ -218,7 +218,7 @@ pub async fn show(
     query: Result<Query<Shown>, QueryRejection>,
 ) -> Response {
     let shown = query.map(|Query(shown)| shown).unwrap_or_default();
-    match console.ingress.store.event_story(&id).await {
+    match console.pipeline.store.event_story(&id).await {
         Ok(Some(story)) => story_page(&story, shown.replayed_from.as_deref()),
         Ok(None) => layout::error_page(
             StatusCode::NOT_FOUND,
@@ -469,7 +469,7 @@ fn action_badge(status: &str) -> Markup {
 
 /// `POST /console/events/{id}/replay`: on success, the new event's page with a banner.
 pub async fn replay(State(console): State<Arc<Console>>, Path(id): Path<String>) -> Response {
-    match console.ingress.replay(&id).await {
+    match console.pipeline.replay(&id).await {
         Ok(accepted) => Redirect::to(&format!(
             "{}?replayed_from={}",
             event_href(&accepted.event_id),

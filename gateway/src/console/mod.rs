@@ -33,11 +33,11 @@ use axum::Router;
 
 use crate::admin::throttle::{throttle_failures, FailedAuth};
 use crate::config::{Admin, Quota};
-use crate::ingress::Ingress;
+use crate::pipeline::Pipeline;
 
 /// What every console page needs.
 struct Console {
-    ingress: Arc<Ingress>,
+    pipeline: Arc<Pipeline>,
     /// The admin token, for `Authorization: Bearer` and the login form.
     token: String,
     /// The logged-in sessions.
@@ -52,14 +52,14 @@ struct Console {
 /// when the gateway serves HTTPS, `quotas` is the gateway-wide `[quotas]`, and `failed` counts
 /// wrong tokens per address with the admin API.
 pub fn router(
-    ingress: Arc<Ingress>,
+    pipeline: Arc<Pipeline>,
     admin: &Admin,
     secure_cookie: bool,
     quotas: Quota,
     failed: Arc<FailedAuth>,
 ) -> Router {
     let console = Arc::new(Console {
-        ingress,
+        pipeline,
         sessions: sessions::Sessions::new(admin.session_ttl),
         token: admin.token.clone().unwrap_or_default(),
         secure_cookie,

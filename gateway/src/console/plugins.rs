@@ -15,11 +15,11 @@ use crate::admin::inventory::{self, PluginState};
 
 /// `GET /console/plugins`.
 pub async fn page(State(console): State<Arc<Console>>) -> Response {
-    let plugins = match inventory::plugins(&console.ingress).await {
+    let plugins = match inventory::plugins(&console.pipeline).await {
         Ok(plugins) => plugins,
         Err(failure) => return layout::internal(&failure),
     };
-    let folder = console.ingress.plugins.dir().display().to_string();
+    let folder = console.pipeline.plugins.dir().display().to_string();
     let body = html! {
         h1 { "Plugins" }
         p.muted { "The " code { "*.wasm" } " files in " code { (folder) }

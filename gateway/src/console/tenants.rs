@@ -15,7 +15,7 @@ use crate::admin::inventory::{self, QuotaInfo};
 
 /// `GET /console/tenants`.
 pub async fn page(State(console): State<Arc<Console>>) -> Response {
-    let tenants = match inventory::tenants(&console.ingress, &console.quotas).await {
+    let tenants = match inventory::tenants(&console.pipeline, &console.quotas).await {
         Ok(tenants) => tenants,
         Err(failure) => return layout::internal(&failure),
     };

@@ -11,8 +11,7 @@ use tokio::sync::Notify;
 
 use crate::admin;
 use crate::config::Config;
-use crate::ingress::Ingress;
-use crate::server::build_ingress;
+use crate::pipeline::Pipeline;
 use crate::store::{EventRecord, Store};
 
 const TOKEN: &str = "console-admin-token";
@@ -39,7 +38,7 @@ struct Harness {
     url: String,
     host: String,
     client: Client,
-    ingress: Arc<Ingress>,
+    pipeline: Arc<Pipeline>,
     _dir: tempfile::TempDir,
     server: tokio::task::JoinHandle<()>,
 }
@@ -58,7 +57,7 @@ impl Harness {
         std::fs::write(dir.path().join("plugins/broken.wasm"), b"not wasm at all").unwrap();
         let config = Config::from_toml(CONFIG, dir.path()).unwrap();
         let store = Store::open(&config.database().unwrap()).await.unwrap();
-        let ingress = build_ingress(&config, store, Arc::new(Notify::new()))
+        let pipeline = Pipeline::build(&config, store, Arc::new(Notify::new()))
             .await
             .unwrap();
         let failed = Arc::new(admin::throttle::FailedAuth::default());
@@ -67,13 +66,18 @@ impl Harness {
             ..Default::default()
         };
         let console = super::router(
-            ingress.clone(),
+            pipeline.clone(),
             &admin_settings,
             false,
             config.quotas.clone(),
             failed.clone(),
         );
-        let admin = admin::router(ingress.clone(), TOKEN.into(), config.quotas.clone(), failed);
+        let admin = admin::router(
+            pipeline.clone(),
+            TOKEN.into(),
+            config.quotas.clone(),
+            failed,
+        );
         let app = console.merge(admin);
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let host = listener.local_addr().unwrap().to_string();
@@ -86,7 +90,7 @@ impl Harness {
                 .no_proxy()
                 .build()
                 .unwrap(),
-            ingress,
+            pipeline,
             _dir: dir,
             server,
         }
@@ -106,7 +110,7 @@ impl Harness {
             replay_of: None,
             headers: &headers,
         };
-        self.ingress.store.record_event(&event, &[]).await.unwrap();
+        self.pipeline.store.record_event(&event, &[]).await.unwrap();
     }
 
     /// `GET path` as the admin (bearer token): status and body.
@@ -373,7 +377,10 @@ async fn console_event_page_tells_the_story_and_replay_leads_to_the_new_event() 
         .await
         .unwrap();
     assert_eq!(cross_site.status(), StatusCode::FORBIDDEN);
-    assert_eq!(console.ingress.store.events(&all()).await.unwrap().len(), 2);
+    assert_eq!(
+        console.pipeline.store.events(&all()).await.unwrap().len(),
+        2
+    );
 }
 
 fn all() -> crate::store::EventFilter {

@@ -13,8 +13,8 @@ use std::time::{Duration, Instant};
 use axum::http::HeaderMap;
 use sha2::{Digest, Sha256};
 
+use super::verify::Verify;
 use super::verify::WEBHOOK_ID;
-use crate::config::Verify;
 
 /// Keys remembered at most; older ones are left to the store.
 const REMEMBERED: usize = 32_768;

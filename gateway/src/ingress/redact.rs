@@ -7,7 +7,7 @@
 
 use axum::http::HeaderMap;
 
-use crate::config::Verify;
+use super::verify::Verify;
 
 /// Stands in for a redacted value.
 pub const REDACTED: &str = "[redacted]";

@@ -2,7 +2,10 @@
 //!
 //! Pure functions over the configured scheme, the headers, the raw body and the clock. Every
 //! comparison of secret material is constant-time; with several secrets configured (rotation),
-//! a request matching any of them passes.
+//! a request matching any of them passes. The section's settings and their checks are in
+//! [`settings`].
+
+mod settings;
 
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
@@ -13,7 +16,7 @@ use hmac::{Hmac, Mac};
 use sha2::{Digest, Sha256, Sha512};
 use subtle::ConstantTimeEq;
 
-use crate::config::{HmacAlgorithm, SignatureEncoding, Verify};
+pub use settings::{HmacAlgorithm, SignatureEncoding, Verify};
 
 /// Standard Webhooks' headers.
 pub const WEBHOOK_ID: &str = "webhook-id";

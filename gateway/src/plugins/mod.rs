@@ -2,7 +2,7 @@
 //! tenant's plugins on an event, and turning what they return into actions the store can keep.
 //!
 //! A plugin that fails to load, traps, loops or returns something invalid is recorded as a
-//! failed [`PluginRun`]; it never fails the request, nor touches other plugins' results.
+//! failed [`PluginRun`](crate::records::PluginRun); it never fails the request, nor touches other plugins' results.
 //! The set of loaded plugins is swapped atomically: an event runs on the versions that were
 //! loaded when it arrived, even if a file is replaced meanwhile.
 
@@ -28,10 +28,11 @@ use std::time::{Duration, Instant, SystemTime};
 
 use anyhow::Context as _;
 use arc_swap::ArcSwap;
+use axum::http::Method;
 
 use crate::actions::secrets::neutralize_response;
-use crate::actions::{NewAction, Produced, Request, Response};
 use crate::config::PluginLimits;
+use crate::records::{NewAction, PluginRun, Produced, Request, Response};
 use crate::telemetry::Metrics;
 use bindings::wit;
 pub use cache::CompileCache;
@@ -84,14 +85,6 @@ pub struct Enabled {
 pub struct Overloaded {
     pub plugin: String,
     pub reason: String,
-}
-
-/// The result of running one plugin on one event.
-#[derive(Debug)]
-pub struct PluginRun {
-    pub plugin: String,
-    pub duration: Duration,
-    pub outcome: Result<Produced, String>,
 }
 
 impl Registry {
@@ -471,7 +464,7 @@ fn plan_one(action: wit::Action, callback_url: Option<&str>) -> Result<NewAction
         wit::Action::Http(request) => NewAction::Http(Request {
             continuation: request.continuation,
             ..Request::new(
-                method_name(request.method),
+                method_of(request.method),
                 request.url,
                 request.headers,
                 request.body.unwrap_or_default(),
@@ -489,12 +482,12 @@ fn plan_one(action: wit::Action, callback_url: Option<&str>) -> Result<NewAction
     })
 }
 
-fn method_name(method: wit::HttpMethod) -> &'static str {
+fn method_of(method: wit::HttpMethod) -> Method {
     match method {
-        wit::HttpMethod::Get => "GET",
-        wit::HttpMethod::Post => "POST",
-        wit::HttpMethod::Put => "PUT",
-        wit::HttpMethod::Patch => "PATCH",
-        wit::HttpMethod::Delete => "DELETE",
+        wit::HttpMethod::Get => Method::GET,
+        wit::HttpMethod::Post => Method::POST,
+        wit::HttpMethod::Put => Method::PUT,
+        wit::HttpMethod::Patch => Method::PATCH,
+        wit::HttpMethod::Delete => Method::DELETE,
     }
 }

@@ -27,8 +27,8 @@ use super::host::{CallScope, HostState};
 use super::limiter::MemoryCapExceeded;
 use super::state::{PluginState, StateLimit, StateSource};
 use super::warm::{WarmInstance, WarmKey, WarmPool};
-use crate::actions::StateWrite;
 use crate::config::PluginLimits;
+use crate::records::StateWrite;
 
 /// How often the epoch advances; the deadline is counted in these ticks, and running
 /// WebAssembly yields to the async runtime at each.

@@ -12,7 +12,7 @@
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
-use crate::actions::StateWrite;
+use crate::records::StateWrite;
 use crate::store::Store;
 
 /// Longest key, in bytes.

@@ -6,8 +6,8 @@ use sqlx::Row;
 
 use super::handoff::Effects;
 use super::writes::{insert_run, Origin};
-use super::{now_ms, RunRecord, Store};
-use crate::actions::Response;
+use super::{now_ms, Store};
+use crate::records::{PluginRun, Response};
 
 /// A response whose plugin has not handled it yet.
 #[derive(Debug, Clone)]
@@ -129,7 +129,7 @@ impl Store {
     pub async fn complete_continuation(
         &self,
         pending: &PendingContinuation,
-        run: &RunRecord<'_>,
+        run: &PluginRun,
     ) -> anyhow::Result<()> {
         let now = now_ms();
         let mut tx = self.writes.begin().await?;

@@ -21,8 +21,7 @@ use handoff::Shared;
 use sqlite_writer::{Done, Op, SqliteWriter};
 use writes::Write;
 
-use crate::actions::retry::Next;
-use crate::actions::{Produced, Request, Response};
+use crate::records::{Next, PluginRun, Request, Response};
 
 /// Handle to the database; cheap to clone.
 #[derive(Clone)]
@@ -76,14 +75,6 @@ pub struct Dedup<'a> {
 #[derive(Debug, thiserror::Error)]
 #[error("a delivery with the same dedup key was stored within the dedup window")]
 pub struct DuplicateEvent;
-
-/// One plugin's run on the event, as it is stored.
-pub struct RunRecord<'a> {
-    pub plugin: &'a str,
-    pub duration: Duration,
-    /// `Ok` with the plugin's actions and state writes, or the one-line reason it failed.
-    pub outcome: Result<&'a Produced, &'a str>,
-}
 
 /// A stored HTTP action the worker should send now.
 #[derive(Debug, Clone)]
@@ -210,7 +201,7 @@ impl Store {
     pub async fn record_event(
         &self,
         event: &EventRecord<'_>,
-        runs: &[RunRecord<'_>],
+        runs: &[PluginRun],
     ) -> anyhow::Result<()> {
         self.write(Write::event(event, runs)).await
     }
@@ -250,7 +241,7 @@ impl Store {
                     tenant: row.try_get("tenant")?,
                     plugin: row.try_get("plugin")?,
                     request: Request {
-                        method: row.try_get("method")?,
+                        method: writes::stored_method(&row.try_get::<String, _>("method")?)?,
                         url: row.try_get("url")?,
                         headers: serde_json::from_str(&headers)?,
                         body: row.try_get("body")?,

@@ -15,10 +15,10 @@ use sqlx::{AnyConnection, Arguments as _};
 
 use super::handoff::{Effects, Route};
 use super::writes::{
-    after_attempt, Origin, OwnedRun, StoredAction, Write, DELETE_STATE, KEEP_RESPONSE, UPSERT_STATE,
+    after_attempt, Origin, StoredAction, Write, DELETE_STATE, KEEP_RESPONSE, UPSERT_STATE,
 };
 use super::DuplicateEvent;
-use crate::actions::Response;
+use crate::records::{ActionStatus, PluginRun, Response};
 
 /// PostgreSQL takes at most this many parameters in one statement.
 const MAX_PARAMETERS: usize = 65_535;
@@ -253,7 +253,7 @@ impl EventRows {
     fn add_run(
         &mut self,
         origin: &Origin<'_>,
-        run: &OwnedRun,
+        run: &PluginRun,
         now: i64,
         route: Option<&Route>,
         effects: &mut Effects,
@@ -273,22 +273,21 @@ impl EventRows {
         };
         for action in &produced.actions {
             let stored = StoredAction::plan(action, route, effects, now);
-            let request = &stored.request;
             self.actions.push([
                 text(&stored.id),
                 text(origin.event_id),
                 text(origin.tenant),
                 text(origin.plugin),
-                text(stored.kind),
-                text(&request.method),
-                text(&request.url),
-                text(&serde_json::to_string(&request.headers)?),
-                Value::Bytes(request.body.clone()),
-                text(stored.status),
+                text(stored.kind()),
+                text(stored.method()),
+                text(stored.url()),
+                Value::Text(Some(stored.headers_json())),
+                Value::Bytes(stored.body().to_vec()),
+                text(stored.status()),
                 Value::Int(Some(now)),
                 Value::Int(Some(now)),
-                Value::Text(request.continuation.clone()),
-                Value::Text(request.continuation.as_ref().map(|_| "waiting".into())),
+                Value::Text(stored.continuation().map(str::to_owned)),
+                Value::Text(stored.continuation_status().map(str::to_owned)),
                 Value::Text(None),
                 Value::Int(stored.lease_until()),
             ]);
@@ -401,7 +400,7 @@ impl<'w> AttemptRows<'w> {
         let (status, next_at) = after_attempt(*next, now);
         self.updates.push([
             text(action_id),
-            text(status),
+            text(status.as_str()),
             Value::Int(next_at),
             Value::Text(attempt.error.clone()),
         ]);
@@ -426,7 +425,7 @@ impl<'w> AttemptRows<'w> {
                               RETURNING a.tenant, v.status"
             .into();
         for (tenant, status) in self.updates.fetch(connection).await? {
-            if status != "pending" {
+            if status != ActionStatus::Pending.as_str() {
                 effects.backlog(&tenant, -1);
             }
         }

@@ -68,11 +68,11 @@ impl Store {
 mod tests {
     use std::time::Duration;
 
-    use super::super::{now_ms, Database, EventRecord, RunRecord};
+    use super::super::{now_ms, Database, EventRecord};
     use super::*;
-    use crate::actions::Produced;
+    use crate::records::{PluginRun, Produced};
 
-    async fn record(store: &Store, id: &str, tenant: &str, runs: &[RunRecord<'_>]) {
+    async fn record(store: &Store, id: &str, tenant: &str, runs: &[PluginRun]) {
         let event = EventRecord {
             id,
             tenant,
@@ -91,15 +91,14 @@ mod tests {
         let store = Store::open(&Database::Sqlite(dir.path().join("gateway.db")))
             .await
             .unwrap();
-        let produced = Produced::default();
-        let run = |plugin, outcome| RunRecord {
-            plugin,
+        let run = |plugin: &str, outcome: Result<Produced, &str>| PluginRun {
+            plugin: plugin.into(),
             duration: Duration::ZERO,
-            outcome,
+            outcome: outcome.map_err(str::to_owned),
         };
         record(&store, "evt_1", "acme", &[run("slack", Err("first"))]).await;
         record(&store, "evt_2", "acme", &[run("slack", Err("second"))]).await;
-        let ok = run("slack", Ok(&produced));
+        let ok = run("slack", Ok(Produced::default()));
         record(&store, "evt_3", "globex", &[ok, run("jira", Err("boom"))]).await;
 
         let errors = store.last_run_errors().await.unwrap();

@@ -17,8 +17,9 @@ use rusqlite::{params, Connection, OptionalExtension as _, Transaction, Transact
 use tokio::sync::{mpsc, oneshot};
 
 use super::handoff::{Effects, Route, Shared};
-use super::writes::{self, Origin, OwnedRun, StoredAction, Write};
+use super::writes::{self, Origin, StoredAction, Write};
 use super::{now_ms, DueAction, DuplicateEvent, OnCommit, Pruned};
+use crate::records::{ActionStatus, PluginRun};
 
 /// Jobs committed together at most; bounded so a batch stays a short transaction.
 const MAX_BATCH: usize = 256;
@@ -269,7 +270,7 @@ fn apply(
             let tenant: Option<String> = tx
                 .prepare_cached(writes::AFTER_ATTEMPT)?
                 .query_row(
-                    params![status, next_attempt_at, attempt.error, action_id],
+                    params![status.as_str(), next_attempt_at, attempt.error, action_id],
                     |row| row.get(0),
                 )
                 .optional()?;
@@ -281,7 +282,7 @@ fn apply(
                     action_id
                 ])?;
             }
-            if let Some(tenant) = tenant.filter(|_| status != "pending") {
+            if let Some(tenant) = tenant.filter(|_| status != ActionStatus::Pending) {
                 effects.backlog(&tenant, -1);
             }
             Ok(Done::Nothing)
@@ -299,7 +300,7 @@ fn apply(
 fn insert_run(
     tx: &Transaction<'_>,
     origin: &Origin<'_>,
-    run: &OwnedRun,
+    run: &PluginRun,
     now: i64,
     route: Option<&Route>,
     effects: &mut Effects,
@@ -319,22 +320,21 @@ fn insert_run(
     let mut insert_action = tx.prepare_cached(writes::INSERT_ACTION)?;
     for action in &produced.actions {
         let stored = StoredAction::plan(action, route, effects, now);
-        let request = &stored.request;
         insert_action.execute(params![
             stored.id,
             origin.event_id,
             origin.tenant,
             origin.plugin,
-            stored.kind,
-            request.method,
-            request.url,
-            serde_json::to_string(&request.headers)?,
-            request.body,
-            stored.status,
+            stored.kind(),
+            stored.method(),
+            stored.url(),
+            stored.headers_json(),
+            stored.body(),
+            stored.status(),
             now,
             now,
-            request.continuation,
-            request.continuation.as_ref().map(|_| "waiting"),
+            stored.continuation(),
+            stored.continuation_status(),
             origin.parent_action_id,
             stored.lease_until()
         ])?;
@@ -382,8 +382,8 @@ fn claim(
                 event_id: row.get("event_id")?,
                 tenant: row.get("tenant")?,
                 plugin: row.get("plugin")?,
-                request: crate::actions::Request {
-                    method: row.get("method")?,
+                request: crate::records::Request {
+                    method: writes::stored_method(&row.get::<_, String>("method")?)?,
                     url: row.get("url")?,
                     headers: serde_json::from_str(&headers)?,
                     body: row.get("body")?,

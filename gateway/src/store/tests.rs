@@ -6,8 +6,8 @@
 //! they never skip.
 
 use super::*;
-use crate::actions::retry::Next;
-use crate::actions::{NewAction, Produced, Response, StateWrite};
+use crate::records::{NewAction, Next, PluginRun, Produced, Response, StateWrite};
+use axum::http::Method;
 
 const HOUR: Duration = Duration::from_secs(3600);
 
@@ -120,7 +120,7 @@ impl TestDb {
 
 fn request(url: &str) -> Request {
     Request::new(
-        "POST",
+        Method::POST,
         url.into(),
         vec![("content-type".into(), "application/json".into())],
         b"{}".to_vec(),
@@ -154,15 +154,15 @@ async fn store_with_one_action(db: &TestDb) -> Store {
         }],
     };
     let runs = [
-        RunRecord {
-            plugin: "slack",
+        PluginRun {
+            plugin: "slack".into(),
             duration: Duration::from_micros(40),
-            outcome: Ok(&produced),
+            outcome: Ok(produced.clone()),
         },
-        RunRecord {
-            plugin: "broken",
+        PluginRun {
+            plugin: "broken".into(),
             duration: Duration::from_micros(9),
-            outcome: Err("trapped"),
+            outcome: Err("trapped".into()),
         },
     ];
     let event = EventRecord {
@@ -307,10 +307,10 @@ async fn a_failed_event_write_leaves_nothing_behind(db: TestDb) {
         actions: vec![NewAction::Http(request("https://hooks.test/b"))],
         state: vec![],
     };
-    let runs = [RunRecord {
-        plugin: "slack",
+    let runs = [PluginRun {
+        plugin: "slack".into(),
         duration: Duration::ZERO,
-        outcome: Ok(&produced),
+        outcome: Ok(produced.clone()),
     }];
     let event = EventRecord {
         id: "evt_1",
@@ -348,10 +348,10 @@ async fn a_response_is_kept_for_the_plugin_and_its_run_stored_with_new_actions(d
         actions: vec![NewAction::Http(create)],
         state: vec![],
     };
-    let runs = [RunRecord {
-        plugin: "jira",
+    let runs = [PluginRun {
+        plugin: "jira".into(),
         duration: Duration::ZERO,
-        outcome: Ok(&produced),
+        outcome: Ok(produced.clone()),
     }];
     let event = EventRecord {
         id: "evt_1",
@@ -405,10 +405,10 @@ async fn a_response_is_kept_for_the_plugin_and_its_run_stored_with_new_actions(d
             value: Some(b"X-1".to_vec()),
         }],
     };
-    let run = RunRecord {
-        plugin: "jira",
+    let run = PluginRun {
+        plugin: "jira".into(),
         duration: Duration::ZERO,
-        outcome: Ok(&follow_up),
+        outcome: Ok(follow_up.clone()),
     };
     store
         .complete_continuation(&pending[0], &run)
@@ -612,10 +612,10 @@ async fn store_pending_actions(store: &Store, count: usize) {
     for i in 0..count {
         let id = format!("evt_many_{i}");
         let event = check_evaluation(&id);
-        let runs = [RunRecord {
-            plugin: "slack",
+        let runs = [PluginRun {
+            plugin: "slack".into(),
             duration: Duration::ZERO,
-            outcome: Ok(&produced),
+            outcome: Ok(produced.clone()),
         }];
         store.record_event(&event, &runs).await.unwrap();
     }
@@ -660,10 +660,10 @@ async fn a_claim_takes_expired_leases_first_then_free_actions_never_held_ones(db
             actions: vec![NewAction::Http(request(url))],
             state: vec![],
         };
-        let runs = [RunRecord {
-            plugin: "slack",
+        let runs = [PluginRun {
+            plugin: "slack".into(),
             duration: Duration::from_micros(7),
-            outcome: Ok(&produced),
+            outcome: Ok(produced.clone()),
         }];
         let id = format!("evt_l{i}");
         store
@@ -777,10 +777,10 @@ async fn a_duplicate_among_concurrent_events_is_refused_alone_and_the_rest_store
                 }),
                 ..check_evaluation(&id)
             };
-            let runs = [RunRecord {
-                plugin: "slack",
+            let runs = [PluginRun {
+                plugin: "slack".into(),
                 duration: Duration::from_micros(7),
-                outcome: Ok(&produced),
+                outcome: Ok(produced.clone()),
             }];
             match store.record_event(&event, &runs).await {
                 Ok(()) => Ok(i),
@@ -819,15 +819,15 @@ async fn an_events_story_holds_its_headers_runs_actions_and_attempts(db: TestDb)
         ..check_evaluation("evt_story")
     };
     let runs = [
-        RunRecord {
-            plugin: "slack",
+        PluginRun {
+            plugin: "slack".into(),
             duration: Duration::from_micros(42),
-            outcome: Ok(&produced),
+            outcome: Ok(produced.clone()),
         },
-        RunRecord {
-            plugin: "broken",
+        PluginRun {
+            plugin: "broken".into(),
             duration: Duration::from_micros(7),
-            outcome: Err("trapped: unreachable"),
+            outcome: Err("trapped: unreachable".into()),
         },
     ];
     store.record_event(&event, &runs).await.unwrap();
@@ -906,10 +906,10 @@ async fn events_are_listed_newest_first_and_filtered(db: TestDb) {
         actions: vec![NewAction::Http(request("https://hooks.test/x"))],
         state: vec![],
     };
-    let ok = |plugin| RunRecord {
-        plugin,
+    let ok = |plugin: &str| PluginRun {
+        plugin: plugin.into(),
         duration: Duration::ZERO,
-        outcome: Ok(&produced),
+        outcome: Ok(produced.clone()),
     };
     store
         .record_event(&check_evaluation("evt_a"), &[ok("slack")])

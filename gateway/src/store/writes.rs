@@ -10,9 +10,10 @@
 use sqlx::AnyConnection;
 
 use super::handoff::{Effects, Route};
-use super::{new_id, now_ms, AttemptRecord, DueAction, EventRecord, RunRecord};
-use crate::actions::retry::Next;
-use crate::actions::{NewAction, Produced, Request, Response};
+use super::{new_id, now_ms, AttemptRecord, DueAction, EventRecord};
+use axum::http::Method;
+
+use crate::records::{ActionStatus, NewAction, Next, PluginRun, Request, Response};
 
 /// How the `actions.kind` column spells an incident link (the name it had before the contract
 /// called it `incident-link`; the column's CHECK constraint holds it). Shown as `incident_link`.
@@ -66,7 +67,7 @@ pub(super) enum Write {
         replay_of: Option<String>,
         /// JSON array of `[name, value]` pairs.
         headers: String,
-        runs: Vec<OwnedRun>,
+        runs: Vec<PluginRun>,
     },
     /// A delivery attempt and the action's next state (and its response, for `on-response`).
     Attempt {
@@ -77,15 +78,8 @@ pub(super) enum Write {
     },
 }
 
-/// A [`RunRecord`] that owns its data.
-pub(super) struct OwnedRun {
-    pub plugin: String,
-    pub duration: std::time::Duration,
-    pub outcome: Result<Produced, String>,
-}
-
 impl Write {
-    pub(super) fn event(event: &EventRecord<'_>, runs: &[RunRecord<'_>]) -> Self {
+    pub(super) fn event(event: &EventRecord<'_>, runs: &[PluginRun]) -> Self {
         Write::Event {
             id: event.id.to_owned(),
             tenant: event.tenant.to_owned(),
@@ -97,24 +91,17 @@ impl Write {
             }),
             replay_of: event.replay_of.map(str::to_owned),
             headers: serde_json::to_string(event.headers).expect("strings serialise"),
-            runs: runs
-                .iter()
-                .map(|run| OwnedRun {
-                    plugin: run.plugin.to_owned(),
-                    duration: run.duration,
-                    outcome: run.outcome.cloned().map_err(str::to_owned),
-                })
-                .collect(),
+            runs: runs.to_vec(),
         }
     }
 }
 
 /// The action's status after an attempt, and when it is due again if it is retried.
-pub(super) fn after_attempt(next: Next, now: i64) -> (&'static str, Option<i64>) {
+pub(super) fn after_attempt(next: Next, now: i64) -> (ActionStatus, Option<i64>) {
     match next {
-        Next::Succeeded => ("succeeded", None),
-        Next::Failed => ("failed", None),
-        Next::RetryAfter(delay) => ("pending", Some(now + delay.as_millis() as i64)),
+        Next::Succeeded => (ActionStatus::Succeeded, None),
+        Next::Failed => (ActionStatus::Failed, None),
+        Next::RetryAfter(delay) => (ActionStatus::Pending, Some(now + delay.as_millis() as i64)),
     }
 }
 
@@ -137,14 +124,20 @@ impl Origin<'_> {
     }
 }
 
-/// A new action as it is stored: its id, kind, status and request, and its lease and place
+/// A new action as it is stored: its id and row, and for an HTTP action its lease and place
 /// in the worker's queue when it is handed over directly.
 pub(super) struct StoredAction {
     pub id: String,
-    pub kind: &'static str,
-    pub status: &'static str,
-    pub request: Request,
-    pub reserved: Option<super::handoff::Reserved>,
+    planned: Planned,
+}
+
+enum Planned {
+    Http {
+        request: Request,
+        reserved: Option<super::handoff::Reserved>,
+    },
+    /// An incident link, answered to Soda: stored done, with the link as its body.
+    Link { url: String, body: Vec<u8> },
 }
 
 impl StoredAction {
@@ -155,49 +148,108 @@ impl StoredAction {
         effects: &mut Effects,
         now: i64,
     ) -> Self {
-        match action {
-            NewAction::Http(request) => StoredAction {
-                id: new_id("act"),
-                kind: "http",
-                status: "pending",
+        let planned = match action {
+            NewAction::Http(request) => Planned::Http {
                 request: request.clone(),
                 reserved: effects.reserve(route, now),
             },
-            NewAction::IncidentLink { url, text } => StoredAction {
-                id: new_id("act"),
-                kind: STORED_INCIDENT_LINK,
-                status: "succeeded",
-                request: Request {
-                    method: String::new(),
-                    url: url.clone(),
-                    headers: Vec::new(),
-                    body: serde_json::json!({ "url": url, "text": text })
-                        .to_string()
-                        .into_bytes(),
-                    continuation: None,
-                },
-                reserved: None,
+            NewAction::IncidentLink { url, text } => Planned::Link {
+                url: url.clone(),
+                body: serde_json::json!({ "url": url, "text": text })
+                    .to_string()
+                    .into_bytes(),
             },
+        };
+        Self {
+            id: new_id("act"),
+            planned,
         }
     }
 
+    /// The `kind` column.
+    pub(super) fn kind(&self) -> &'static str {
+        match self.planned {
+            Planned::Http { .. } => "http",
+            Planned::Link { .. } => STORED_INCIDENT_LINK,
+        }
+    }
+
+    /// The `status` column: an HTTP action waits to be sent, a link was answered already.
+    pub(super) fn status(&self) -> &'static str {
+        match self.planned {
+            Planned::Http { .. } => ActionStatus::Pending,
+            Planned::Link { .. } => ActionStatus::Succeeded,
+        }
+        .as_str()
+    }
+
+    /// The `method` column (empty for a link).
+    pub(super) fn method(&self) -> &str {
+        match &self.planned {
+            Planned::Http { request, .. } => request.method.as_str(),
+            Planned::Link { .. } => "",
+        }
+    }
+
+    pub(super) fn url(&self) -> &str {
+        match &self.planned {
+            Planned::Http { request, .. } => &request.url,
+            Planned::Link { url, .. } => url,
+        }
+    }
+
+    /// The `headers` column: a JSON array of `[name, value]` pairs.
+    pub(super) fn headers_json(&self) -> String {
+        let none = Vec::new();
+        let headers = match &self.planned {
+            Planned::Http { request, .. } => &request.headers,
+            Planned::Link { .. } => &none,
+        };
+        serde_json::to_string(headers).expect("strings serialise")
+    }
+
+    pub(super) fn body(&self) -> &[u8] {
+        match &self.planned {
+            Planned::Http { request, .. } => &request.body,
+            Planned::Link { body, .. } => body,
+        }
+    }
+
+    pub(super) fn continuation(&self) -> Option<&str> {
+        match &self.planned {
+            Planned::Http { request, .. } => request.continuation.as_deref(),
+            Planned::Link { .. } => None,
+        }
+    }
+
+    /// The `continuation_status` column: `waiting` while a response is wanted.
+    pub(super) fn continuation_status(&self) -> Option<&'static str> {
+        self.continuation().map(|_| "waiting")
+    }
+
     pub(super) fn lease_until(&self) -> Option<i64> {
-        self.reserved.as_ref().map(|reserved| reserved.lease_until)
+        match &self.planned {
+            Planned::Http {
+                reserved: Some(reserved),
+                ..
+            } => Some(reserved.lease_until),
+            _ => None,
+        }
     }
 
     /// Once the row is written: counts it in the tenant's backlog and hands it to the worker.
     pub(super) fn written(self, origin: &Origin<'_>, effects: &mut Effects) {
-        if self.kind != "http" {
+        let Planned::Http { request, reserved } = self.planned else {
             return;
-        }
+        };
         effects.backlog(origin.tenant, 1);
-        if let Some(reserved) = self.reserved {
+        if let Some(reserved) = reserved {
             let due = DueAction {
                 id: self.id,
                 event_id: origin.event_id.to_owned(),
                 tenant: origin.tenant.to_owned(),
                 plugin: origin.plugin.to_owned(),
-                request: self.request,
+                request,
                 attempts: 0,
                 lease_until: reserved.lease_until,
             };
@@ -206,11 +258,17 @@ impl StoredAction {
     }
 }
 
+/// A stored action's method, read back.
+pub(super) fn stored_method(text: &str) -> anyhow::Result<Method> {
+    Method::from_bytes(text.as_bytes())
+        .map_err(|_| anyhow::anyhow!("stored action has an invalid method {text:?}"))
+}
+
 /// Inserts a plugin run and, when it succeeded, its actions and state writes (sqlx).
 pub(super) async fn insert_run(
     connection: &mut AnyConnection,
     origin: &Origin<'_>,
-    run: &RunRecord<'_>,
+    run: &PluginRun,
     now: i64,
     route: Option<&Route>,
     effects: &mut Effects,
@@ -219,13 +277,13 @@ pub(super) async fn insert_run(
         .bind(origin.event_id)
         .bind(origin.plugin)
         .bind(if run.outcome.is_ok() { "ok" } else { "error" })
-        .bind(run.outcome.err())
+        .bind(run.outcome.as_ref().err())
         .bind(run.duration.as_micros() as i64)
         .bind(origin.phase())
         .bind(origin.parent_action_id)
         .execute(&mut *connection)
         .await?;
-    let Ok(produced) = run.outcome else {
+    let Ok(produced) = &run.outcome else {
         return Ok(());
     };
     for action in &produced.actions {
@@ -235,16 +293,16 @@ pub(super) async fn insert_run(
             .bind(origin.event_id)
             .bind(origin.tenant)
             .bind(origin.plugin)
-            .bind(stored.kind)
-            .bind(&stored.request.method)
-            .bind(&stored.request.url)
-            .bind(serde_json::to_string(&stored.request.headers)?)
-            .bind(&stored.request.body)
-            .bind(stored.status)
+            .bind(stored.kind())
+            .bind(stored.method())
+            .bind(stored.url())
+            .bind(stored.headers_json())
+            .bind(stored.body())
+            .bind(stored.status())
             .bind(now)
             .bind(now)
-            .bind(&stored.request.continuation)
-            .bind(stored.request.continuation.as_ref().map(|_| "waiting"))
+            .bind(stored.continuation())
+            .bind(stored.continuation_status())
             .bind(origin.parent_action_id)
             .bind(stored.lease_until())
             .execute(&mut *connection)

@@ -9,16 +9,16 @@ use std::pin::Pin;
 use std::sync::Arc;
 use std::time::Duration;
 
-use super::Ingress;
+use super::Pipeline;
 use crate::actions::continuations::{Handled, ResponseHandler};
-use crate::actions::Produced;
 use crate::config::Quota;
 use crate::events;
 use crate::plugins::bindings::to_wit_event;
+use crate::records::{PluginRun, Produced};
 use crate::store::{ChainPosition, PendingContinuation};
 
 /// Runs plugins' `on-response` for the continuation loop, with the tenant's plugin config.
-pub struct PluginResponses(pub Arc<Ingress>);
+pub struct PluginResponses(pub Arc<Pipeline>);
 
 impl ResponseHandler for PluginResponses {
     fn handle<'a>(
@@ -32,9 +32,15 @@ impl ResponseHandler for PluginResponses {
 
 impl PluginResponses {
     async fn run_on_response(&self, pending: &PendingContinuation, event_body: &[u8]) -> Handled {
-        let ingress = &self.0;
-        let failed = |reason: String| Some((Duration::ZERO, Err(reason)));
-        let Some(tenant) = ingress.tenant(&pending.tenant) else {
+        let pipeline = &self.0;
+        let failed = |reason: String| {
+            Some(PluginRun {
+                plugin: pending.plugin.clone(),
+                duration: Duration::ZERO,
+                outcome: Err(reason),
+            })
+        };
+        let Some(tenant) = pipeline.tenant(&pending.tenant) else {
             return failed(format!(
                 "tenant `{}` is no longer configured",
                 pending.tenant
@@ -47,7 +53,7 @@ impl PluginResponses {
             ));
         };
         let limits = tenant.quota.limits();
-        let position = match ingress.store.chain_position(pending).await {
+        let position = match pipeline.store.chain_position(pending).await {
             Ok(position) => position,
             Err(error) => {
                 // Left leased: tried again when the lease runs out.
@@ -69,7 +75,7 @@ impl PluginResponses {
         let Some(wit_event) = to_wit_event(&pending.event_id, &event, &raw_json) else {
             return failed("a `validate` event never reaches plugins".into());
         };
-        let run = ingress
+        let run = pipeline
             .plugins
             .run_on_response(
                 &pending.tenant,
@@ -77,7 +83,7 @@ impl PluginResponses {
                 &wit_event,
                 &pending.continuation,
                 &pending.response,
-                &ingress.state_source(),
+                &pipeline.state_source(),
             )
             .await;
         let mut run = match run {
@@ -89,10 +95,10 @@ impl PluginResponses {
         };
         let backlog_full = tenant.quota.check_backlog().is_err();
         within_chain_limits(&mut run.outcome, position, limits, backlog_full);
-        ingress
+        pipeline
             .metrics
             .plugin_call(&run.plugin, run.duration, run.outcome.is_err());
-        Some((run.duration, run.outcome))
+        Some(run)
     }
 }
 
@@ -127,7 +133,7 @@ fn within_chain_limits(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::actions::NewAction;
+    use crate::records::NewAction;
 
     fn produced(actions: usize) -> Result<Produced, String> {
         let link = || NewAction::IncidentLink {
