@@ -12,7 +12,7 @@ use std::time::Duration;
 use anyhow::{bail, Context};
 use serde::Deserialize;
 
-use crate::actions::policy::is_host_pattern;
+use crate::actions::policy::Outbound;
 use crate::ingress::verify::Verify;
 use crate::store::Database;
 
@@ -220,25 +220,6 @@ impl Listener {
         }
         Ok(())
     }
-}
-
-/// Where plugins' HTTP actions may go (see `actions::policy`).
-#[derive(Debug, Clone, Default, Deserialize)]
-#[serde(default, deny_unknown_fields)]
-pub struct Outbound {
-    /// Allow loopback, private, link-local and other non-public addresses. Off by default; for
-    /// tests and for gateways whose downstream services are on a private network.
-    pub allow_private: bool,
-    /// Hosts each plugin may reach, by plugin name: exact names, `*.example.com` for any
-    /// subdomain, or `*`. A plugin left out may reach any public host.
-    pub allowed_hosts: HashMap<String, Vec<String>>,
-    /// Let secrets go over plain HTTP and to non-default ports. Off by default: a request that
-    /// carries a secret must be HTTPS to port 443. For tests and local trials.
-    pub secrets_over_plain_http: bool,
-    /// An HTTP(S) proxy for every outbound request (`http://proxy.internal:3128`). Proxy
-    /// environment variables (`HTTP_PROXY`, ...) are never consulted: a proxy is used only when
-    /// set here, and the gateway still resolves and checks each destination itself.
-    pub proxy: Option<String>,
 }
 
 /// Sandbox limits applied to every plugin call.
@@ -675,24 +656,7 @@ impl Config {
         }
         self.database()?;
         self.quotas.validate("quotas")?;
-        for (plugin, hosts) in &self.outbound.allowed_hosts {
-            for (index, host) in hosts.iter().enumerate() {
-                if !is_host_pattern(host) {
-                    bail!(
-                        "`outbound.allowed_hosts.{plugin}[{index}]` must be a host name, \
-                         `*.domain` or `*` (no scheme, port or path), found {host:?}"
-                    );
-                }
-            }
-        }
-        if let Some(proxy) = &self.outbound.proxy {
-            let parsed = url::Url::parse(proxy)
-                .ok()
-                .filter(|url| matches!(url.scheme(), "http" | "https") && url.has_host());
-            if parsed.is_none() {
-                bail!("`outbound.proxy` must be an http:// or https:// URL with a host, found {proxy:?}");
-            }
-        }
+        self.outbound.validate()?;
         let mut ids = HashSet::new();
         for (index, tenant) in self.tenants.iter().enumerate() {
             let key = format!("tenants[{index}]");

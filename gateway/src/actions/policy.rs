@@ -9,7 +9,10 @@
 //!   client's resolver), so a public name that resolves to a private address is refused too,
 //!   and the connection goes only to addresses that passed.
 //!
-//! A refusal is final: the action fails at once with the reason, and is not retried.
+//! A refusal is final: the action fails at once with the reason, and is not retried. The
+//! section's settings and their checks are in [`settings`].
+
+mod settings;
 
 use std::collections::HashMap;
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
@@ -18,7 +21,7 @@ use std::sync::Arc;
 use reqwest::dns::{Addrs, Name, Resolve, Resolving};
 use reqwest::Url;
 
-use crate::config::Outbound;
+pub use settings::Outbound;
 
 /// Why a request was not sent.
 #[derive(Debug, Clone, PartialEq, thiserror::Error)]
