@@ -29,6 +29,11 @@ pub struct Config {
     /// Connection limits of the listener.
     #[serde(default)]
     pub listener: Listener,
+    /// On SIGTERM or Ctrl-C, how long the gateway may take to stop: the requests in flight
+    /// finish, then the deliveries running; what is left after it is cut off (and sent again
+    /// once its lease runs out).
+    #[serde(default = "defaults::shutdown_grace", with = "humantime_serde")]
+    pub shutdown_grace: Duration,
     /// Folder whose `*.wasm` files are the plugins; a plugin's name is its file stem.
     #[serde(default = "defaults::plugins_dir")]
     pub plugins_dir: PathBuf,
@@ -564,6 +569,9 @@ mod defaults {
     }
     pub fn max_plugin_instances() -> u32 {
         crate::plugins::DEFAULT_MAX_INSTANCES
+    }
+    pub fn shutdown_grace() -> Duration {
+        Duration::from_secs(30)
     }
     pub fn dedup_window() -> Duration {
         Duration::from_secs(3600)

@@ -22,6 +22,7 @@ pub mod admin;
 pub mod cli;
 pub mod config;
 pub mod console;
+pub mod drain;
 pub mod events;
 pub mod ingress;
 pub mod listener;

@@ -29,19 +29,18 @@ use crate::config::Listener;
 
 /// How long a client may take to finish the TLS handshake.
 const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
-/// How long connections in flight may take to finish after shutdown was asked for.
-const DRAIN_TIMEOUT: Duration = Duration::from_secs(10);
 /// The pause after a failed `accept`, which usually means the process is out of descriptors.
 const ACCEPT_BACKOFF: Duration = Duration::from_millis(50);
 
 /// Serves `app` on `listener` (over TLS when `tls` is set) until `shutdown` completes; then
-/// stops accepting, lets requests in flight finish (up to [`DRAIN_TIMEOUT`]) and returns.
+/// stops accepting, lets requests in flight finish (for up to `grace`) and returns.
 pub async fn serve(
     listener: TcpListener,
     tls: Option<TlsAcceptor>,
     app: Router,
     limits: &Listener,
     shutdown: impl Future<Output = ()>,
+    grace: Duration,
 ) {
     let slots = Arc::new(Semaphore::new(limits.max_connections));
     let per_address = PerAddress::new(limits.max_connections_per_address);
@@ -82,11 +81,18 @@ pub async fn serve(
         // Forget connections that are done, so the set does not grow.
         while connections.try_join_next().is_some() {}
     }
+    drop(listener);
     let _ = stop.send(true);
-    let _ = tokio::time::timeout(DRAIN_TIMEOUT, async {
+    let drained = tokio::time::timeout(grace, async {
         while connections.join_next().await.is_some() {}
     })
     .await;
+    if drained.is_err() {
+        tracing::warn!(
+            connections = connections.len(),
+            "requests still in flight at the end of the shutdown grace period were cut off"
+        );
+    }
 }
 
 /// Open connections by client address, capped per address.

@@ -7,10 +7,12 @@
 
 use std::future::Future;
 use std::sync::Arc;
+use std::time::{Duration, Instant};
 
 use arc_swap::ArcSwap;
 use tokio::net::TcpListener;
 use tokio::sync::Notify;
+use tokio::task::JoinHandle;
 
 use crate::actions::continuations::Continuations;
 use crate::actions::policy::OutboundPolicy;
@@ -19,6 +21,7 @@ use crate::actions::worker::Worker;
 use crate::admin;
 use crate::config::{Config, Retention};
 use crate::console;
+use crate::drain::Drain;
 use crate::ingress::{self, Ingress};
 use crate::pipeline::{Pipeline, PluginResponses};
 use crate::plugins::watcher;
@@ -31,8 +34,8 @@ pub struct Gateway {
     pipeline: Arc<Pipeline>,
     max_body_bytes: usize,
     admin_token: Option<String>,
-    /// The delivery worker and the continuation loop.
-    background: Vec<tokio::task::JoinHandle<()>>,
+    /// The delivery worker, the continuation loop and the housekeeping tasks.
+    background: Background,
     /// The configuration the gateway started with (tenants reloads replace only its tenants).
     config: Config,
     /// The tenants' secrets, swapped with the tenants on reload.
@@ -71,15 +74,21 @@ impl Gateway {
             poll_interval: config.delivery.poll_interval,
             lease: config.delivery.lease,
         };
-        let background = vec![
-            tokio::spawn(worker.run()),
-            tokio::spawn(pipeline.store.clone().keep_backlog_counts()),
-            tokio::spawn(continuations.run()),
-            tokio::spawn(prune_old_events(
-                pipeline.store.clone(),
-                config.retention.clone(),
-            )),
-        ];
+        let stop = Drain::default();
+        let background = Background {
+            drained: vec![
+                tokio::spawn(worker.run(stop.clone())),
+                tokio::spawn(continuations.run(stop.clone())),
+            ],
+            stopped: vec![
+                tokio::spawn(pipeline.store.clone().keep_backlog_counts()),
+                tokio::spawn(prune_old_events(
+                    pipeline.store.clone(),
+                    config.retention.clone(),
+                )),
+            ],
+            stop,
+        };
         Ok(Self {
             pipeline,
             max_body_bytes: config.max_body_bytes,
@@ -104,13 +113,21 @@ impl Gateway {
         Ok(())
     }
 
-    /// Serves webhooks on `listener` until `shutdown` completes, then stops the worker.
+    /// Serves webhooks on `listener` until `shutdown` completes, then drains within
+    /// `shutdown_grace`: `/readyz` fails at once, the listener stops accepting and answers the
+    /// requests in flight, then the running deliveries finish and the waiting ones are
+    /// released (see `actions::worker`).
     pub async fn serve(
         self,
         listener: TcpListener,
         shutdown: impl Future<Output = ()> + Send + 'static,
     ) -> anyhow::Result<()> {
-        let ingress = Ingress::new(self.pipeline.clone(), self.config.listener.body_timeout);
+        let draining = Drain::default();
+        let ingress = Ingress::new(
+            self.pipeline.clone(),
+            self.config.listener.body_timeout,
+            draining.clone(),
+        );
         let mut app = ingress::router(ingress, self.max_body_bytes);
         if let Some(token) = self.admin_token {
             let quotas = self.config.quotas.clone();
@@ -133,11 +150,56 @@ impl Gateway {
             .as_ref()
             .map(crate::tls::acceptor)
             .transpose()?;
-        crate::listener::serve(listener, tls, app, &self.config.listener, shutdown).await;
-        for task in self.background {
+        let grace = self.config.shutdown_grace;
+        let signalled = {
+            let draining = draining.clone();
+            async move {
+                shutdown.await;
+                tracing::info!(
+                    grace = %humantime::format_duration(grace),
+                    "draining: no new connections, finishing requests and deliveries in flight"
+                );
+                draining.start();
+            }
+        };
+        crate::listener::serve(listener, tls, app, &self.config.listener, signalled, grace).await;
+        let started = draining.started_at().unwrap_or_else(Instant::now);
+        self.background
+            .stop(grace.saturating_sub(started.elapsed()))
+            .await;
+        tracing::info!("stopped");
+        Ok(())
+    }
+}
+
+/// The tasks that run beside the listener.
+struct Background {
+    /// Stopped by `stop` and waited for: they finish what they hold.
+    drained: Vec<JoinHandle<()>>,
+    /// Aborted: they hold nothing.
+    stopped: Vec<JoinHandle<()>>,
+    stop: Drain,
+}
+
+impl Background {
+    /// Stops every task, giving the drained ones up to `left` to finish.
+    async fn stop(mut self, left: Duration) {
+        for task in &self.stopped {
             task.abort();
         }
-        Ok(())
+        self.stop.start();
+        let finished = tokio::time::timeout(left, async {
+            for task in &mut self.drained {
+                let _ = task.await;
+            }
+        })
+        .await;
+        if finished.is_err() {
+            tracing::warn!("the shutdown grace period ran out before the deliveries in flight finished; they are sent again once their leases run out");
+            for task in &self.drained {
+                task.abort();
+            }
+        }
     }
 }
 

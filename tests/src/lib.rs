@@ -828,6 +828,31 @@ impl Gateway {
         }
     }
 
+    /// Sends SIGTERM, as a service manager stopping the gateway would, and waits (up to a
+    /// minute) for the process to exit; its exit status.
+    pub async fn terminate(&mut self) -> ExitStatus {
+        let mut child = self.child.take().expect("the gateway runs");
+        let sent = Command::new("kill")
+            .args(["-TERM", &child.id().to_string()])
+            .status()
+            .expect("the kill command runs");
+        assert!(sent.success(), "kill -TERM failed: {sent}");
+        let deadline = Instant::now() + Duration::from_secs(60);
+        loop {
+            if let Some(status) = child.try_wait().expect("waiting for the gateway") {
+                return status;
+            }
+            if Instant::now() > deadline {
+                let _ = child.kill();
+                panic!(
+                    "the gateway did not exit within a minute of SIGTERM; stderr:\n{}",
+                    self.stderr()
+                );
+            }
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+    }
+
     /// Kills the gateway if it runs and starts it again on the same config and data.
     pub async fn restart(&mut self) {
         self.kill();

@@ -36,7 +36,10 @@ async fn health_and_readiness_answer_when_the_store_is_up() {
     let (status, body) = get(&gateway, "/readyz", None).await;
     assert_eq!(status, 200, "{body}");
     let body: serde_json::Value = serde_json::from_str(&body).unwrap();
-    assert_eq!(body, json!({ "store": "ok", "plugins_not_loaded": [] }));
+    assert_eq!(
+        body,
+        json!({ "store": "ok", "draining": false, "plugins_not_loaded": [] })
+    );
 }
 
 #[tokio::test(flavor = "multi_thread")]

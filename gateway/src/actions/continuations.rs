@@ -13,6 +13,7 @@ use std::time::Duration;
 
 use tokio::sync::Notify;
 
+use crate::drain::Drain;
 use crate::records::PluginRun;
 use crate::store::{PendingContinuation, Store};
 
@@ -45,9 +46,10 @@ pub struct Continuations {
 }
 
 impl Continuations {
-    /// Runs until the task is dropped.
-    pub async fn run(self) {
-        loop {
+    /// Runs until `stop` is given (the response in hand is completed first; the others
+    /// claimed with it are taken again once their lease runs out) or the task is dropped.
+    pub async fn run(self, stop: Drain) {
+        while !stop.is_started() {
             let pending = match self.store.claim_continuations(BATCH, self.lease).await {
                 Ok(pending) => pending,
                 Err(error) => {
@@ -59,10 +61,14 @@ impl Continuations {
                 tokio::select! {
                     _ = self.wake.notified() => {}
                     _ = tokio::time::sleep(self.poll_interval) => {}
+                    () = stop.started() => {}
                 }
                 continue;
             }
             for continuation in pending {
+                if stop.is_started() {
+                    break;
+                }
                 if let Err(error) = self.complete(continuation).await {
                     // The lease runs out and the continuation is tried again.
                     tracing::error!("cannot complete continuation: {error:#}");

@@ -78,6 +78,14 @@ impl FairQueue {
         None
     }
 
+    /// Takes every waiting action out of the queue (the slots running stay taken).
+    pub fn take_all(&mut self) -> Vec<DueAction> {
+        self.turns.clear();
+        self.at_limit.clear();
+        self.len = 0;
+        self.waiting.drain().flat_map(|(_, queue)| queue).collect()
+    }
+
     /// Gives back the slot of one of `tenant`'s actions.
     pub fn finished(&mut self, tenant: &str) {
         if let Some(running) = self.running.get_mut(tenant) {
@@ -145,5 +153,21 @@ mod tests {
             "a freed slot lets the next one go"
         );
         assert_eq!(queue.len(), 2);
+    }
+
+    #[test]
+    fn take_all_empties_the_queue() {
+        let mut queue = FairQueue::new(1);
+        queue.push(action("acme", "1"));
+        queue.push(action("acme", "2"));
+        queue.push(action("globex", "3"));
+        let running = queue.pop().unwrap();
+        let mut left: Vec<String> = queue.take_all().into_iter().map(|a| a.id).collect();
+        left.sort();
+        let mut expected = vec!["1", "2", "3"];
+        expected.retain(|id| *id != running.id);
+        assert_eq!(left, expected);
+        assert!(queue.is_empty());
+        assert!(queue.pop().is_none());
     }
 }

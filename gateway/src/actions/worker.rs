@@ -6,6 +6,11 @@
 //! in a [`FairQueue`] and are sent in turns across tenants, with the action id as the
 //! `idempotency-key` header. A slot is free again as soon as the answer is in; the attempt is
 //! recorded after, batched with others. A restart resumes whatever is still pending.
+//!
+//! Stopping (a [`Drain`]): no new delivery starts; the running ones finish and their attempts
+//! commit; the actions still waiting are released (their leases cleared), so that another
+//! replica, or this one's next start, takes them at once. None is lost, and none is sent twice
+//! unless the grace period cuts a delivery off before its answer arrived.
 
 use std::borrow::Cow;
 use std::sync::Arc;
@@ -21,6 +26,7 @@ use super::policy::{refusal_in, OutboundPolicy};
 use super::retry::{next_step, parse_retry_after, AttemptResult, Schedule};
 use super::secrets::Secrets;
 use crate::config::Delivery;
+use crate::drain::Drain;
 use crate::records::{Next, Response};
 use crate::store::{now_ms, AttemptRecord, DueAction, OnCommit, Store};
 use crate::telemetry::Metrics;
@@ -84,16 +90,19 @@ impl Worker {
         })
     }
 
-    /// Runs until the task is dropped: takes the actions the store hands over as it commits
-    /// them, polls for the rest (retries, a restart's backlog, expired leases) every
-    /// `poll_interval` or when woken, and sends them in fair turns across tenants.
-    pub async fn run(self) {
+    /// Runs until `stop` is given (then drains, see the module's doc) or the task is dropped:
+    /// takes the actions the store hands over as it commits them, polls for the rest
+    /// (retries, a restart's backlog, expired leases) every `poll_interval` or when woken,
+    /// and sends them in fair turns across tenants.
+    pub async fn run(self, stop: Drain) {
         let this = Arc::new(self);
         let capacity = QUEUED_AT_MOST;
         let mut handed_over =
             this.store
                 .deliver_directly(capacity, this.config.lease, this.wake.clone());
         let (finished, mut finishes) = mpsc::unbounded_channel::<String>();
+        // Each delivery holds a clone until its attempt is committed.
+        let (recording, mut recorded) = mpsc::channel::<()>(1);
         let mut queue = FairQueue::new(this.config.per_tenant_concurrency());
         let mut running = 0;
         let mut poll_due = true;
@@ -125,7 +134,8 @@ impl Worker {
                 running += 1;
                 let worker = this.clone();
                 let finished = finished.clone();
-                tokio::spawn(async move { worker.deliver(action, finished).await });
+                let recording = recording.clone();
+                tokio::spawn(async move { worker.deliver(action, finished, recording).await });
             }
             tokio::select! {
                 Some(action) = recv_if(&mut handed_over, queue.len() < capacity) => queue.push(action),
@@ -135,13 +145,43 @@ impl Worker {
                 }
                 _ = this.wake.notified() => poll_due = true,
                 _ = tokio::time::sleep_until(next_poll.into()), if !poll_due => poll_due = true,
+                () = stop.started() => break,
             }
+        }
+        // Drain: the deliveries running finish and their attempts commit; what waits is given
+        // back. Actions the store hands over from now on are stored without a lease.
+        while running > 0 && finishes.recv().await.is_some() {
+            running -= 1;
+        }
+        drop(recording);
+        while recorded.recv().await.is_some() {}
+        let mut waiting = queue.take_all();
+        if let Some(mut handed_over) = handed_over {
+            handed_over.close();
+            while let Ok(action) = handed_over.try_recv() {
+                waiting.push(action);
+            }
+        }
+        let ids: Vec<String> = waiting.into_iter().map(|action| action.id).collect();
+        match this.store.release(&ids).await {
+            Ok(()) => tracing::info!(
+                released = ids.len(),
+                "delivery worker stopped: running deliveries finished, waiting actions released"
+            ),
+            // Their leases run out instead: sent again then, never lost.
+            Err(error) => tracing::error!("cannot release waiting actions: {error:#}"),
         }
     }
 
     /// Sends one action; its slot is given back (`finished`) as soon as the answer is in, and
-    /// the attempt is recorded after (in a batch with others).
-    async fn deliver(&self, action: DueAction, finished: mpsc::UnboundedSender<String>) {
+    /// the attempt is recorded after (in a batch with others); `recording` is dropped once it
+    /// is.
+    async fn deliver(
+        &self,
+        action: DueAction,
+        finished: mpsc::UnboundedSender<String>,
+        recording: mpsc::Sender<()>,
+    ) {
         let started_at_ms = now_ms();
         let started = Instant::now();
         let (result, error, response) = self.send(&action).await;
@@ -187,21 +227,24 @@ impl Worker {
         let wake_continuations = self.wake_continuations.clone();
         let action_id = action.id.clone();
         // Not awaited: the writer reports from its own thread, so no task waits for the commit.
-        let recorded: OnCommit = Box::new(move |result| match result {
-            Ok(()) => {
-                // Counted once stored, so the counters never run ahead of the backlog gauges.
-                metrics.attempt(match next {
-                    Next::Succeeded => "delivered",
-                    Next::RetryAfter(_) => "retry",
-                    Next::Failed => "failed",
-                });
-                if hand_over {
-                    wake_continuations.notify_one();
+        let recorded: OnCommit = Box::new(move |result| {
+            let _recording = recording;
+            match result {
+                Ok(()) => {
+                    // Counted once stored, so the counters never run ahead of the backlog gauges.
+                    metrics.attempt(match next {
+                        Next::Succeeded => "delivered",
+                        Next::RetryAfter(_) => "retry",
+                        Next::Failed => "failed",
+                    });
+                    if hand_over {
+                        wake_continuations.notify_one();
+                    }
                 }
-            }
-            // The lease expires and the action is sent again: at least once, never lost.
-            Err(error) => {
-                tracing::error!(tenant = %action.tenant, event_id = %action.event_id, action = %action.id, plugin = %action.plugin, "cannot record attempt: {error:#}")
+                // The lease expires and the action is sent again: at least once, never lost.
+                Err(error) => {
+                    tracing::error!(tenant = %action.tenant, event_id = %action.event_id, action = %action.id, plugin = %action.plugin, "cannot record attempt: {error:#}")
+                }
             }
         });
         self.store

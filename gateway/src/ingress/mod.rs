@@ -24,6 +24,7 @@ use axum::{Json, Router};
 use serde_json::json;
 
 use crate::actions::secrets::neutralize_placeholders;
+use crate::drain::Drain;
 use crate::events::{self, EventKind};
 use crate::pipeline::{Pipeline, Refused};
 use crate::records::{NewAction, PluginRun};
@@ -37,16 +38,20 @@ pub struct Ingress {
     pub body_timeout: Duration,
     /// Dedup keys accepted within the window, so that repeats skip the plugins.
     pub recent_keys: dedup::RecentKeys,
+    /// Given when the gateway starts to stop: `/readyz` answers 503 from then on.
+    pub draining: Drain,
 }
 
 impl Ingress {
-    /// The HTTP side of `pipeline`; a client has `body_timeout` to send a request's body.
-    pub fn new(pipeline: Arc<Pipeline>, body_timeout: Duration) -> Self {
+    /// The HTTP side of `pipeline`; a client has `body_timeout` to send a request's body, and
+    /// `/readyz` fails once `draining` is given.
+    pub fn new(pipeline: Arc<Pipeline>, body_timeout: Duration, draining: Drain) -> Self {
         let recent_keys = dedup::RecentKeys::new(pipeline.dedup_window);
         Self {
             pipeline,
             body_timeout,
             recent_keys,
+            draining,
         }
     }
 
@@ -242,7 +247,8 @@ async fn healthz() -> &'static str {
     "ok"
 }
 
-/// Readiness: the store answers (503 otherwise); lists enabled plugins that are not loaded.
+/// Readiness: the store answers and the gateway is not stopping (503 otherwise); lists enabled
+/// plugins that are not loaded.
 async fn readyz(State(ingress): State<Arc<Ingress>>) -> Response {
     let pipeline = &ingress.pipeline;
     let tenants = pipeline.tenants.load();
@@ -254,14 +260,21 @@ async fn readyz(State(ingress): State<Arc<Ingress>>) -> Response {
         .collect();
     missing.sort_unstable();
     missing.dedup();
-    match pipeline.store.ping().await {
-        Ok(()) => Json(json!({ "store": "ok", "plugins_not_loaded": missing })).into_response(),
+    let store = match pipeline.store.ping().await {
+        Ok(()) => "ok",
         Err(error) => {
             tracing::error!("readiness: store unreachable: {error:#}");
-            let body = json!({ "store": "unreachable", "plugins_not_loaded": missing });
-            (StatusCode::SERVICE_UNAVAILABLE, Json(body)).into_response()
+            "unreachable"
         }
-    }
+    };
+    let draining = ingress.draining.is_started();
+    let body = json!({ "store": store, "draining": draining, "plugins_not_loaded": missing });
+    let status = if store == "ok" && !draining {
+        StatusCode::OK
+    } else {
+        StatusCode::SERVICE_UNAVAILABLE
+    };
+    (status, Json(body)).into_response()
 }
 
 /// `429` with `Retry-After` (whole seconds, at least 1) and the limit that was reached.
@@ -281,4 +294,48 @@ fn over_quota(tenant: &str, exceeded: &Exceeded) -> Response {
 
 fn reject(status: StatusCode, reason: String) -> Response {
     (status, Json(json!({ "error": reason }))).into_response()
+}
+
+#[cfg(test)]
+mod tests {
+    use axum::body::{to_bytes, Body};
+    use tokio::sync::Notify;
+    use tower_service::Service as _;
+
+    use super::*;
+    use crate::config::Config;
+    use crate::store::Store;
+
+    async fn readiness(app: &mut Router) -> (StatusCode, serde_json::Value) {
+        let request = axum::http::Request::get("/readyz")
+            .body(Body::empty())
+            .unwrap();
+        let response = app.call(request).await.unwrap();
+        let status = response.status();
+        let body = to_bytes(response.into_body(), 4096).await.unwrap();
+        (status, serde_json::from_slice(&body).unwrap())
+    }
+
+    #[tokio::test]
+    async fn readiness_fails_from_the_moment_the_gateway_drains() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::create_dir(dir.path().join("plugins")).unwrap();
+        let config = Config::from_toml("", dir.path()).unwrap();
+        let store = Store::open(&config.database().unwrap()).await.unwrap();
+        let pipeline = Pipeline::build(&config, store, Arc::new(Notify::new()))
+            .await
+            .unwrap();
+        let draining = Drain::default();
+        let ingress = Ingress::new(pipeline, Duration::from_secs(1), draining.clone());
+        let mut app = router(ingress, 1024);
+
+        let (status, body) = readiness(&mut app).await;
+        assert_eq!(status, StatusCode::OK, "{body}");
+        assert_eq!(body["draining"], false);
+        draining.start();
+        let (status, body) = readiness(&mut app).await;
+        assert_eq!(status, StatusCode::SERVICE_UNAVAILABLE, "{body}");
+        assert_eq!(body["draining"], true);
+        assert_eq!(body["store"], "ok", "the store still answers: {body}");
+    }
 }

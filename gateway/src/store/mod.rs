@@ -195,6 +195,26 @@ impl Store {
         Ok(())
     }
 
+    /// Gives back the leases of actions this process holds but will not send (it is stopping),
+    /// so that another replica, or the next start, takes them without waiting for the leases
+    /// to run out.
+    pub async fn release(&self, action_ids: &[String]) -> anyhow::Result<()> {
+        if action_ids.is_empty() {
+            return Ok(());
+        }
+        let mut tx = self.writes.begin().await?;
+        for id in action_ids {
+            sqlx::query(
+                "UPDATE actions SET lease_until = NULL WHERE id = $1 AND status = 'pending'",
+            )
+            .bind(id)
+            .execute(&mut *tx)
+            .await?;
+        }
+        tx.commit().await?;
+        Ok(())
+    }
+
     /// Stores an event with its plugin runs, their actions and state writes, atomically and
     /// durably (concurrent calls share a commit). Its new HTTP actions go straight to the
     /// worker that called [`Store::deliver_directly`], if any.
