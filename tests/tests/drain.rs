@@ -7,6 +7,7 @@ use std::collections::HashMap;
 use std::time::Duration;
 
 use serde_json::json;
+use soda_gateway_tests::postgres::PgSchema;
 use soda_gateway_tests::{
     failing_check_named, wait_until, Config, FakeDownstream, Gateway, Plugin, Tenant, Verify,
 };
@@ -47,13 +48,29 @@ async fn send_until_refused(url: String, sender: usize) -> Vec<Sent> {
 }
 
 #[tokio::test(flavor = "multi_thread")]
-async fn sigterm_under_load_answers_what_it_took_finishes_deliveries_and_loses_none() {
+async fn sigterm_under_load_loses_nothing_and_sends_nothing_twice_on_sqlite() {
+    sigterm_under_load(None).await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn sigterm_under_load_loses_nothing_and_sends_nothing_twice_on_postgres() {
+    let schema = PgSchema::new().await;
+    sigterm_under_load(Some(&schema)).await;
+}
+
+/// SIGTERM while senders post and deliveries are in flight, on SQLite (`None`) or in a
+/// PostgreSQL schema; then a restart on the same store.
+async fn sigterm_under_load(postgres: Option<&PgSchema>) {
     let slack = FakeDownstream::start().await;
     // Slow enough that deliveries are in flight when the signal comes.
     slack.set_delay(Duration::from_millis(400));
     let tenant = Tenant::hmac("acme", "s3cret")
         .plugin(Plugin::Slack, json!({ "webhook_url": slack.url("/hook") }));
-    let mut gateway = Gateway::start(Config::new().tenant(tenant)).await;
+    let mut config = Config::new().tenant(tenant);
+    if let Some(schema) = postgres {
+        config = config.postgres(schema);
+    }
+    let mut gateway = Gateway::start(config).await;
     let url = format!("{}/hooks/acme", gateway.url());
 
     let senders: Vec<_> = (0..SENDERS)
