@@ -2,8 +2,11 @@
 //!
 //! Label values are bounded: unknown tenants and event types are counted as `unknown`, so a
 //! sender cannot grow the series without limit. The backlog gauges are read from the store when
-//! `/metrics` is scraped.
+//! `/metrics` is scraped. The handles of the series counted per request are kept once looked
+//! up, so counting an event costs a read lock and an increment, not label allocations.
 
+use std::collections::HashMap;
+use std::sync::RwLock;
 use std::time::Duration;
 
 use prometheus_client::encoding::EncodeLabelSet;
@@ -30,10 +33,22 @@ struct OutcomeLabels {
     outcome: &'static str,
 }
 
+/// Request counters by tenant, then by event type and status.
+type RequestHandles = HashMap<String, HashMap<(&'static str, u16), Counter>>;
+
+/// A plugin's call-duration histogram and error counter.
+#[derive(Clone)]
+struct PluginHandles {
+    seconds: Histogram,
+    errors: Counter,
+}
+
 /// Every metric the gateway exports.
 pub struct Metrics {
     registry: Registry,
     requests: Family<RequestLabels, Counter>,
+    request_handles: RwLock<RequestHandles>,
+    plugin_handles: RwLock<HashMap<String, PluginHandles>>,
     plugin_seconds: Family<PluginLabels, Histogram>,
     plugin_errors: Family<PluginLabels, Counter>,
     attempts: Family<OutcomeLabels, Counter>,
@@ -116,6 +131,8 @@ impl Default for Metrics {
         );
         Self {
             registry,
+            request_handles: RwLock::default(),
+            plugin_handles: RwLock::default(),
             plugin_calls,
             warm_instances,
             requests,
@@ -131,25 +148,43 @@ impl Default for Metrics {
 
 impl Metrics {
     /// Counts one answered webhook request.
-    pub fn request(&self, tenant: &str, event_type: &str, status: u16) {
-        let labels = RequestLabels {
-            tenant: tenant.to_owned(),
-            event_type: event_type.to_owned(),
-            status,
-        };
-        self.requests.get_or_create(&labels).inc();
+    pub fn request(&self, tenant: &str, event_type: &'static str, status: u16) {
+        let cached = read(&self.request_handles)
+            .get(tenant)
+            .and_then(|by_type| by_type.get(&(event_type, status)).cloned());
+        let counter = cached.unwrap_or_else(|| {
+            let labels = RequestLabels {
+                tenant: tenant.to_owned(),
+                event_type: event_type.to_owned(),
+                status,
+            };
+            let counter = self.requests.get_or_create(&labels).clone();
+            write(&self.request_handles)
+                .entry(labels.tenant)
+                .or_default()
+                .insert((event_type, status), counter.clone());
+            counter
+        });
+        counter.inc();
     }
 
     /// Records one plugin call.
     pub fn plugin_call(&self, plugin: &str, duration: Duration, failed: bool) {
-        let labels = PluginLabels {
-            plugin: plugin.to_owned(),
-        };
-        self.plugin_seconds
-            .get_or_create(&labels)
-            .observe(duration.as_secs_f64());
+        let cached = read(&self.plugin_handles).get(plugin).cloned();
+        let handles = cached.unwrap_or_else(|| {
+            let labels = PluginLabels {
+                plugin: plugin.to_owned(),
+            };
+            let handles = PluginHandles {
+                seconds: self.plugin_seconds.get_or_create(&labels).clone(),
+                errors: self.plugin_errors.get_or_create(&labels).clone(),
+            };
+            write(&self.plugin_handles).insert(labels.plugin, handles.clone());
+            handles
+        });
+        handles.seconds.observe(duration.as_secs_f64());
         if failed {
-            self.plugin_errors.get_or_create(&labels).inc();
+            handles.errors.inc();
         }
     }
 
@@ -180,6 +215,16 @@ impl Metrics {
     }
 }
 
+/// The map behind `lock` for reading; a writer that panicked left it whole (inserts only).
+fn read<T>(lock: &RwLock<T>) -> std::sync::RwLockReadGuard<'_, T> {
+    lock.read().unwrap_or_else(|poisoned| poisoned.into_inner())
+}
+
+fn write<T>(lock: &RwLock<T>) -> std::sync::RwLockWriteGuard<'_, T> {
+    lock.write()
+        .unwrap_or_else(|poisoned| poisoned.into_inner())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -189,7 +234,10 @@ mod tests {
         let metrics = Metrics::default();
         metrics.request("acme", "checkEvaluation", 200);
         metrics.request("acme", "checkEvaluation", 200);
+        metrics.request("acme", "checkEvaluation", 401);
+        metrics.request("globex", "checkEvaluation", 200);
         metrics.plugin_call("slack", Duration::from_micros(50), false);
+        metrics.plugin_call("slack", Duration::from_micros(70), true);
         metrics.plugin_call("trap", Duration::from_micros(50), true);
         metrics.attempt("delivered");
         metrics.reload("loaded");
@@ -201,7 +249,10 @@ mod tests {
         });
         for line in [
             r#"soda_requests_total{tenant="acme",event_type="checkEvaluation",status="200"} 2"#,
-            r#"soda_plugin_call_seconds_count{plugin="slack"} 1"#,
+            r#"soda_requests_total{tenant="acme",event_type="checkEvaluation",status="401"} 1"#,
+            r#"soda_requests_total{tenant="globex",event_type="checkEvaluation",status="200"} 1"#,
+            r#"soda_plugin_call_seconds_count{plugin="slack"} 2"#,
+            r#"soda_plugin_errors_total{plugin="slack"} 1"#,
             r#"soda_plugin_errors_total{plugin="trap"} 1"#,
             r#"soda_delivery_attempts_total{outcome="delivered"} 1"#,
             r#"soda_plugin_reloads_total{outcome="loaded"} 1"#,

@@ -116,7 +116,7 @@ pub async fn plugins(pipeline: &Pipeline) -> anyhow::Result<Vec<PluginInfo>> {
     let mut tenant_ids: Vec<&String> = tenants.keys().collect();
     tenant_ids.sort();
     for id in tenant_ids {
-        for plugin in &tenants[id].plugins {
+        for plugin in tenants[id].plugins.iter() {
             let tenants = enabled_for.entry(plugin.name.clone()).or_default();
             if !tenants.contains(id) {
                 tenants.push(id.clone());

@@ -254,7 +254,7 @@ async fn readyz(State(ingress): State<Arc<Ingress>>) -> Response {
     let tenants = pipeline.tenants.load();
     let mut missing: Vec<&str> = tenants
         .values()
-        .flat_map(|tenant| &tenant.plugins)
+        .flat_map(|tenant| tenant.plugins.iter())
         .map(|plugin| plugin.name.as_str())
         .filter(|name| !pipeline.plugins.contains(name))
         .collect();

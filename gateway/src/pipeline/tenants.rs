@@ -27,7 +27,8 @@ pub fn tenants_of(config: &Config, store: &Store) -> anyhow::Result<Tenants> {
 /// A tenant with its enabled plugins' configs rendered once, at start, and its quota state.
 pub struct TenantEntry {
     pub config: Tenant,
-    pub plugins: Vec<Enabled>,
+    /// Shared with every plugin call of the tenant's events, not copied per event.
+    pub plugins: Arc<[Enabled]>,
     pub quota: TenantQuota,
 }
 
@@ -44,10 +45,10 @@ impl TenantEntry {
                     limits: config.limits_for(&plugin.name),
                 })
             })
-            .collect::<anyhow::Result<_>>()?;
+            .collect::<anyhow::Result<Vec<_>>>()?;
         Ok(Self {
             config: tenant.clone(),
-            plugins,
+            plugins: plugins.into(),
             quota: TenantQuota::new(
                 config.quotas.with(&tenant.quota),
                 store.backlog_of(&tenant.id),
