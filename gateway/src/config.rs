@@ -333,8 +333,13 @@ pub struct Delivery {
 #[derive(Debug, Clone, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct Admin {
-    /// Bearer token every admin request must carry; no token, no admin API.
+    /// Bearer token every admin request must carry; no token, no admin API. Read from
+    /// [`Admin::token_source`] at load.
+    #[serde(skip)]
     pub token: Option<String>,
+    /// Where `token` comes from: the file, the environment or a file.
+    #[serde(rename = "token")]
+    pub(crate) token_source: Option<Sourced>,
     /// How long a console login lasts.
     #[serde(with = "humantime_serde")]
     pub session_ttl: Duration,
@@ -344,6 +349,7 @@ impl Default for Admin {
     fn default() -> Self {
         Self {
             token: None,
+            token_source: None,
             session_ttl: Duration::from_secs(12 * 3600),
         }
     }
@@ -365,8 +371,12 @@ pub struct Tls {
 pub struct StoreSettings {
     /// `postgres://user@host:5432/db` for a database that several replicas share, or
     /// `sqlite::memory:` (nothing survives a restart: for benchmarks and trials). Unset: the
-    /// SQLite file `data_dir/gateway.db`.
+    /// SQLite file `data_dir/gateway.db`. Read from [`StoreSettings::url_source`] at load.
+    #[serde(skip)]
     pub url: Option<String>,
+    /// Where `url` comes from: the file, the environment or a file (it may hold a password).
+    #[serde(rename = "url")]
+    pub(crate) url_source: Option<Sourced>,
     /// PostgreSQL only: the schema the tables live in, created if missing.
     pub schema: Option<String>,
 }
@@ -435,6 +445,77 @@ pub enum SecretSource {
     File(PathBuf),
 }
 
+impl SecretSource {
+    /// The value, read now: `what` names the setting in errors (never the value). A file's
+    /// trailing newline is dropped; an empty value is an error.
+    pub fn read(&self, what: &str) -> anyhow::Result<String> {
+        let value = match self {
+            SecretSource::Value(value) => value.clone(),
+            SecretSource::Env(variable) => std::env::var(variable)
+                .with_context(|| format!("{what}: environment variable `{variable}` is not set"))?,
+            SecretSource::File(path) => std::fs::read_to_string(path)
+                .with_context(|| format!("{what}: cannot read {}", path.display()))?
+                .trim_end_matches(['\r', '\n'])
+                .to_owned(),
+        };
+        if value.is_empty() {
+            bail!("{what} is empty");
+        }
+        Ok(value)
+    }
+
+    /// The source from its one field of `value`, `env` or `file`.
+    fn of(value: Option<String>, env: Option<String>, file: Option<PathBuf>) -> Option<Self> {
+        match (value, env, file) {
+            (Some(value), None, None) => Some(SecretSource::Value(value)),
+            (None, Some(variable), None) => Some(SecretSource::Env(variable)),
+            (None, None, Some(path)) => Some(SecretSource::File(path)),
+            _ => None,
+        }
+    }
+
+    /// A `file` source taken relative to `base`.
+    fn relative_to(&mut self, base: &Path) {
+        if let SecretSource::File(path) = self {
+            *path = base.join(&*path);
+        }
+    }
+}
+
+/// A setting that may be kept out of the config file: a plain string, or `{ value | env | file
+/// = "…" }` as tenant secrets take.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(try_from = "toml::Value")]
+pub(crate) struct Sourced(SecretSource);
+
+impl TryFrom<toml::Value> for Sourced {
+    type Error = String;
+
+    fn try_from(value: toml::Value) -> Result<Self, String> {
+        const EXPECTED: &str = "a string or a table with one of `value`, `env` or `file`";
+        let mut table = match value {
+            toml::Value::String(text) => return Ok(Sourced(SecretSource::Value(text))),
+            toml::Value::Table(table) => table,
+            other => return Err(format!("expected {EXPECTED}, found {}", other.type_str())),
+        };
+        let mut text = |key: &str| match table.remove(key) {
+            None => Ok(None),
+            Some(toml::Value::String(text)) => Ok(Some(text)),
+            Some(other) => Err(format!(
+                "`{key}` must be a string, found {}",
+                other.type_str()
+            )),
+        };
+        let (value, env, file) = (text("value")?, text("env")?, text("file")?);
+        if let Some(unknown) = table.keys().next() {
+            return Err(format!("unknown field `{unknown}`, expected {EXPECTED}"));
+        }
+        SecretSource::of(value, env, file.map(PathBuf::from))
+            .map(Sourced)
+            .ok_or_else(|| format!("expected {EXPECTED}"))
+    }
+}
+
 /// A secret as written: `{ value | env | file = …, plugins = […], hosts = […] }`.
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -451,12 +532,8 @@ impl TryFrom<SecretFields> for Secret {
     type Error = String;
 
     fn try_from(fields: SecretFields) -> Result<Self, String> {
-        let source = match (fields.value, fields.env, fields.file) {
-            (Some(value), None, None) => SecretSource::Value(value),
-            (None, Some(variable), None) => SecretSource::Env(variable),
-            (None, None, Some(path)) => SecretSource::File(path),
-            _ => return Err("a secret takes exactly one of `value`, `env` or `file`".into()),
-        };
+        let source = SecretSource::of(fields.value, fields.env, fields.file)
+            .ok_or("a secret takes exactly one of `value`, `env` or `file`")?;
         let hosts = fields
             .hosts
             .into_iter()
@@ -602,11 +679,11 @@ impl Config {
         }
         for tenant in &mut config.tenants {
             for secret in tenant.secrets.values_mut() {
-                if let SecretSource::File(path) = &mut secret.source {
-                    *path = base.join(&*path);
-                }
+                secret.source.relative_to(base);
             }
         }
+        config.store.url = read_sourced(&mut config.store.url_source, base, "`store.url`")?;
+        config.admin.token = read_sourced(&mut config.admin.token_source, base, "`admin.token`")?;
         config.validate()?;
         Ok(config)
     }
@@ -733,6 +810,19 @@ impl Config {
             .map(|name| self.limits_for(name).memory_bytes())
             .fold(self.plugin_limits.memory_bytes(), usize::max)
     }
+}
+
+/// The value of a setting that may be kept out of the file, read now.
+fn read_sourced(
+    source: &mut Option<Sourced>,
+    base: &Path,
+    what: &str,
+) -> anyhow::Result<Option<String>> {
+    let Some(Sourced(source)) = source else {
+        return Ok(None);
+    };
+    source.relative_to(base);
+    source.read(what).map(Some)
 }
 
 /// A list of human-readable durations such as `["5s", "1m"]`.
@@ -969,5 +1059,53 @@ mod tests {
     fn a_bad_duration_is_named() {
         let error = error_of("[plugin_limits]\ndeadline = \"soon\"\nmemory_mib = 1");
         assert!(error.contains("deadline"), "{error}");
+    }
+
+    #[test]
+    fn the_store_url_and_admin_token_may_come_from_the_environment_or_a_file() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(dir.path().join("admin-token"), "from-a-file\n").unwrap();
+        std::env::set_var("SODA_TEST_STORE_URL_1", "sqlite::memory:");
+        let config = Config::from_toml(
+            "[store]\nurl = { env = \"SODA_TEST_STORE_URL_1\" }\n[admin]\ntoken = { file = \"admin-token\" }",
+            dir.path(),
+        )
+        .unwrap();
+        assert_eq!(config.store.url.as_deref(), Some("sqlite::memory:"));
+        assert_eq!(config.admin.token.as_deref(), Some("from-a-file"));
+
+        let plain = Config::from_toml("[admin]\ntoken = \"t0k3n\"", dir.path()).unwrap();
+        assert_eq!(
+            plain.admin.token.as_deref(),
+            Some("t0k3n"),
+            "a plain string as before"
+        );
+        assert!(plain.store.url.is_none());
+    }
+
+    #[test]
+    fn a_missing_source_is_named_by_its_setting_and_never_shows_a_value() {
+        let error = error_of("[store]\nurl = { env = \"SODA_TEST_UNSET_VARIABLE\" }");
+        assert!(
+            error.contains(
+                "`store.url`: environment variable `SODA_TEST_UNSET_VARIABLE` is not set"
+            ),
+            "{error}"
+        );
+        let error = error_of("[admin]\ntoken = { file = \"no-such-token\" }");
+        assert!(
+            error.contains("`admin.token`: cannot read /etc/gw/no-such-token"),
+            "{error}"
+        );
+        let error = error_of("[admin]\ntoken = { env = \"A\", file = \"b\" }");
+        assert!(
+            error.contains("token") && error.contains("one of `value`, `env` or `file`"),
+            "{error}"
+        );
+        let error = error_of("[admin]\ntoken = 42");
+        assert!(error.contains("found integer"), "{error}");
+        std::env::set_var("SODA_TEST_EMPTY_TOKEN", "");
+        let error = error_of("[admin]\ntoken = { env = \"SODA_TEST_EMPTY_TOKEN\" }");
+        assert!(error.contains("`admin.token` is empty"), "{error}");
     }
 }

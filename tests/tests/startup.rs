@@ -95,3 +95,51 @@ async fn a_compile_cache_entry_forged_without_the_key_is_rejected_and_recompiled
     assert_eq!(reply.status, 200, "{reply:?}");
     slack.wait_for(1, SOON).await;
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn the_store_url_and_the_admin_token_can_come_from_a_file_and_the_environment() {
+    let outside = tempfile::tempdir().unwrap();
+    let url_file = outside.path().join("store-url");
+    std::fs::write(&url_file, "sqlite::memory:\n").unwrap();
+    let config = Config::new()
+        .tenant(Tenant::hmac("acme", "s3cret"))
+        .env("SODA_TEST_ADMIN_TOKEN", "t0ken-from-the-environment")
+        .extra_top_level_toml(&format!(
+            "[store]\nurl = {{ file = {:?} }}\n[admin]\ntoken = {{ env = \"SODA_TEST_ADMIN_TOKEN\" }}",
+            url_file.display().to_string()
+        ));
+    let gateway = Gateway::start(config).await;
+
+    let client = reqwest::Client::new();
+    let tenants = |token: &'static str| {
+        client
+            .get(format!("{}/admin/tenants", gateway.url()))
+            .bearer_auth(token)
+            .send()
+    };
+    let allowed = tenants("t0ken-from-the-environment").await.unwrap();
+    assert_eq!(allowed.status(), 200, "the token from the environment");
+    let refused = tenants("SODA_TEST_ADMIN_TOKEN").await.unwrap();
+    assert_eq!(refused.status(), 401, "not the variable's name");
+
+    // The file named the in-memory store: events are accepted, and no database file is made.
+    let reply = gateway.send_event("acme", &event("gen1_validate")).await;
+    assert_eq!(reply.status, 200, "{reply:?}");
+    assert!(
+        !gateway.db_path().exists(),
+        "the store is the one the file names, not data_dir/gateway.db"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn an_unset_variable_for_the_admin_token_stops_the_start_and_is_named() {
+    let config = Config::new()
+        .extra_top_level_toml("[admin]\ntoken = { env = \"SODA_TEST_ADMIN_TOKEN_NOBODY_SET\" }");
+    let failure = Gateway::start_expecting_failure(config).await;
+    assert!(
+        failure.stderr.contains(
+            "`admin.token`: environment variable `SODA_TEST_ADMIN_TOKEN_NOBODY_SET` is not set"
+        ),
+        "{failure:?}"
+    );
+}

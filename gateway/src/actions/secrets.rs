@@ -21,10 +21,9 @@
 use std::borrow::Cow;
 use std::collections::{HashMap, HashSet};
 
-use anyhow::Context as _;
 
 use super::policy::Refused;
-use crate::config::{SecretSource, Tenant};
+use crate::config::Tenant;
 use crate::records::{Request, Response};
 
 const OPEN: &str = "{{secret:";
@@ -55,7 +54,9 @@ impl Secrets {
         for tenant in tenants {
             let mut known = HashMap::new();
             for (name, secret) in &tenant.secrets {
-                let value = read_value(&tenant.id, name, &secret.source)?;
+                let value = secret
+                    .source
+                    .read(&format!("secret `{name}` of tenant `{}`", tenant.id))?;
                 let plugins = tenant
                     .plugins
                     .iter()
@@ -148,25 +149,6 @@ impl Secrets {
 }
 
 /// The value of `tenant`'s secret `name` from its source.
-fn read_value(tenant: &str, name: &str, source: &SecretSource) -> anyhow::Result<String> {
-    let value = match source {
-        SecretSource::Value(value) => value.clone(),
-        SecretSource::Env(variable) => std::env::var(variable).with_context(|| {
-            format!("secret `{name}` of tenant `{tenant}`: environment variable `{variable}` is not set")
-        })?,
-        SecretSource::File(path) => std::fs::read_to_string(path)
-            .with_context(|| {
-                format!("secret `{name}` of tenant `{tenant}`: cannot read {}", path.display())
-            })?
-            .trim_end_matches(['\r', '\n'])
-            .to_owned(),
-    };
-    if value.is_empty() {
-        anyhow::bail!("secret `{name}` of tenant `{tenant}` is empty");
-    }
-    Ok(value)
-}
-
 /// The event body with every `{{secret:` inside its JSON strings (keys too, and however it was
 /// escaped) written `{{ secret:`; borrowed unchanged when there is none, which is the norm.
 pub fn neutralize_placeholders(body: &[u8]) -> Cow<'_, [u8]> {
