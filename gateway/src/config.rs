@@ -361,8 +361,16 @@ impl Default for Admin {
 pub struct Tls {
     /// PEM file with the certificate chain, leaf first.
     pub cert_file: PathBuf,
-    /// PEM file with the private key (PKCS#8, PKCS#1 or SEC1).
-    pub key_file: PathBuf,
+    /// PEM file with the private key (PKCS#8, PKCS#1 or SEC1); or `key` instead.
+    #[serde(default)]
+    pub key_file: Option<PathBuf>,
+    /// The private key's PEM text kept out of the file: `{ env = "…" }` (or `file`, `value`),
+    /// read at load into [`Tls::key_pem`].
+    #[serde(default, rename = "key")]
+    pub(crate) key_source: Option<Sourced>,
+    /// The PEM text `key` gave.
+    #[serde(skip)]
+    pub key_pem: Option<String>,
 }
 
 /// Where events and actions are stored.
@@ -675,7 +683,11 @@ impl Config {
         config.data_dir = base.join(&config.data_dir);
         if let Some(tls) = &mut config.tls {
             tls.cert_file = base.join(&tls.cert_file);
-            tls.key_file = base.join(&tls.key_file);
+            tls.key_file = tls.key_file.as_ref().map(|path| base.join(path));
+            tls.key_pem = read_sourced(&mut tls.key_source, base, "`tls.key`")?;
+            if tls.key_file.is_some() == tls.key_pem.is_some() {
+                bail!("`tls` takes the private key as exactly one of `key_file` or `key`");
+            }
         }
         for tenant in &mut config.tenants {
             for secret in tenant.secrets.values_mut() {

@@ -12,15 +12,16 @@ use tokio_rustls::TlsAcceptor;
 
 use crate::config::Tls;
 
-/// Reads the certificate chain and key; every problem names the file.
+/// Reads the certificate chain and key; every problem names the setting (and the file).
 pub fn acceptor(tls: &Tls) -> anyhow::Result<TlsAcceptor> {
     let certs = read_certs(&tls.cert_file)?;
-    let key = PrivateKeyDer::from_pem_file(&tls.key_file).with_context(|| {
-        format!(
-            "`tls.key_file`: no private key in {}",
-            tls.key_file.display()
-        )
-    })?;
+    let key = match (&tls.key_file, &tls.key_pem) {
+        (Some(path), _) => PrivateKeyDer::from_pem_file(path)
+            .with_context(|| format!("`tls.key_file`: no private key in {}", path.display()))?,
+        (None, Some(pem)) => PrivateKeyDer::from_pem_slice(pem.as_bytes())
+            .context("`tls.key`: no private key in its PEM text")?,
+        (None, None) => bail!("`tls` has no private key (`key_file` or `key`)"),
+    };
     let provider = Arc::new(rustls::crypto::ring::default_provider());
     let mut config = rustls::ServerConfig::builder_with_provider(provider)
         .with_protocol_versions(&[&rustls::version::TLS13, &rustls::version::TLS12])

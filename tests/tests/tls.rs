@@ -1,6 +1,7 @@
 //! The HTTPS listener: a client that trusts the gateway's certificate posts signed events over
 //! TLS 1.3 and over TLS 1.2; plain HTTP to the same port gets no answer; a key that does not
-//! fit the certificate stops the start with a message naming the problem.
+//! fit the certificate stops the start with a message naming the problem; the key may come from
+//! the environment instead of a file.
 
 use std::fs;
 use std::path::Path;
@@ -109,6 +110,48 @@ async fn a_key_that_does_not_fit_the_certificate_stops_the_start() {
         failure
             .stderr
             .contains("`tls.cert_file`: cannot read /nonexistent/cert.pem"),
+        "{}",
+        failure.stderr
+    );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn the_private_key_can_come_from_the_environment() {
+    let dir = tempfile::tempdir().unwrap();
+    let (cert_file, key_file, trusted) = certificate(dir.path());
+    let pem = fs::read_to_string(&key_file).unwrap();
+    fs::remove_file(&key_file).unwrap();
+    let config = Config::new()
+        .tenant(Tenant::hmac("acme", "s3cret"))
+        .env("SODA_TEST_TLS_KEY", &pem)
+        .extra_top_level_toml(&format!(
+            "tls = {{ cert_file = {cert_file:?}, key = {{ env = \"SODA_TEST_TLS_KEY\" }} }}"
+        ));
+    let gateway = Gateway::start(config).await;
+    let port = gateway.url().rsplit(':').next().unwrap().to_string();
+    let body = br#"{"event":"validate"}"#.to_vec();
+    let response = reqwest::Client::builder()
+        .no_proxy()
+        .add_root_certificate(trusted)
+        .build()
+        .unwrap()
+        .post(format!("https://localhost:{port}/hooks/acme"))
+        .header("content-type", "application/json")
+        .header("x-soda-signature", hmac_hex("s3cret", &body))
+        .body(body)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 200);
+
+    let both = Config::new().extra_top_level_toml(&format!(
+        "tls = {{ cert_file = {cert_file:?}, key_file = \"k.pem\", key = {{ env = \"SODA_TEST_TLS_KEY\" }} }}"
+    ));
+    let failure = Gateway::start_expecting_failure(both).await;
+    assert!(
+        failure
+            .stderr
+            .contains("exactly one of `key_file` or `key`"),
         "{}",
         failure.stderr
     );

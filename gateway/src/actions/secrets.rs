@@ -21,7 +21,6 @@
 use std::borrow::Cow;
 use std::collections::{HashMap, HashSet};
 
-
 use super::policy::Refused;
 use crate::config::Tenant;
 use crate::records::{Request, Response};
