@@ -10,6 +10,8 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use anyhow::{bail, Context};
+use figment::providers::{Env, Format as _, Toml};
+use figment::Figment;
 use serde::Deserialize;
 
 use crate::actions::policy::Outbound;
@@ -618,6 +620,46 @@ impl Delivery {
     }
 }
 
+/// The file alone, its errors placed by line and column.
+fn from_file<T: serde::de::DeserializeOwned>(text: &str) -> anyhow::Result<T> {
+    toml::from_str(text).map_err(|error| anyhow::anyhow!(toml_error(text, &error)))
+}
+
+/// Environment variables that override the file: `SODA_GATEWAY__STORE__URL` sets `store.url`,
+/// `SODA_GATEWAY__DELIVERY__TIMEOUT` sets `delivery.timeout` (a value in TOML syntax, or text).
+pub const ENV_PREFIX: &str = "SODA_GATEWAY__";
+
+/// An error of the file and the environment together: the key, where its value came from (the
+/// variable, or the file), and what is wrong, without the value itself.
+fn layered_error(errors: figment::Error, env_prefix: &str) -> String {
+    let lines: Vec<String> = errors
+        .into_iter()
+        .map(|error| {
+            let key = error.path.join(".");
+            let from = match &error.metadata {
+                Some(metadata) if metadata.name.contains("environment") => {
+                    let variable = error.path.join("__").to_uppercase();
+                    format!("environment variable `{env_prefix}{variable}`")
+                }
+                _ => "the config file".to_owned(),
+            };
+            let what = match &error.kind {
+                figment::error::Kind::InvalidType(_, expected)
+                | figment::error::Kind::InvalidValue(_, expected) => {
+                    format!("invalid value, expected {expected}")
+                }
+                kind => kind.to_string(),
+            };
+            if key.is_empty() {
+                format!("{from}: {what}")
+            } else {
+                format!("`{key}` (from {from}): {what}")
+            }
+        })
+        .collect();
+    lines.join("; ")
+}
+
 /// A TOML error without the offending line's value, which may be a secret (the parser's own
 /// message quotes the whole line): where the error is, the line's key, and what it is.
 fn toml_error(text: &str, error: &toml::de::Error) -> String {
@@ -675,10 +717,26 @@ impl Config {
         Self::from_toml(&text, base).with_context(|| format!("invalid config {}", path.display()))
     }
 
-    /// Parses and validates configuration text; relative paths are taken from `base`.
+    /// Parses configuration text with the environment's overrides (see [`ENV_PREFIX`]) and
+    /// validates it; relative paths are taken from `base`.
     pub fn from_toml(text: &str, base: &Path) -> anyhow::Result<Self> {
-        let mut config: Config =
-            toml::from_str(text).map_err(|error| anyhow::anyhow!(toml_error(text, &error)))?;
+        Self::layered(text, base, ENV_PREFIX)
+    }
+
+    /// Defaults, then the file, then the variables named `env_prefix` + key path, then the
+    /// checks.
+    fn layered(text: &str, base: &Path, env_prefix: &str) -> anyhow::Result<Self> {
+        let overrides = Env::prefixed(env_prefix).split("__");
+        let mut config: Config = if overrides.iter().next().is_none() {
+            from_file(text)?
+        } else {
+            // Syntax errors keep their place in the file.
+            from_file::<toml::Table>(text)?;
+            Figment::from(Toml::string(text))
+                .merge(overrides)
+                .extract()
+                .map_err(|error| anyhow::anyhow!(layered_error(error, env_prefix)))?
+        };
         config.plugins_dir = base.join(&config.plugins_dir);
         config.data_dir = base.join(&config.data_dir);
         if let Some(tls) = &mut config.tls {
@@ -1119,5 +1177,51 @@ mod tests {
         std::env::set_var("SODA_TEST_EMPTY_TOKEN", "");
         let error = error_of("[admin]\ntoken = { env = \"SODA_TEST_EMPTY_TOKEN\" }");
         assert!(error.contains("`admin.token` is empty"), "{error}");
+    }
+
+    #[test]
+    fn the_environment_overrides_the_file_and_is_named_when_invalid() {
+        let base = Path::new("/etc/gw");
+        std::env::set_var("SODA_TEST_LAYERS_A__DEDUP_WINDOW", "5m");
+        std::env::set_var("SODA_TEST_LAYERS_A__DELIVERY__TIMEOUT", "3s");
+        let file = "dedup_window = \"1h\"\n[delivery]\ntimeout = \"9s\"\nconcurrency = 4";
+        let config = Config::layered(file, base, "SODA_TEST_LAYERS_A__").unwrap();
+        assert_eq!(config.dedup_window, Duration::from_secs(300));
+        assert_eq!(config.delivery.timeout, Duration::from_secs(3));
+        assert_eq!(
+            config.delivery.concurrency, 4,
+            "what the environment leaves comes from the file"
+        );
+        let unset = Config::layered(file, base, "SODA_TEST_LAYERS_UNSET__").unwrap();
+        assert_eq!(
+            unset.dedup_window,
+            Duration::from_secs(3600),
+            "the file, alone"
+        );
+
+        std::env::set_var("SODA_TEST_LAYERS_B__DELIVERY__CONCURRENCY", "many-s3cret");
+        let error = format!(
+            "{:#}",
+            Config::layered("", base, "SODA_TEST_LAYERS_B__").unwrap_err()
+        );
+        assert!(
+            error.contains(
+                "`delivery.concurrency` (from environment variable \
+                 `SODA_TEST_LAYERS_B__DELIVERY__CONCURRENCY`)"
+            ),
+            "{error}"
+        );
+        assert!(!error.contains("s3cret"), "never the value: {error}");
+
+        std::env::set_var("SODA_TEST_LAYERS_C__NO_SUCH_KEY", "1");
+        let error = format!(
+            "{:#}",
+            Config::layered("", base, "SODA_TEST_LAYERS_C__").unwrap_err()
+        );
+        assert!(error.contains("no_such_key"), "{error}");
+
+        std::env::set_var("SODA_TEST_LAYERS_D__ADMIN__TOKEN", "from-the-environment");
+        let config = Config::layered("", base, "SODA_TEST_LAYERS_D__").unwrap();
+        assert_eq!(config.admin.token.as_deref(), Some("from-the-environment"));
     }
 }

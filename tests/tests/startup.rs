@@ -143,3 +143,31 @@ async fn an_unset_variable_for_the_admin_token_stops_the_start_and_is_named() {
         "{failure:?}"
     );
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn an_environment_variable_overrides_the_file_and_is_named_when_invalid() {
+    let config = Config::new()
+        .tenant(Tenant::hmac("acme", "s3cret"))
+        .extra_top_level_toml("[admin]\ntoken = \"from-the-file\"")
+        .env("SODA_GATEWAY__ADMIN__TOKEN", "from-the-environment");
+    let gateway = Gateway::start(config).await;
+    let client = reqwest::Client::new();
+    for (token, status) in [("from-the-environment", 200), ("from-the-file", 401)] {
+        let response = client
+            .get(format!("{}/admin/tenants", gateway.url()))
+            .bearer_auth(token)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(response.status(), status, "token {token}");
+    }
+
+    let invalid = Config::new().env("SODA_GATEWAY__DELIVERY__CONCURRENCY", "lots");
+    let failure = Gateway::start_expecting_failure(invalid).await;
+    assert!(
+        failure.stderr.contains(
+            "`delivery.concurrency` (from environment variable `SODA_GATEWAY__DELIVERY__CONCURRENCY`)"
+        ),
+        "{failure:?}"
+    );
+}
