@@ -741,11 +741,11 @@ impl Config {
         config.data_dir = base.join(&config.data_dir);
         if let Some(tls) = &mut config.tls {
             tls.cert_file = base.join(&tls.cert_file);
-            tls.key_file = tls.key_file.as_ref().map(|path| base.join(path));
-            tls.key_pem = read_sourced(&mut tls.key_source, base, "`tls.key`")?;
-            if tls.key_file.is_some() == tls.key_pem.is_some() {
+            if tls.key_file.is_some() == tls.key_source.is_some() {
                 bail!("`tls` takes the private key as exactly one of `key_file` or `key`");
             }
+            tls.key_file = tls.key_file.as_ref().map(|path| base.join(path));
+            tls.key_pem = read_sourced(&mut tls.key_source, base, "`tls.key`")?;
         }
         for tenant in &mut config.tenants {
             for secret in tenant.secrets.values_mut() {

@@ -651,20 +651,31 @@ impl Gateway {
 
     /// Starts the gateway with `config` and expects it to exit with an error.
     pub async fn start_expecting_failure(config: Config) -> StartFailure {
-        Self::start_with_toml_expecting_failure(&config.to_toml(), &config.plugins()).await
+        Self::expect_failure(&config.to_toml(), &config.plugins(), &config.env).await
     }
 
     /// Starts the gateway with the config file text `toml` and `plugins` in its plugins
     /// directory, and expects it to exit with an error.
     pub async fn start_with_toml_expecting_failure(toml: &str, plugins: &[Plugin]) -> StartFailure {
+        Self::expect_failure(toml, plugins, &[]).await
+    }
+
+    /// Starts the gateway on `toml` with `env` set and expects it to exit with an error.
+    async fn expect_failure(
+        toml: &str,
+        plugins: &[Plugin],
+        env: &[(String, String)],
+    ) -> StartFailure {
         let dir = Self::prepare(toml, plugins);
         let config_path = dir.path().join("gateway.toml");
         let binary = gateway_binary();
+        let env = env.to_vec();
         let run = tokio::task::spawn_blocking(move || {
             Command::new(binary)
                 .arg("serve")
                 .arg("--config")
                 .arg(&config_path)
+                .envs(env)
                 .stdin(Stdio::null())
                 .output()
         });
