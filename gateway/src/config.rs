@@ -12,14 +12,14 @@ use std::time::Duration;
 use anyhow::{bail, Context};
 use figment::providers::{Env, Format as _, Toml};
 use figment::Figment;
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 
 use crate::actions::policy::Outbound;
 use crate::ingress::verify::Verify;
 use crate::store::Database;
 
 /// The whole configuration file.
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
 pub struct Config {
     /// Address the webhook listener binds to.
@@ -82,7 +82,7 @@ const MAX_EVENT_BUDGET: Duration = Duration::from_secs(9);
 
 /// What one tenant may use of a shared gateway. Past a limit, requests get `429` with
 /// `Retry-After`, and nothing of them is stored or run.
-#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Deserialize, Serialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct Quota {
     /// Requests per second, on average (a token bucket).
@@ -120,7 +120,7 @@ impl Default for Quota {
 }
 
 /// One tenant's exceptions to `[quotas]`; unset keys fall back to it.
-#[derive(Debug, Clone, Default, Deserialize)]
+#[derive(Debug, Clone, Default, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
 pub struct QuotaOverrides {
     pub requests_per_second: Option<f64>,
@@ -182,7 +182,7 @@ impl Quota {
 }
 
 /// What one client connection may hold of the listener.
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, Serialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct Listener {
     /// Time a client has to send a request's headers (and an idle keep-alive connection to
@@ -230,7 +230,7 @@ impl Listener {
 }
 
 /// Sandbox limits applied to every plugin call.
-#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Deserialize, Serialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct PluginLimits {
     /// Time one call may spend running WebAssembly before it is interrupted.
@@ -252,7 +252,7 @@ pub struct PluginLimits {
 }
 
 /// Limits that differ for one plugin; unset keys fall back to `plugin_limits`.
-#[derive(Debug, Clone, Default, Deserialize)]
+#[derive(Debug, Clone, Default, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
 pub struct LimitOverrides {
     #[serde(default, with = "humantime_serde")]
@@ -305,14 +305,14 @@ impl PluginLimits {
 }
 
 /// How stored actions are executed.
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, Serialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct Delivery {
     /// Timeout of one outbound request.
     #[serde(with = "humantime_serde")]
     pub timeout: Duration,
     /// Waits after each failed attempt; when they run out the action is failed.
-    #[serde(deserialize_with = "duration_list")]
+    #[serde(deserialize_with = "duration_list", serialize_with = "humantime_list")]
     pub retry_delays: Vec<Duration>,
     /// How much each wait may vary either way, as a fraction (0.2: ±20 %).
     pub jitter: f64,
@@ -332,7 +332,7 @@ pub struct Delivery {
 }
 
 /// The admin API's settings.
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, Serialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct Admin {
     /// Bearer token every admin request must carry; no token, no admin API. Read from
@@ -358,7 +358,7 @@ impl Default for Admin {
 }
 
 /// The HTTPS listener's certificate and key.
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
 pub struct Tls {
     /// PEM file with the certificate chain, leaf first.
@@ -376,7 +376,7 @@ pub struct Tls {
 }
 
 /// Where events and actions are stored.
-#[derive(Debug, Clone, Default, Deserialize)]
+#[derive(Debug, Clone, Default, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
 pub struct StoreSettings {
     /// `postgres://user@host:5432/db` for a database that several replicas share, or
@@ -385,14 +385,14 @@ pub struct StoreSettings {
     #[serde(skip)]
     pub url: Option<String>,
     /// Where `url` comes from: the file, the environment or a file (it may hold a password).
-    #[serde(rename = "url")]
+    #[serde(rename = "url", serialize_with = "shown_store_url")]
     pub(crate) url_source: Option<Sourced>,
     /// PostgreSQL only: the schema the tables live in, created if missing.
     pub schema: Option<String>,
 }
 
 /// How long finished events are kept.
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, Serialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct Retention {
     /// Finished events (every action delivered or failed) older than this are deleted with their
@@ -414,7 +414,7 @@ impl Default for Retention {
 }
 
 /// One tenant: who may post for it and which plugins run for it.
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
 pub struct Tenant {
     /// The `{tenant}` in `POST /hooks/{tenant}`.
@@ -433,8 +433,8 @@ pub struct Tenant {
 }
 
 /// A tenant's secret: where its value comes from and who may send it.
-#[derive(Debug, Clone, Deserialize)]
-#[serde(try_from = "SecretFields")]
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(try_from = "SecretFields", into = "SecretFields")]
 pub struct Secret {
     pub source: SecretSource,
     /// The plugins whose requests may carry it; `None`: those of the tenant's plugins whose
@@ -498,6 +498,83 @@ impl SecretSource {
 #[serde(try_from = "toml::Value")]
 pub(crate) struct Sourced(SecretSource);
 
+impl Serialize for Sourced {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        ShownSource::of(&self.0, |_| MASK.to_owned()).serialize(serializer)
+    }
+}
+
+/// What `config check` prints for a secret or credential: masked.
+pub const MASK: &str = "********";
+
+/// A source as `config check` shows it: where the value comes from, the value itself masked
+/// (or shown through `value`, for settings that are not all secret).
+#[derive(Serialize)]
+struct ShownSource<'a> {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    value: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    env: Option<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    file: Option<&'a Path>,
+}
+
+impl<'a> ShownSource<'a> {
+    fn of(source: &'a SecretSource, value: impl Fn(&str) -> String) -> Self {
+        let mut shown = Self {
+            value: None,
+            env: None,
+            file: None,
+        };
+        match source {
+            SecretSource::Value(text) => shown.value = Some(value(text)),
+            SecretSource::Env(variable) => shown.env = Some(variable),
+            SecretSource::File(path) => shown.file = Some(path),
+        }
+        shown
+    }
+}
+
+/// Serializes a list of secrets as as many masks.
+pub(crate) fn masked_list<S: serde::Serializer>(
+    values: &[String],
+    serializer: S,
+) -> Result<S::Ok, S::Error> {
+    vec![MASK; values.len()].serialize(serializer)
+}
+
+/// Serializes `store.url` with the password of a URL written in the file masked.
+fn shown_store_url<S: serde::Serializer>(
+    source: &Option<Sourced>,
+    serializer: S,
+) -> Result<S::Ok, S::Error> {
+    let masked_password = |text: &str| match url::Url::parse(text) {
+        Ok(mut url) if url.password().is_some() => {
+            let _ = url.set_password(Some(MASK));
+            url.to_string()
+        }
+        Ok(_) => text.to_owned(),
+        Err(_) => MASK.to_owned(),
+    };
+    match source {
+        Some(Sourced(SecretSource::Value(text))) => masked_password(text).serialize(serializer),
+        Some(Sourced(source)) => ShownSource::of(source, masked_password).serialize(serializer),
+        None => serializer.serialize_none(),
+    }
+}
+
+/// Serializes durations as `humantime` writes them (`5s`, `1h 30m`).
+fn humantime_list<S: serde::Serializer>(
+    delays: &[Duration],
+    serializer: S,
+) -> Result<S::Ok, S::Error> {
+    let texts: Vec<String> = delays
+        .iter()
+        .map(|delay| humantime::format_duration(*delay).to_string())
+        .collect();
+    texts.serialize(serializer)
+}
+
 impl TryFrom<toml::Value> for Sourced {
     type Error = String;
 
@@ -527,15 +604,37 @@ impl TryFrom<toml::Value> for Sourced {
 }
 
 /// A secret as written: `{ value | env | file = …, plugins = […], hosts = […] }`.
-#[derive(Deserialize)]
+#[derive(Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
 struct SecretFields {
+    #[serde(skip_serializing_if = "Option::is_none")]
     value: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
     env: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
     file: Option<PathBuf>,
+    #[serde(skip_serializing_if = "Option::is_none")]
     plugins: Option<Vec<String>>,
     #[serde(default)]
     hosts: Vec<String>,
+}
+
+/// A secret as `config check` shows it: its source, its value masked.
+impl From<Secret> for SecretFields {
+    fn from(secret: Secret) -> Self {
+        let (value, env, file) = match secret.source {
+            SecretSource::Value(_) => (Some(MASK.to_owned()), None, None),
+            SecretSource::Env(variable) => (None, Some(variable), None),
+            SecretSource::File(path) => (None, None, Some(path)),
+        };
+        Self {
+            value,
+            env,
+            file,
+            plugins: secret.plugins,
+            hosts: secret.hosts,
+        }
+    }
 }
 
 impl TryFrom<SecretFields> for Secret {
@@ -572,7 +671,7 @@ impl Secret {
 }
 
 /// A plugin enabled for a tenant, with that tenant's configuration for it.
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
 pub struct EnabledPlugin {
     /// The plugin's file stem in the plugins folder.
@@ -1223,5 +1322,54 @@ mod tests {
         std::env::set_var("SODA_TEST_LAYERS_D__ADMIN__TOKEN", "from-the-environment");
         let config = Config::layered("", base, "SODA_TEST_LAYERS_D__").unwrap();
         assert_eq!(config.admin.token.as_deref(), Some("from-the-environment"));
+    }
+
+    #[test]
+    fn the_effective_config_prints_with_every_secret_masked() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(dir.path().join("token"), "file-t0ken-s3cret").unwrap();
+        std::env::set_var("SODA_TEST_MASK_DB_URL", "postgres://u:env-pw-s3cret@db/x");
+        let text = r#"
+            [store]
+            url = "postgres://gateway:file-pw-s3cret@db.internal:5432/soda"
+            [admin]
+            token = { file = "token" }
+            [[tenants]]
+            id = "acme"
+            verify = { scheme = "hmac-sha256", header = "x-soda-signature", secrets = ["hmac-s3cret", "old-s3cret"] }
+            [tenants.secrets]
+            jira_token = { value = "jira-s3cret", plugins = ["jira"] }
+            pd_key = { env = "PD_KEY_VARIABLE" }
+            [[tenants.plugins]]
+            name = "jira"
+            [[tenants]]
+            id = "globex"
+            verify = { scheme = "token", header = "authorization", value = "Bearer token-s3cret" }
+        "#;
+        let config = Config::from_toml(text, dir.path()).unwrap();
+        let printed = toml::to_string_pretty(&config).unwrap();
+        assert!(!printed.contains("s3cret"), "a secret is shown:\n{printed}");
+        assert!(
+            printed.contains("postgres://gateway:********@db.internal:5432/soda"),
+            "the URL without its password:\n{printed}"
+        );
+        assert!(
+            printed.contains("PD_KEY_VARIABLE"),
+            "a source's name is shown:\n{printed}"
+        );
+        assert!(
+            printed.contains("dedup_window = \"1h\""),
+            "defaults are shown:\n{printed}"
+        );
+        assert!(printed.contains("retry_delays = ["), "{printed}");
+
+        let from_env = Config::from_toml(
+            "[store]\nurl = { env = \"SODA_TEST_MASK_DB_URL\" }",
+            dir.path(),
+        )
+        .unwrap();
+        let printed = toml::to_string_pretty(&from_env).unwrap();
+        assert!(!printed.contains("s3cret"), "{printed}");
+        assert!(printed.contains("SODA_TEST_MASK_DB_URL"), "{printed}");
     }
 }

@@ -66,6 +66,9 @@ enum Command {
         #[arg(long)]
         body: Option<PathBuf>,
     },
+    /// The configuration file.
+    #[command(subcommand)]
+    Config(ConfigCommand),
     /// Tools for plugin authors.
     #[command(subcommand)]
     Plugin(PluginCommand),
@@ -78,6 +81,18 @@ enum Command {
     /// HTTP actions the plugins asked for, and their delivery.
     #[command(subcommand)]
     Actions(ActionsCommand),
+}
+
+#[derive(Subcommand)]
+enum ConfigCommand {
+    /// Validate the configuration (the file and its `SODA_GATEWAY__…` environment overrides,
+    /// secret sources read) and print it as the gateway would run it, defaults included and
+    /// secrets masked.
+    Check {
+        /// The TOML configuration file.
+        #[arg(long, short)]
+        config: PathBuf,
+    },
 }
 
 #[derive(Subcommand)]
@@ -230,6 +245,7 @@ async fn run() -> anyhow::Result<()> {
     let _log_writer = logging::init(cli.log_format);
     match cli.command {
         Command::Serve { config } => serve(config).await,
+        Command::Config(ConfigCommand::Check { config }) => cli::config::check(&config),
         Command::Send {
             config,
             tenant,

@@ -171,3 +171,29 @@ async fn an_environment_variable_overrides_the_file_and_is_named_when_invalid() 
         "{failure:?}"
     );
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn config_check_prints_the_effective_config_with_every_secret_masked() {
+    let config = Config::new()
+        .tenant(Tenant::hmac("acme", "hmac-s3cret").secret("api_key", "{ value = \"key-s3cret\" }"))
+        .tenant(Tenant::token("globex", "Bearer token-s3cret"))
+        .extra_top_level_toml("[admin]\ntoken = \"admin-s3cret\"");
+    let gateway = Gateway::start(config).await;
+    let run = gateway.cli(&["config", "check"]);
+    assert!(run.succeeded(), "{}", run.stderr());
+    let printed = run.stdout();
+    assert!(
+        !printed.contains("s3cret"),
+        "a secret is printed:\n{printed}"
+    );
+    for shown in [
+        "valid",
+        "id = \"acme\"",
+        "id = \"globex\"",
+        "********",
+        "max_body_bytes = ",
+        "shutdown_grace = \"30s\"",
+    ] {
+        assert!(printed.contains(shown), "{shown} missing from\n{printed}");
+    }
+}

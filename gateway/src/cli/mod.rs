@@ -1,6 +1,7 @@
 //! Command-line tools beside `serve`.
 
 pub mod audit;
+pub mod config;
 mod inputs;
 pub mod operate;
 pub mod plugin;

@@ -4,12 +4,12 @@
 use std::collections::HashMap;
 
 use anyhow::bail;
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 
 use super::is_host_pattern;
 
 /// Where plugins' HTTP actions may go.
-#[derive(Debug, Clone, Default, Deserialize)]
+#[derive(Debug, Clone, Default, Deserialize, Serialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct Outbound {
     /// Allow loopback, private, link-local and other non-public addresses. Off by default; for

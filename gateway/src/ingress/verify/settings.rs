@@ -4,12 +4,14 @@
 use std::time::Duration;
 
 use anyhow::bail;
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
+
+use crate::config::masked_list;
 
 /// How a tenant's requests prove they come from its Soda organisation. Every scheme takes
 /// several secrets (or token values) at once, so they can be rotated without downtime: a request
 /// matching any of them is accepted.
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, Serialize)]
 #[serde(tag = "scheme", rename_all = "kebab-case", deny_unknown_fields)]
 pub enum Verify {
     /// An HMAC of the raw body in `header`, optionally after a fixed `prefix` (such as
@@ -22,20 +24,32 @@ pub enum Verify {
         encoding: SignatureEncoding,
         #[serde(default)]
         prefix: Option<String>,
-        #[serde(alias = "secret", deserialize_with = "one_or_many")]
+        #[serde(
+            alias = "secret",
+            deserialize_with = "one_or_many",
+            serialize_with = "masked_list"
+        )]
         secrets: Vec<String>,
     },
     /// Shorthand for `hmac` with sha256 and hex, the `sha256=` prefix allowed but not required.
     HmacSha256 {
         header: String,
-        #[serde(alias = "secret", deserialize_with = "one_or_many")]
+        #[serde(
+            alias = "secret",
+            deserialize_with = "one_or_many",
+            serialize_with = "masked_list"
+        )]
         secrets: Vec<String>,
     },
     /// Standard Webhooks: `webhook-id`, `webhook-timestamp` and `webhook-signature` headers,
     /// `whsec_` secrets, and timestamps accepted only within `tolerance` of now (replays of an
     /// old request are refused).
     StandardWebhooks {
-        #[serde(alias = "secret", deserialize_with = "one_or_many")]
+        #[serde(
+            alias = "secret",
+            deserialize_with = "one_or_many",
+            serialize_with = "masked_list"
+        )]
         secrets: Vec<String>,
         #[serde(default = "default_tolerance", with = "humantime_serde")]
         tolerance: Duration,
@@ -43,13 +57,17 @@ pub enum Verify {
     /// A static header value, such as `Authorization: Bearer ...` set in Soda's webhook form.
     Token {
         header: String,
-        #[serde(alias = "value", deserialize_with = "one_or_many")]
+        #[serde(
+            alias = "value",
+            deserialize_with = "one_or_many",
+            serialize_with = "masked_list"
+        )]
         values: Vec<String>,
     },
 }
 
 /// The hash an `hmac` signature uses.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize, Serialize)]
 #[serde(rename_all = "lowercase")]
 pub enum HmacAlgorithm {
     #[default]
@@ -58,7 +76,7 @@ pub enum HmacAlgorithm {
 }
 
 /// How an `hmac` signature is written in its header.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize, Serialize)]
 #[serde(rename_all = "lowercase")]
 pub enum SignatureEncoding {
     #[default]
