@@ -110,17 +110,10 @@ async fn the_store_url_and_the_admin_token_can_come_from_a_file_and_the_environm
         ));
     let gateway = Gateway::start(config).await;
 
-    let client = reqwest::Client::new();
-    let tenants = |token: &'static str| {
-        client
-            .get(format!("{}/admin/tenants", gateway.url()))
-            .bearer_auth(token)
-            .send()
-    };
-    let allowed = tenants("t0ken-from-the-environment").await.unwrap();
-    assert_eq!(allowed.status(), 200, "the token from the environment");
-    let refused = tenants("SODA_TEST_ADMIN_TOKEN").await.unwrap();
-    assert_eq!(refused.status(), 401, "not the variable's name");
+    let allowed = admin_status(&gateway, "t0ken-from-the-environment").await;
+    assert_eq!(allowed, 200, "the token from the environment");
+    let refused = admin_status(&gateway, "SODA_TEST_ADMIN_TOKEN").await;
+    assert_eq!(refused, 401, "not the variable's name");
 
     // The file named the in-memory store: events are accepted, and no database file is made.
     let reply = gateway.send_event("acme", &event("gen1_validate")).await;
@@ -151,15 +144,8 @@ async fn an_environment_variable_overrides_the_file_and_is_named_when_invalid() 
         .extra_top_level_toml("[admin]\ntoken = \"from-the-file\"")
         .env("SODA_GATEWAY__ADMIN__TOKEN", "from-the-environment");
     let gateway = Gateway::start(config).await;
-    let client = reqwest::Client::new();
     for (token, status) in [("from-the-environment", 200), ("from-the-file", 401)] {
-        let response = client
-            .get(format!("{}/admin/tenants", gateway.url()))
-            .bearer_auth(token)
-            .send()
-            .await
-            .unwrap();
-        assert_eq!(response.status(), status, "token {token}");
+        assert_eq!(admin_status(&gateway, token).await, status, "token {token}");
     }
 
     let invalid = Config::new().env("SODA_GATEWAY__DELIVERY__CONCURRENCY", "lots");
@@ -196,4 +182,16 @@ async fn config_check_prints_the_effective_config_with_every_secret_masked() {
     ] {
         assert!(printed.contains(shown), "{shown} missing from\n{printed}");
     }
+}
+
+/// The status `GET /admin/tenants` answers with `token`.
+async fn admin_status(gateway: &Gateway, token: &str) -> u16 {
+    reqwest::Client::new()
+        .get(format!("{}/admin/tenants", gateway.url()))
+        .bearer_auth(token)
+        .send()
+        .await
+        .unwrap()
+        .status()
+        .as_u16()
 }
