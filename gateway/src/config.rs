@@ -16,7 +16,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::actions::policy::Outbound;
 use crate::ingress::verify::Verify;
-use crate::store::Database;
+use crate::store::{with_password_masked, Database};
 
 /// The whole configuration file.
 #[derive(Debug, Clone, Deserialize, Serialize)]
@@ -500,19 +500,18 @@ pub(crate) struct Sourced(SecretSource);
 
 impl Serialize for Sourced {
     fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
-        ShownSource::of(&self.0, |_| MASK.to_owned()).serialize(serializer)
+        ShownSource::of(&self.0).serialize(serializer)
     }
 }
 
 /// What `config check` prints for a secret or credential: masked.
 pub const MASK: &str = "********";
 
-/// A source as `config check` shows it: where the value comes from, the value itself masked
-/// (or shown through `value`, for settings that are not all secret).
+/// A source as `config check` shows it: where the value comes from, the value itself masked.
 #[derive(Serialize)]
 struct ShownSource<'a> {
     #[serde(skip_serializing_if = "Option::is_none")]
-    value: Option<String>,
+    value: Option<&'static str>,
     #[serde(skip_serializing_if = "Option::is_none")]
     env: Option<&'a str>,
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -520,14 +519,14 @@ struct ShownSource<'a> {
 }
 
 impl<'a> ShownSource<'a> {
-    fn of(source: &'a SecretSource, value: impl Fn(&str) -> String) -> Self {
+    fn of(source: &'a SecretSource) -> Self {
         let mut shown = Self {
             value: None,
             env: None,
             file: None,
         };
         match source {
-            SecretSource::Value(text) => shown.value = Some(value(text)),
+            SecretSource::Value(_) => shown.value = Some(MASK),
             SecretSource::Env(variable) => shown.env = Some(variable),
             SecretSource::File(path) => shown.file = Some(path),
         }
@@ -548,17 +547,11 @@ fn shown_store_url<S: serde::Serializer>(
     source: &Option<Sourced>,
     serializer: S,
 ) -> Result<S::Ok, S::Error> {
-    let masked_password = |text: &str| match url::Url::parse(text) {
-        Ok(mut url) if url.password().is_some() => {
-            let _ = url.set_password(Some(MASK));
-            url.to_string()
-        }
-        Ok(_) => text.to_owned(),
-        Err(_) => MASK.to_owned(),
-    };
     match source {
-        Some(Sourced(SecretSource::Value(text))) => masked_password(text).serialize(serializer),
-        Some(Sourced(source)) => ShownSource::of(source, masked_password).serialize(serializer),
+        Some(Sourced(SecretSource::Value(url))) => {
+            with_password_masked(url, MASK).serialize(serializer)
+        }
+        Some(other) => other.serialize(serializer),
         None => serializer.serialize_none(),
     }
 }

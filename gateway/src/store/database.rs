@@ -313,12 +313,17 @@ fn is_plain_identifier(name: &str) -> bool {
 
 /// The URL with any password replaced, for messages.
 fn redact(url: &str) -> String {
+    with_password_masked(url, "***")
+}
+
+/// The URL with its password, if it has one, written as `mask`; anything else as it is.
+pub fn with_password_masked(url: &str, mask: &str) -> String {
     match (url.find("://"), url.rfind('@')) {
         (Some(scheme_end), Some(at)) if at > scheme_end => {
             let credentials = &url[scheme_end + 3..at];
             match credentials.find(':') {
                 Some(colon) => format!(
-                    "{}{}:***{}",
+                    "{}{}:{mask}{}",
                     &url[..scheme_end + 3],
                     &credentials[..colon],
                     &url[at..]

@@ -359,7 +359,7 @@ pub use audit::{
     RetryOutcome, RunView,
 };
 pub use continuations::{ChainPosition, PendingContinuation};
-pub use database::{Database, Dialect};
+pub use database::{with_password_masked, Database, Dialect};
 pub use dead_letters::{DeadLetter, StoredEvent};
 pub use maintenance::Pruned;
 pub use plugin_errors::LastRunError;
