@@ -107,6 +107,8 @@ impl Worker {
         let mut running = 0;
         let mut poll_due = true;
         let mut next_poll = Instant::now();
+        let stopped = stop.started();
+        tokio::pin!(stopped);
         loop {
             if poll_due && queue.len() < capacity {
                 let room = this.config.concurrency.min(capacity - queue.len());
@@ -145,7 +147,7 @@ impl Worker {
                 }
                 _ = this.wake.notified() => poll_due = true,
                 _ = tokio::time::sleep_until(next_poll.into()), if !poll_due => poll_due = true,
-                () = stop.started() => break,
+                () = &mut stopped => break,
             }
         }
         // Drain: the deliveries running finish and their attempts commit; what waits is given
