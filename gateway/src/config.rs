@@ -17,6 +17,7 @@ use serde::{Deserialize, Serialize};
 use crate::actions::policy::Outbound;
 use crate::ingress::verify::Verify;
 use crate::store::{with_password_masked, Database};
+use crate::traces::TraceSettings;
 
 /// The whole configuration file.
 #[derive(Debug, Clone, Deserialize, Serialize)]
@@ -72,6 +73,9 @@ pub struct Config {
     /// Per-tenant limits, so one tenant cannot crowd out the others; overridable per tenant.
     #[serde(default)]
     pub quotas: Quota,
+    /// OpenTelemetry traces over OTLP/HTTP; off unless set.
+    #[serde(default)]
+    pub traces: Option<TraceSettings>,
     #[serde(default)]
     pub tenants: Vec<Tenant>,
 }
@@ -904,6 +908,9 @@ impl Config {
         self.database()?;
         self.quotas.validate("quotas")?;
         self.outbound.validate()?;
+        if let Some(traces) = &self.traces {
+            traces.validate()?;
+        }
         let mut ids = HashSet::new();
         for (index, tenant) in self.tenants.iter().enumerate() {
             let key = format!("tenants[{index}]");

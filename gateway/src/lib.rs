@@ -35,4 +35,5 @@ pub mod store;
 pub mod telemetry;
 pub mod tenant_reload;
 pub mod tls;
+pub mod traces;
 pub mod watch;

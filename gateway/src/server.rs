@@ -66,7 +66,8 @@ impl Gateway {
             wake_worker.clone(),
             wake_continuations.clone(),
             pipeline.metrics.clone(),
-        )?;
+        )?
+        .with_traces(pipeline.traces.clone());
         let continuations = Continuations {
             store,
             handler: Arc::new(PluginResponses(pipeline.clone())),
@@ -123,6 +124,7 @@ impl Gateway {
         shutdown: impl Future<Output = ()> + Send + 'static,
     ) -> anyhow::Result<()> {
         let draining = Drain::default();
+        let traces = self.pipeline.traces.clone();
         let ingress = Ingress::new(
             self.pipeline.clone(),
             self.config.listener.body_timeout,
@@ -167,6 +169,7 @@ impl Gateway {
         self.background
             .stop(grace.saturating_sub(started.elapsed()))
             .await;
+        traces.shutdown().await;
         tracing::info!("stopped");
         Ok(())
     }

@@ -115,6 +115,7 @@ mod tests {
             request: Request::new(Method::POST, "https://a.test/".into(), vec![], vec![]).unwrap(),
             attempts: 0,
             lease_until: 0,
+            trace_parent: None,
         }
     }
 

@@ -5,7 +5,9 @@
 //! when woken (a [`Notify`]), for retries, a restart's backlog and expired leases. Actions wait
 //! in a [`FairQueue`] and are sent in turns across tenants, with the action id as the
 //! `idempotency-key` header. A slot is free again as soon as the answer is in; the attempt is
-//! recorded after, batched with others. A restart resumes whatever is still pending.
+//! recorded after, batched with others. A restart resumes whatever is still pending. With
+//! traces on, each attempt is a `deliver` span of its event's trace and sends its
+//! `traceparent` downstream.
 //!
 //! Stopping (a [`Drain`]): no new delivery starts; the running ones finish and their attempts
 //! commit; the actions still waiting are released (their leases cleared), so that another
@@ -16,6 +18,7 @@ use std::borrow::Cow;
 use std::sync::Arc;
 use std::time::Instant;
 
+use opentelemetry::KeyValue;
 use reqwest::redirect::Policy;
 use tokio::sync::{mpsc, Notify};
 
@@ -30,6 +33,7 @@ use crate::drain::Drain;
 use crate::records::{Next, Response};
 use crate::store::{now_ms, AttemptRecord, DueAction, OnCommit, Store};
 use crate::telemetry::Metrics;
+use crate::traces::{Delivery as DeliverySpan, Traces, TRACEPARENT};
 
 /// Actions the worker holds in memory at most (handed over or claimed, waiting for a slot).
 const QUEUED_AT_MOST: usize = 4096;
@@ -51,6 +55,7 @@ pub struct Worker {
     wake: Arc<Notify>,
     wake_continuations: Arc<Notify>,
     metrics: Arc<Metrics>,
+    traces: Traces,
 }
 
 impl Worker {
@@ -87,7 +92,14 @@ impl Worker {
             wake,
             wake_continuations,
             metrics,
+            traces: Traces::default(),
         })
+    }
+
+    /// Makes each attempt a span of its event's trace (see `traces`).
+    pub fn with_traces(mut self, traces: Traces) -> Self {
+        self.traces = traces;
+        self
     }
 
     /// Runs until `stop` is given (then drains, see the module's doc) or the task is dropped:
@@ -186,7 +198,8 @@ impl Worker {
     ) {
         let started_at_ms = now_ms();
         let started = Instant::now();
-        let (result, error, response) = self.send(&action).await;
+        let span = self.delivery_span(&action);
+        let (result, error, response) = self.send(&action, span.traceparent()).await;
         let _ = finished.send(action.tenant.clone());
         let attempt = AttemptRecord {
             started_at_ms,
@@ -210,6 +223,7 @@ impl Worker {
         };
         let spread = fastrand::f64() * 2.0 - 1.0;
         let next = next_step(&result, action.attempts + 1, schedule, retry_after, spread);
+        end_delivery_span(span, &result, next);
         match next {
             Next::Succeeded => {
                 tracing::debug!(tenant = %action.tenant, event_id = %action.event_id, action = %action.id, plugin = %action.plugin, "action delivered")
@@ -254,9 +268,35 @@ impl Worker {
             .await;
     }
 
-    /// One HTTP attempt: how it ended, the error text kept on the action (if any), and the
-    /// response (a transport failure reads as status 0 with nothing else).
-    async fn send(&self, action: &DueAction) -> (AttemptResult, Option<String>, Option<Response>) {
+    /// The span of an attempt at `action`, in its event's trace.
+    fn delivery_span(&self, action: &DueAction) -> DeliverySpan {
+        let mut attributes = vec![
+            KeyValue::new("soda.tenant", action.tenant.clone()),
+            KeyValue::new("soda.plugin", action.plugin.clone()),
+            KeyValue::new("soda.event_id", action.event_id.clone()),
+            KeyValue::new("soda.action_id", action.id.clone()),
+            KeyValue::new("soda.attempt", i64::from(action.attempts) + 1),
+            KeyValue::new("http.request.method", action.request.method.to_string()),
+        ];
+        // The host only: a URL's path and query may hold a secret.
+        if let Some(host) = url::Url::parse(&action.request.url)
+            .ok()
+            .and_then(|url| url.host_str().map(str::to_owned))
+        {
+            attributes.push(KeyValue::new("server.address", host));
+        }
+        self.traces
+            .delivery(action.trace_parent.as_deref(), attributes)
+    }
+
+    /// One HTTP attempt, sending `traceparent` if given (in place of a plugin's): how it ended,
+    /// the error text kept on the action (if any), and the response (a transport failure reads
+    /// as status 0 with nothing else).
+    async fn send(
+        &self,
+        action: &DueAction,
+        traceparent: Option<String>,
+    ) -> (AttemptResult, Option<String>, Option<Response>) {
         let request = &action.request;
         let nothing = || Response {
             status: 0,
@@ -295,7 +335,12 @@ impl Worker {
             .header("idempotency-key", &action.id)
             .body(request.body.clone());
         for (name, value) in &request.headers {
-            builder = builder.header(name, value);
+            if traceparent.is_none() || !name.eq_ignore_ascii_case(TRACEPARENT) {
+                builder = builder.header(name, value);
+            }
+        }
+        if let Some(traceparent) = traceparent {
+            builder = builder.header(TRACEPARENT, traceparent);
         }
         let response = match builder.send().await {
             Ok(response) => response,
@@ -344,6 +389,30 @@ impl Worker {
             body,
         };
         (AttemptResult::Status(status), error, Some(response))
+    }
+}
+
+/// Ends an attempt's span with how it went; the descriptions quote nothing from downstream.
+fn end_delivery_span(span: DeliverySpan, result: &AttemptResult, next: Next) {
+    if let AttemptResult::Status(status) = result {
+        span.set(KeyValue::new(
+            "http.response.status_code",
+            i64::from(*status),
+        ));
+    }
+    let outcome = match next {
+        Next::Succeeded => "delivered",
+        Next::RetryAfter(_) => "retry",
+        Next::Failed => "failed",
+    };
+    span.set(KeyValue::new("soda.outcome", outcome));
+    match result {
+        AttemptResult::Status(status) if !matches!(next, Next::Succeeded) => {
+            span.fail(format!("answered HTTP {status}"));
+        }
+        AttemptResult::Transport => span.fail("no answer (connection or timeout)".into()),
+        AttemptResult::Refused => span.fail("refused by the outbound policy".into()),
+        AttemptResult::Status(_) => {}
     }
 }
 

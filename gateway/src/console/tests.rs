@@ -109,6 +109,7 @@ impl Harness {
             dedup: None,
             replay_of: None,
             headers: &headers,
+            trace_parent: None,
         };
         self.pipeline.store.record_event(&event, &[]).await.unwrap();
     }

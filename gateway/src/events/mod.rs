@@ -51,6 +51,19 @@ impl SodaEvent {
             EventKind::Unknown(name) => name,
         }
     }
+
+    /// The event type as a bounded label (metrics, traces): Soda's name, or `unknown` for a
+    /// type this gateway does not know (a sender chooses that name).
+    pub fn type_label(&self) -> &'static str {
+        match &self.kind {
+            EventKind::Validate => "validate",
+            EventKind::CheckEvaluation(_) => "checkEvaluation",
+            EventKind::IncidentCreated(_) => "incidentCreated",
+            EventKind::IncidentUpdated(_) => "incidentUpdated",
+            EventKind::ContractPublished(_) => "contractPublished",
+            EventKind::Unknown(_) => "unknown",
+        }
+    }
 }
 
 /// Why a body is not a Soda event; its `Display` is one line, fit for a 400 answer.

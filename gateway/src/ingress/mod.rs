@@ -21,14 +21,16 @@ use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Json, Router};
+use opentelemetry::KeyValue;
 use serde_json::json;
 
 use crate::actions::secrets::neutralize_placeholders;
 use crate::drain::Drain;
-use crate::events::{self, EventKind};
+use crate::events;
 use crate::pipeline::{Pipeline, Refused};
 use crate::records::{NewAction, PluginRun};
 use crate::store::now_ms;
+use crate::traces::EventTrace;
 use quota::Exceeded;
 
 /// What the webhook routes share: the pipeline events go through, and the HTTP side's own state.
@@ -109,27 +111,38 @@ async fn receive(
                 return reject(StatusCode::REQUEST_TIMEOUT, reason);
             }
         };
-    let mut event_type = "none";
-    let response = respond(&ingress, &tenant_id, &headers, body, &mut event_type).await;
     let tenant = if ingress.pipeline.tenants.load().contains_key(&tenant_id) {
         tenant_id.as_str()
     } else {
         "unknown"
     };
-    ingress
-        .pipeline
-        .metrics
-        .request(tenant, event_type, response.status().as_u16());
+    let trace = ingress.pipeline.traces.event("webhook", Some(&headers));
+    trace.set(KeyValue::new("soda.tenant", tenant.to_owned()));
+    let mut event_type = "none";
+    let response = respond(
+        &ingress,
+        &tenant_id,
+        &headers,
+        body,
+        &mut event_type,
+        &trace,
+    )
+    .await;
+    let status = response.status().as_u16();
+    ingress.pipeline.metrics.request(tenant, event_type, status);
+    trace.finish(status);
     response
 }
 
 /// Answers one webhook request; `event_type` is set once the body parsed (a bounded label).
+/// Verification, the plugins and the commit are spans of the event's `trace`.
 async fn respond(
     ingress: &Ingress,
     tenant_id: &str,
     headers: &HeaderMap,
     body: Result<Bytes, BytesRejection>,
     event_type: &mut &'static str,
+    trace: &EventTrace,
 ) -> Response {
     let body = match body {
         Ok(body) => body,
@@ -142,10 +155,13 @@ async fn respond(
             format!("unknown tenant `{tenant_id}`"),
         );
     };
+    let mut verifying = trace.child("verify");
     if let Err(error) = verify::verify(&tenant.config.verify, headers, &body, SystemTime::now()) {
+        verifying.fail("the request's credentials were refused");
         tracing::warn!(tenant = %tenant_id, "rejected: {error}");
         return reject(StatusCode::UNAUTHORIZED, error.to_string());
     }
+    drop(verifying);
     if let Err(exceeded) = tenant.quota.admit() {
         return over_quota(tenant_id, &exceeded);
     }
@@ -155,7 +171,8 @@ async fn respond(
         Ok(event) => event,
         Err(error) => return reject(StatusCode::BAD_REQUEST, error.to_string()),
     };
-    *event_type = event_label(&event.kind);
+    *event_type = event.type_label();
+    trace.set(KeyValue::new("soda.event_type", *event_type));
     let dedup_key = (!ingress.pipeline.dedup_window.is_zero())
         .then(|| dedup::Key::of(&tenant.config.verify, headers, &body));
     if let Some(key) = &dedup_key {
@@ -181,7 +198,7 @@ async fn respond(
     let stored_key = dedup_key.as_ref().map(|key| key.key.as_str());
     let accepted = ingress
         .pipeline
-        .accept(&tenant, &event, &body, stored_key, &arrived, None)
+        .accept(&tenant, &event, &body, stored_key, &arrived, None, trace)
         .await;
     match accepted {
         Ok(accepted) => {
@@ -212,18 +229,6 @@ fn store_unavailable() -> Response {
         StatusCode::SERVICE_UNAVAILABLE,
         "cannot store the event, try again".into(),
     )
-}
-
-/// The event type as a metrics label: Soda's name, or `unknown` (unbounded names are not labels).
-fn event_label(kind: &EventKind) -> &'static str {
-    match kind {
-        EventKind::Validate => "validate",
-        EventKind::CheckEvaluation(_) => "checkEvaluation",
-        EventKind::IncidentCreated(_) => "incidentCreated",
-        EventKind::IncidentUpdated(_) => "incidentUpdated",
-        EventKind::ContractPublished(_) => "contractPublished",
-        EventKind::Unknown(_) => "unknown",
-    }
 }
 
 /// Soda's answer: the first synchronous incident link, if a plugin returned one.

@@ -8,9 +8,11 @@ mod responses;
 mod tenants;
 
 use std::sync::Arc;
+use std::time::SystemTime;
 
 use anyhow::Context as _;
 use arc_swap::ArcSwap;
+use opentelemetry::KeyValue;
 use tokio::sync::Notify;
 
 use crate::config::Config;
@@ -22,6 +24,7 @@ use crate::plugins::{
 use crate::records::PluginRun;
 use crate::store::{new_id, Dedup, DuplicateEvent, EventRecord, Store};
 use crate::telemetry::Metrics;
+use crate::traces::{EventTrace, Traces};
 pub use responses::PluginResponses;
 pub use tenants::{tenants_of, TenantEntry, Tenants};
 
@@ -39,6 +42,8 @@ pub struct Pipeline {
     /// Window of inbound deduplication (zero: off).
     pub dedup_window: std::time::Duration,
     pub metrics: Arc<Metrics>,
+    /// OpenTelemetry traces (off unless `[traces]` is configured).
+    pub traces: Traces,
 }
 
 impl Pipeline {
@@ -87,6 +92,7 @@ impl Pipeline {
             wake_worker,
             dedup_window: config.dedup_window,
             metrics,
+            traces: Traces::start(config.traces.as_ref())?,
         }))
     }
 
@@ -134,7 +140,8 @@ pub enum ReplayError {
 impl Pipeline {
     /// Runs the tenant's plugins on a verified, parsed event and stores the event with every
     /// run, action and state write, atomically (the store hands the new actions to the
-    /// delivery worker).
+    /// delivery worker). The plugin calls and the commit are spans of the event's `trace`.
+    #[allow(clippy::too_many_arguments)]
     pub async fn accept(
         &self,
         tenant: &TenantEntry,
@@ -143,9 +150,12 @@ impl Pipeline {
         dedup_key: Option<&str>,
         headers: &[(String, String)],
         replay_of: Option<&str>,
+        trace: &EventTrace,
     ) -> Result<Accepted, Refused> {
         let tenant_id = &tenant.config.id;
         let event_id = new_id("evt");
+        trace.set(KeyValue::new("soda.event_id", event_id.clone()));
+        let plugins_started = SystemTime::now();
         let mut runs = self
             .run_plugins(tenant, &event_id, event, body)
             .await
@@ -153,7 +163,9 @@ impl Pipeline {
                 tracing::warn!(tenant = %tenant_id, event_id, "event refused with 503: {overloaded}");
                 Refused::Overloaded
             })?;
+        trace.plugin_runs(plugins_started, &runs);
         limit_event_actions(&mut runs, tenant.quota.limits().max_actions_per_event);
+        let trace_parent = trace.traceparent();
         let record = EventRecord {
             id: &event_id,
             tenant: tenant_id,
@@ -165,14 +177,19 @@ impl Pipeline {
             }),
             replay_of,
             headers,
+            trace_parent: trace_parent.as_deref(),
         };
+        let mut commit = trace.child("store.commit");
         if let Err(error) = self.store.record_event(&record, &runs).await {
             if error.downcast_ref::<DuplicateEvent>().is_some() {
+                commit.set(KeyValue::new("soda.outcome", "duplicate"));
                 return Err(Refused::Duplicate);
             }
+            commit.fail("the event could not be stored");
             tracing::error!(tenant = %tenant_id, event_id, "cannot store event: {error:#}");
             return Err(Refused::Store);
         }
+        drop(commit);
         for run in &runs {
             self.metrics
                 .plugin_call(&run.plugin, run.duration, run.outcome.is_err());
@@ -199,9 +216,23 @@ impl Pipeline {
             .ok_or_else(|| ReplayError::NoSuchTenant(stored.tenant.clone()))?;
         let event = events::parse(&stored.body)
             .map_err(|error| ReplayError::Unparsable(error.to_string()))?;
-        self.accept(&tenant, &event, &stored.body, None, &[], Some(&stored.id))
-            .await
-            .map_err(|_| ReplayError::Refused)
+        let trace = self.traces.event("replay", None);
+        trace.set(KeyValue::new("soda.tenant", tenant.config.id.clone()));
+        trace.set(KeyValue::new("soda.event_type", event.type_label()));
+        trace.set(KeyValue::new("soda.replay_of", stored.id.clone()));
+        let accepted = self
+            .accept(
+                &tenant,
+                &event,
+                &stored.body,
+                None,
+                &[],
+                Some(&stored.id),
+                &trace,
+            )
+            .await;
+        trace.finish(if accepted.is_ok() { 200 } else { 503 });
+        accepted.map_err(|_| ReplayError::Refused)
     }
 
     /// Runs the tenant's plugins, within the tenant's per-event time budget, on the plugin

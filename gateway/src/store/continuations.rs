@@ -17,6 +17,8 @@ pub struct PendingContinuation {
     pub tenant: String,
     pub plugin: String,
     pub continuation: String,
+    /// The trace context of the action's event (see `traces`).
+    pub trace_parent: Option<String>,
     pub response: Response,
 }
 
@@ -58,7 +60,7 @@ impl Store {
                    AND (continuation_lease_until IS NULL OR continuation_lease_until < $2)
                  LIMIT $3 {})
              RETURNING id, event_id, tenant, plugin, continuation, response_status,
-                       response_headers, response_body",
+                       response_headers, response_body, trace_parent",
             self.database.dialect().skip_locked()
         ))
         .bind(now + lease.as_millis() as i64)
@@ -75,6 +77,7 @@ impl Store {
                     tenant: row.try_get("tenant")?,
                     plugin: row.try_get("plugin")?,
                     continuation: row.try_get("continuation")?,
+                    trace_parent: row.try_get("trace_parent")?,
                     response: Response {
                         status: row.try_get::<i64, _>("response_status")? as u16,
                         headers: serde_json::from_str(&headers)?,
@@ -138,6 +141,7 @@ impl Store {
             tenant: &pending.tenant,
             plugin: &pending.plugin,
             parent_action_id: Some(&pending.action_id),
+            trace_parent: pending.trace_parent.as_deref(),
         };
         let mut effects = Effects::default();
         let route = self.shared.route.get();

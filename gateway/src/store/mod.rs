@@ -60,6 +60,8 @@ pub struct EventRecord<'a> {
     pub replay_of: Option<&'a str>,
     /// The request's headers, credentials redacted, for the audit trail (empty for replays).
     pub headers: &'a [(String, String)],
+    /// The event's trace context, kept with each of its actions (`None`: traces are off).
+    pub trace_parent: Option<&'a str>,
 }
 
 /// What makes a second delivery of an event a duplicate: the same key (see
@@ -89,6 +91,8 @@ pub struct DueAction {
     pub attempts: u32,
     /// Until when (Unix ms) the action is leased to this process: no one else sends it before.
     pub lease_until: i64,
+    /// The trace context of the action's event (see `traces`).
+    pub trace_parent: Option<String>,
 }
 
 /// Called once a write that nobody awaits committed (`Ok`) or failed.
@@ -142,7 +146,8 @@ fn claim_sql(dialect: Dialect, claimable: Claimable) -> String {
              WHERE status = 'pending' AND {held} AND next_attempt_at <= $2
              ORDER BY {order}
              LIMIT $3 {})
-         RETURNING id, event_id, tenant, plugin, method, url, headers, body, attempts, continuation",
+         RETURNING id, event_id, tenant, plugin, method, url, headers, body, attempts, continuation,
+                   trace_parent",
         dialect.skip_locked()
     )
 }
@@ -269,6 +274,7 @@ impl Store {
                     },
                     attempts: row.try_get::<i64, _>("attempts")? as u32,
                     lease_until,
+                    trace_parent: row.try_get("trace_parent")?,
                 })
             })
             .collect()

@@ -193,8 +193,8 @@ impl EventRows {
                 "INSERT INTO actions
                  (id, event_id, tenant, plugin, kind, method, url, headers, body, status,
                   next_attempt_at, created_at, continuation, continuation_status,
-                  parent_action_id, lease_until)",
-                16,
+                  parent_action_id, lease_until, trace_parent)",
+                17,
             ),
             newest_cutoff: None,
             state: Vec::new(),
@@ -218,6 +218,7 @@ impl EventRows {
             replay_of,
             headers,
             runs,
+            trace_parent,
         } = write
         else {
             return Ok(());
@@ -244,6 +245,7 @@ impl EventRows {
                 tenant,
                 plugin: &run.plugin,
                 parent_action_id: None,
+                trace_parent: trace_parent.as_deref(),
             };
             self.add_run(&origin, run, now, route, effects)?;
         }
@@ -290,6 +292,7 @@ impl EventRows {
                 Value::Text(stored.continuation_status().map(str::to_owned)),
                 Value::Text(None),
                 Value::Int(stored.lease_until()),
+                Value::Text(origin.trace_parent.map(str::to_owned)),
             ]);
             stored.written(origin, effects);
         }

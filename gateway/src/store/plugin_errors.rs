@@ -81,6 +81,7 @@ mod tests {
             dedup: None,
             replay_of: None,
             headers: &[],
+            trace_parent: None,
         };
         store.record_event(&event, runs).await.unwrap();
     }

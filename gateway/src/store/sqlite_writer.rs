@@ -33,6 +33,9 @@ pub(super) struct SqliteWriter {
 }
 
 /// What the writer does for one caller.
+// Most ops are event writes, moved once into the writer's channel: boxing them would add an
+// allocation per event to save bytes on the rare claims.
+#[allow(clippy::large_enum_variant)]
 pub(super) enum Op {
     Write(Write),
     /// Leases up to `limit` due actions (see `Store::claim_due`).
@@ -229,6 +232,7 @@ fn apply(
             replay_of,
             headers,
             runs,
+            trace_parent,
         }) => {
             if let Some((key, cutoff)) = dedup {
                 let claimed = tx
@@ -248,6 +252,7 @@ fn apply(
                     tenant,
                     plugin: &run.plugin,
                     parent_action_id: None,
+                    trace_parent: trace_parent.as_deref(),
                 };
                 insert_run(tx, &origin, run, now, route, effects)?;
             }
@@ -336,7 +341,8 @@ fn insert_run(
             stored.continuation(),
             stored.continuation_status(),
             origin.parent_action_id,
-            stored.lease_until()
+            stored.lease_until(),
+            origin.trace_parent
         ])?;
         stored.written(origin, effects);
     }
@@ -391,6 +397,7 @@ fn claim(
                 },
                 attempts: row.get::<_, i64>("attempts")? as u32,
                 lease_until,
+                trace_parent: row.get("trace_parent")?,
             });
         }
     }

@@ -176,6 +176,7 @@ async fn store_with_one_action(db: &TestDb) -> Store {
         }),
         replay_of: None,
         headers: &[],
+        trace_parent: None,
     };
     store.record_event(&event, &runs).await.unwrap();
     store
@@ -320,6 +321,7 @@ async fn a_failed_event_write_leaves_nothing_behind(db: TestDb) {
         dedup: None,
         replay_of: None,
         headers: &[],
+        trace_parent: None,
     };
     assert!(store.record_event(&event, &runs).await.is_err());
     assert_eq!(count(&store, "SELECT COUNT(*) FROM actions").await, 2);
@@ -337,6 +339,9 @@ async fn state_writes_are_kept_per_tenant_and_plugin_and_only_for_successful_run
     assert_eq!(get("other", "slack").await, None, "per tenant");
     assert_eq!(store.state_count("acme", "slack").await.unwrap(), 1);
 }
+
+/// An event's trace context, kept with every action of the event.
+const TRACE_PARENT: &str = "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01";
 
 async fn a_response_is_kept_for_the_plugin_and_its_run_stored_with_new_actions(db: TestDb) {
     let store = db.open().await;
@@ -364,11 +369,13 @@ async fn a_response_is_kept_for_the_plugin_and_its_run_stored_with_new_actions(d
         }),
         replay_of: None,
         headers: &[],
+        trace_parent: Some(TRACE_PARENT),
     };
     store.record_event(&event, &runs).await.unwrap();
     let lease = Duration::from_secs(60);
     let due = store.claim_due(10, lease).await.unwrap();
     assert_eq!(due[0].request.continuation.as_deref(), Some("step-2"));
+    assert_eq!(due[0].trace_parent.as_deref(), Some(TRACE_PARENT));
     assert!(store
         .claim_continuations(10, lease)
         .await
@@ -389,6 +396,7 @@ async fn a_response_is_kept_for_the_plugin_and_its_run_stored_with_new_actions(d
     assert_eq!(pending.len(), 1);
     assert_eq!(pending[0].continuation, "step-2");
     assert_eq!(pending[0].response, response);
+    assert_eq!(pending[0].trace_parent.as_deref(), Some(TRACE_PARENT));
     assert!(
         store
             .claim_continuations(10, lease)
@@ -424,6 +432,12 @@ async fn a_response_is_kept_for_the_plugin_and_its_run_stored_with_new_actions(d
     assert_eq!(
         store.state_get("acme", "jira", "issue").await.unwrap(),
         Some(b"X-1".to_vec())
+    );
+    let follow_up = store.claim_due(10, lease).await.unwrap();
+    assert_eq!(
+        follow_up[0].trace_parent.as_deref(),
+        Some(TRACE_PARENT),
+        "the chain's actions stay in the event's trace"
     );
 }
 
@@ -573,6 +587,7 @@ async fn pruning_an_original_keeps_its_newer_replay(db: TestDb) {
         dedup: None,
         replay_of,
         headers: &[],
+        trace_parent: None,
     };
     store
         .record_event(&record("evt_1", None), &[])
@@ -600,6 +615,7 @@ fn check_evaluation(id: &str) -> EventRecord<'_> {
         dedup: None,
         replay_of: None,
         headers: &[],
+        trace_parent: None,
     }
 }
 

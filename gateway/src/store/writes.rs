@@ -33,8 +33,8 @@ pub(super) const INSERT_RUN: &str = "INSERT INTO plugin_runs
     VALUES ($1, $2, $3, $4, $5, $6, $7)";
 pub(super) const INSERT_ACTION: &str = "INSERT INTO actions
     (id, event_id, tenant, plugin, kind, method, url, headers, body, status, next_attempt_at,
-     created_at, continuation, continuation_status, parent_action_id, lease_until)
-    VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16)";
+     created_at, continuation, continuation_status, parent_action_id, lease_until, trace_parent)
+    VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17)";
 pub(super) const UPSERT_STATE: &str =
     "INSERT INTO plugin_state (tenant, plugin, key, value, updated_at) VALUES ($1, $2, $3, $4, $5)
      ON CONFLICT (tenant, plugin, key) DO UPDATE SET value = excluded.value, updated_at = excluded.updated_at";
@@ -68,6 +68,8 @@ pub(super) enum Write {
         /// JSON array of `[name, value]` pairs.
         headers: String,
         runs: Vec<PluginRun>,
+        /// The event's trace context, kept on its actions.
+        trace_parent: Option<String>,
     },
     /// A delivery attempt and the action's next state (and its response, for `on-response`).
     Attempt {
@@ -92,6 +94,7 @@ impl Write {
             replay_of: event.replay_of.map(str::to_owned),
             headers: serde_json::to_string(event.headers).expect("strings serialise"),
             runs: runs.to_vec(),
+            trace_parent: event.trace_parent.map(str::to_owned),
         }
     }
 }
@@ -112,6 +115,8 @@ pub(super) struct Origin<'a> {
     pub plugin: &'a str,
     /// The action whose response the run handled, for `on-response` runs.
     pub parent_action_id: Option<&'a str>,
+    /// The event's trace context, kept on the new actions.
+    pub trace_parent: Option<&'a str>,
 }
 
 impl Origin<'_> {
@@ -252,6 +257,7 @@ impl StoredAction {
                 request,
                 attempts: 0,
                 lease_until: reserved.lease_until,
+                trace_parent: origin.trace_parent.map(str::to_owned),
             };
             effects.hand_over(reserved.permit, due);
         }
@@ -305,6 +311,7 @@ pub(super) async fn insert_run(
             .bind(stored.continuation_status())
             .bind(origin.parent_action_id)
             .bind(stored.lease_until())
+            .bind(origin.trace_parent)
             .execute(&mut *connection)
             .await?;
         stored.written(origin, effects);
