@@ -15,6 +15,6 @@ pub fn check(path: &Path) -> anyhow::Result<()> {
         "# {}: valid; as the gateway runs it (secrets masked)",
         path.display()
     );
-    print!("{text}");
+    println!("{}", text.trim_end());
     Ok(())
 }
