@@ -1,8 +1,8 @@
 //! OpenTelemetry traces: with `[traces]` set, the gateway exports OTLP/HTTP (protobuf) to a fake
 //! collector on loopback, which decodes what it receives with `opentelemetry-proto`. One event's
 //! spans (its webhook, verification, each plugin call, the commit and each delivery attempt,
-//! a retry from the store included) form one trace under the sender's `traceparent`, and the
-//! downstream receives a `traceparent` of that trace.
+//! a retry from the store and a plugin's `on-response` included) form one trace under the
+//! sender's `traceparent`, and the downstream receives a `traceparent` of that trace.
 
 use std::collections::HashMap;
 use std::time::Duration;
@@ -14,7 +14,8 @@ use prost::Message as _;
 use serde_json::json;
 use soda_gateway_tests::postgres::PgSchema;
 use soda_gateway_tests::{
-    failing_check_named, wait_until, Config, FakeDownstream, Gateway, Plugin, Tenant, Verify, SOON,
+    event, failing_check_named, wait_until, with_callback_url, Config, FakeDownstream, Gateway,
+    Plugin, Tenant, Verify, SOON,
 };
 
 const SECRET: &str = "trace-signing-s3cret";
@@ -327,4 +328,41 @@ async fn a_collector_that_is_down_loses_spans_not_events() {
     tokio::time::sleep(Duration::from_millis(300)).await;
     assert_eq!(post_traced(&gateway, None).await, 200, "still serving");
     slack.wait_for(4, SOON).await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_response_handed_back_stays_in_the_events_trace() {
+    let collector = FakeDownstream::start().await;
+    let tracker = FakeDownstream::start().await;
+    tracker.set_status(201);
+    tracker.set_reply_body(r#"{"key":"SODA-1"}"#);
+    let soda = FakeDownstream::start().await;
+    let tenant = Tenant::hmac("acme", SECRET)
+        .plugin(Plugin::Chain, json!({ "tracker_url": tracker.url("") }));
+    let gateway = Gateway::start(traced(Config::new().tenant(tenant), &collector)).await;
+
+    let created = with_callback_url(
+        event("gen1_incident_created"),
+        &soda.url("/incident-link/cb"),
+    );
+    assert_eq!(gateway.send_event("acme", &created).await.status, 200);
+    let link = &soda.wait_for(1, SOON).await[0];
+    let (trace, _) = parts(link.header("traceparent").expect("a traceparent"));
+
+    wait_until("the collector has both deliveries", SOON, async || {
+        named(&spans(&collector), "deliver").len() == 2
+    })
+    .await;
+    let spans = spans(&collector);
+    let webhook = named(&spans, "webhook")[0];
+    let [on_response] = named(&spans, "plugin.on_response")[..] else {
+        panic!("one on-response call: {spans:#?}");
+    };
+    assert_eq!(on_response.attribute("soda.plugin"), "fixture_chain");
+    assert_eq!(on_response.attribute("soda.outcome"), "ok");
+    assert_eq!(on_response.attribute("soda.actions"), "1");
+    for span in [on_response].into_iter().chain(named(&spans, "deliver")) {
+        assert_eq!(span.trace_id, trace, "{span:?}");
+        assert_eq!(span.parent_span_id, webhook.span_id, "{span:?}");
+    }
 }

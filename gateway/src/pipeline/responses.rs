@@ -93,6 +93,9 @@ impl PluginResponses {
                 return None;
             }
         };
+        pipeline
+            .traces
+            .on_response(pending.trace_parent.as_deref(), &run);
         let backlog_full = tenant.quota.check_backlog().is_err();
         within_chain_limits(&mut run.outcome, position, limits, backlog_full);
         pipeline

@@ -4,7 +4,7 @@
 //! when it sent a valid one: a `webhook` span for the request, with `verify`, one
 //! `plugin.call` per plugin and `store.commit` below it. Each delivery attempt of the event's
 //! actions is a `deliver` span of the same trace however much later it runs, after a restart
-//! too: every action row keeps its event's trace context (`actions.trace_parent`), and each
+//! too, and so is each `plugin.on_response` call on an answer: every action row keeps its event's trace context (`actions.trace_parent`), and each
 //! attempt sends a `traceparent` of its own downstream. Spans carry the tenant, plugin, event
 //! type, ids and outcome; never URLs, headers, secrets or bodies.
 //!
@@ -126,6 +126,23 @@ impl Traces {
         }
     }
 
+    /// Records a plugin's `on-response` call, which ended just now, as a `plugin.on_response`
+    /// span in the trace `trace_parent` names (the answered action's).
+    pub fn on_response(&self, trace_parent: Option<&str>, run: &PluginRun) {
+        let (Some(exporting), Some(trace_parent)) = (&self.exporting, trace_parent) else {
+            return;
+        };
+        let parent = extract_traceparent(trace_parent);
+        let started = SystemTime::now() - run.duration;
+        record_run(
+            &exporting.tracer,
+            &parent,
+            "plugin.on_response",
+            started,
+            run,
+        );
+    }
+
     /// Sends the spans not sent yet and stops exporting, within `traces.export_timeout`.
     pub async fn shutdown(&self) {
         let Some(exporting) = self.exporting.clone() else {
@@ -141,6 +158,36 @@ impl Traces {
             tracing::warn!("traces: the last spans may not have been sent: {error}");
         }
     }
+}
+
+/// Records `run` as a span named `name` below `parent`, from `at`; returns when it ended.
+fn record_run(
+    tracer: &SdkTracer,
+    parent: &Context,
+    name: &'static str,
+    at: SystemTime,
+    run: &PluginRun,
+) -> SystemTime {
+    let outcome = if run.outcome.is_ok() { "ok" } else { "error" };
+    let mut span = tracer
+        .span_builder(name)
+        .with_start_time(at)
+        .with_attributes([
+            KeyValue::new("soda.plugin", run.plugin.clone()),
+            KeyValue::new("soda.outcome", outcome),
+        ])
+        .start_with_context(tracer, parent);
+    if let Ok(produced) = &run.outcome {
+        span.set_attribute(KeyValue::new("soda.actions", produced.actions.len() as i64));
+    } else {
+        // The reason may quote plugin output: it stays in the store, not in the trace.
+        span.set_status(Status::error(
+            "the plugin failed; the event's story says why",
+        ));
+    }
+    let ended = at + run.duration;
+    span.end_with_timestamp(ended);
+    ended
 }
 
 /// The context in a stored `traceparent`; an empty one when it does not parse.
@@ -188,27 +235,7 @@ impl EventTrace {
         };
         let mut at = started;
         for run in runs {
-            let mut span = tracer
-                .span_builder("plugin.call")
-                .with_start_time(at)
-                .with_attributes([
-                    KeyValue::new("soda.plugin", run.plugin.clone()),
-                    KeyValue::new(
-                        "soda.outcome",
-                        if run.outcome.is_ok() { "ok" } else { "error" },
-                    ),
-                ])
-                .start_with_context(tracer, context);
-            if let Ok(produced) = &run.outcome {
-                span.set_attribute(KeyValue::new("soda.actions", produced.actions.len() as i64));
-            } else {
-                // The reason may quote plugin output: it stays in the store, not in the trace.
-                span.set_status(Status::error(
-                    "the plugin failed; the event's story says why",
-                ));
-            }
-            at += run.duration;
-            span.end_with_timestamp(at);
+            at = record_run(tracer, context, "plugin.call", at, run);
         }
     }
 
