@@ -270,23 +270,9 @@ impl Worker {
 
     /// The span of an attempt at `action`, in its event's trace.
     fn delivery_span(&self, action: &DueAction) -> DeliverySpan {
-        let mut attributes = vec![
-            KeyValue::new("soda.tenant", action.tenant.clone()),
-            KeyValue::new("soda.plugin", action.plugin.clone()),
-            KeyValue::new("soda.event_id", action.event_id.clone()),
-            KeyValue::new("soda.action_id", action.id.clone()),
-            KeyValue::new("soda.attempt", i64::from(action.attempts) + 1),
-            KeyValue::new("http.request.method", action.request.method.to_string()),
-        ];
-        // The host only: a URL's path and query may hold a secret.
-        if let Some(host) = url::Url::parse(&action.request.url)
-            .ok()
-            .and_then(|url| url.host_str().map(str::to_owned))
-        {
-            attributes.push(KeyValue::new("server.address", host));
-        }
-        self.traces
-            .delivery(action.trace_parent.as_deref(), attributes)
+        self.traces.delivery(action.trace_parent.as_deref(), || {
+            attempt_attributes(action)
+        })
     }
 
     /// One HTTP attempt, sending `traceparent` if given (in place of a plugin's): how it ended,
@@ -390,6 +376,26 @@ impl Worker {
         };
         (AttemptResult::Status(status), error, Some(response))
     }
+}
+
+/// What an attempt's span says about it from the start.
+fn attempt_attributes(action: &DueAction) -> Vec<KeyValue> {
+    let mut attributes = vec![
+        KeyValue::new("soda.tenant", action.tenant.clone()),
+        KeyValue::new("soda.plugin", action.plugin.clone()),
+        KeyValue::new("soda.event_id", action.event_id.clone()),
+        KeyValue::new("soda.action_id", action.id.clone()),
+        KeyValue::new("soda.attempt", i64::from(action.attempts) + 1),
+        KeyValue::new("http.request.method", action.request.method.to_string()),
+    ];
+    // The host only: a URL's path and query may hold a secret.
+    if let Some(host) = url::Url::parse(&action.request.url)
+        .ok()
+        .and_then(|url| url.host_str().map(str::to_owned))
+    {
+        attributes.push(KeyValue::new("server.address", host));
+    }
+    attributes
 }
 
 /// Ends an attempt's span with how it went; the descriptions quote nothing from downstream.

@@ -117,7 +117,7 @@ async fn receive(
         "unknown"
     };
     let trace = ingress.pipeline.traces.event("webhook", Some(&headers));
-    trace.set(KeyValue::new("soda.tenant", tenant.to_owned()));
+    trace.set(|| KeyValue::new("soda.tenant", tenant.to_owned()));
     let mut event_type = "none";
     let response = respond(
         &ingress,
@@ -172,7 +172,7 @@ async fn respond(
         Err(error) => return reject(StatusCode::BAD_REQUEST, error.to_string()),
     };
     *event_type = event.type_label();
-    trace.set(KeyValue::new("soda.event_type", *event_type));
+    trace.set(|| KeyValue::new("soda.event_type", *event_type));
     let dedup_key = (!ingress.pipeline.dedup_window.is_zero())
         .then(|| dedup::Key::of(&tenant.config.verify, headers, &body));
     if let Some(key) = &dedup_key {

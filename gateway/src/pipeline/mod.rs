@@ -154,7 +154,7 @@ impl Pipeline {
     ) -> Result<Accepted, Refused> {
         let tenant_id = &tenant.config.id;
         let event_id = new_id("evt");
-        trace.set(KeyValue::new("soda.event_id", event_id.clone()));
+        trace.set(|| KeyValue::new("soda.event_id", event_id.clone()));
         let plugins_started = SystemTime::now();
         let mut runs = self
             .run_plugins(tenant, &event_id, event, body)
@@ -217,9 +217,9 @@ impl Pipeline {
         let event = events::parse(&stored.body)
             .map_err(|error| ReplayError::Unparsable(error.to_string()))?;
         let trace = self.traces.event("replay", None);
-        trace.set(KeyValue::new("soda.tenant", tenant.config.id.clone()));
-        trace.set(KeyValue::new("soda.event_type", event.type_label()));
-        trace.set(KeyValue::new("soda.replay_of", stored.id.clone()));
+        trace.set(|| KeyValue::new("soda.tenant", tenant.config.id.clone()));
+        trace.set(|| KeyValue::new("soda.event_type", event.type_label()));
+        trace.set(|| KeyValue::new("soda.replay_of", stored.id.clone()));
         let accepted = self
             .accept(
                 &tenant,

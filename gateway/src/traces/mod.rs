@@ -109,8 +109,13 @@ impl Traces {
     }
 
     /// Starts the span of a delivery attempt, in the trace `trace_parent` (the action's stored
-    /// context) names; a new trace when it names none.
-    pub fn delivery(&self, trace_parent: Option<&str>, attributes: Vec<KeyValue>) -> Delivery {
+    /// context) names; a new trace when it names none. `attributes` is called only when traces
+    /// are on.
+    pub fn delivery(
+        &self,
+        trace_parent: Option<&str>,
+        attributes: impl FnOnce() -> Vec<KeyValue>,
+    ) -> Delivery {
         let Some(exporting) = &self.exporting else {
             return Delivery::default();
         };
@@ -119,7 +124,7 @@ impl Traces {
             .tracer
             .span_builder("deliver")
             .with_kind(SpanKind::Client)
-            .with_attributes(attributes)
+            .with_attributes(attributes())
             .start_with_context(&exporting.tracer, &parent);
         Delivery {
             context: Some(parent.with_span(span)),
@@ -220,10 +225,10 @@ impl EventTrace {
         )
     }
 
-    /// Sets an attribute on the event's span.
-    pub fn set(&self, attribute: KeyValue) {
+    /// Sets an attribute on the event's span (`attribute` is called only when traces are on).
+    pub fn set(&self, attribute: impl FnOnce() -> KeyValue) {
         if let Some((_, context)) = &self.root {
-            context.span().set_attribute(attribute);
+            context.span().set_attribute(attribute());
         }
     }
 
