@@ -802,7 +802,10 @@ async fn check_bars(browser: &Browser, css: &str, colour: [u8; 3], min_height: u
     let area = browser.scroll_to(css).await;
     let screenshot = browser.screenshot().await;
     let (inside, outside) = screenshot.find(colour, area);
-    assert_eq!(outside, 0, "{css}: the bars' colour outside the chart {area:?}");
+    assert_eq!(
+        outside, 0,
+        "{css}: the bars' colour outside the chart {area:?}"
+    );
     let columns: std::collections::BTreeSet<u32> = inside.iter().map(|(x, _)| *x).collect();
     let rows: std::collections::BTreeSet<u32> = inside.iter().map(|(_, y)| *y).collect();
     assert_eq!(
@@ -815,7 +818,11 @@ async fn check_bars(browser: &Browser, css: &str, colour: [u8; 3], min_height: u
         "{css}: the bar is {} pixels tall, expected at least {min_height}",
         rows.len()
     );
-    assert_eq!(inside.len(), columns.len() * rows.len(), "{css}: a solid bar");
+    assert_eq!(
+        inside.len(),
+        columns.len() * rows.len(),
+        "{css}: a solid bar"
+    );
     let right_end = area.right - (area.right - area.left) / 10;
     assert!(
         columns.iter().all(|x| *x >= right_end),
@@ -836,17 +843,23 @@ async fn the_charts_page_draws_the_last_days_events_failures_and_delivery_latenc
         assert_eq!(reply.status, 200, "{reply:?}");
     }
     slack.wait_for(3, SOON).await;
-    wait_until("the Slack messages are recorded as delivered", SOON, async || {
-        gateway
-            .count("SELECT COUNT(*) FROM actions WHERE status = 'succeeded'")
-            .await
-            == 3
-    })
+    wait_until(
+        "the Slack messages are recorded as delivered",
+        SOON,
+        async || {
+            gateway
+                .count("SELECT COUNT(*) FROM actions WHERE status = 'succeeded'")
+                .await
+                == 3
+        },
+    )
     .await;
     let browser = Browser::start(&gateway).await;
     log_in(&browser).await;
 
-    browser.click("header.bar nav a[href='/console/charts']").await;
+    browser
+        .click("header.bar nav a[href='/console/charts']")
+        .await;
     browser
         .wait_for_path("the charts page", |path| path == "/console/charts")
         .await;
@@ -855,16 +868,22 @@ async fn the_charts_page_draws_the_last_days_events_failures_and_delivery_latenc
     let acme = "section.tenant-charts[data-tenant='acme']";
     let trap = format!("{acme} div.plugin-charts[data-plugin='fixture_trap']");
     let slack_charts = format!("{acme} div.plugin-charts[data-plugin='slack']");
-    let events = browser.text(&format!("{acme} figure.events figcaption")).await;
+    let events = browser
+        .text(&format!("{acme} figure.events figcaption"))
+        .await;
     assert_eq!(events, "Events per minute · 3 events, at most 0.3/min");
-    let failures = browser.text(&format!("{trap} figure.failures figcaption")).await;
+    let failures = browser
+        .text(&format!("{trap} figure.failures figcaption"))
+        .await;
     assert_eq!(failures, "Failed runs · 3 in the last 24 hours");
     assert_eq!(
         browser.text(&format!("{trap} p.no-data.latency")).await,
         "Nothing delivered in the last 24 hours."
     );
     assert_eq!(
-        browser.text(&format!("{slack_charts} p.no-data.failures")).await,
+        browser
+            .text(&format!("{slack_charts} p.no-data.failures"))
+            .await,
         "No failed runs in the last 24 hours."
     );
     let latency = browser
@@ -885,7 +904,10 @@ async fn the_charts_page_draws_the_last_days_events_failures_and_delivery_latenc
         .attr("aria-label")
         .await
         .expect("the chart's label");
-    assert_eq!(label.as_deref(), Some("acme: events per minute, last 24 hours"));
+    assert_eq!(
+        label.as_deref(),
+        Some("acme: events per minute, last 24 hours")
+    );
     assert_eq!(
         browser
             .text("section.tenant-charts[data-tenant='globex'] p.no-data")
@@ -901,9 +923,24 @@ async fn the_charts_page_draws_the_last_days_events_failures_and_delivery_latenc
     // 3 events in ten minutes are 0.3/min on an axis to 0.5: 60 of 100 pixels; 3 failures on
     // an axis to 5 likewise; a mean of 150 ms and more on an axis to 200: 75 pixels and more.
     let bars = [
-        (format!("{acme} figure.events svg"), EVENTS_BARS, 60, "events"),
-        (format!("{trap} figure.failures svg"), FAILURE_BARS, 60, "failures"),
-        (format!("{slack_charts} figure.latency svg"), LATENCY_BARS, 60, "latency"),
+        (
+            format!("{acme} figure.events svg"),
+            EVENTS_BARS,
+            60,
+            "events",
+        ),
+        (
+            format!("{trap} figure.failures svg"),
+            FAILURE_BARS,
+            60,
+            "failures",
+        ),
+        (
+            format!("{slack_charts} figure.latency svg"),
+            LATENCY_BARS,
+            60,
+            "latency",
+        ),
     ];
     for (css, colour, min_height, name) in bars {
         check_bars(&browser, &css, colour, min_height)
@@ -912,11 +949,19 @@ async fn the_charts_page_draws_the_last_days_events_failures_and_delivery_latenc
     }
 
     // One tenant and one plugin: nothing of the others is drawn.
-    browser.goto("/console/charts?tenant=acme&plugin=slack").await;
-    assert!(browser.texts("section.tenant-charts[data-tenant='globex']").await.is_empty());
+    browser
+        .goto("/console/charts?tenant=acme&plugin=slack")
+        .await;
+    assert!(browser
+        .texts("section.tenant-charts[data-tenant='globex']")
+        .await
+        .is_empty());
     assert!(browser.texts(&trap).await.is_empty());
     let filtered = browser.screenshot().await;
-    assert!(filtered.count(EVENTS_BARS) > 0, "acme's events are still drawn");
+    assert!(
+        filtered.count(EVENTS_BARS) > 0,
+        "acme's events are still drawn"
+    );
     assert_eq!(filtered.count(FAILURE_BARS), 0, "no failure bars for Slack");
     browser.close().await;
 }

@@ -106,7 +106,11 @@ pub async fn page(
     layout::page(status, "Charts", Nav::Charts, body)
 }
 
-fn filter_form(filters: &Filters, tenants: &[(&String, Vec<String>)], plugins: &BTreeSet<&str>) -> Markup {
+fn filter_form(
+    filters: &Filters,
+    tenants: &[(&String, Vec<String>)],
+    plugins: &BTreeSet<&str>,
+) -> Markup {
     let tenant = filters.tenant.trim();
     let plugin = filters.plugin.trim();
     html! {
@@ -272,7 +276,8 @@ mod tests {
     #[test]
     fn the_day_is_labelled_every_six_hours_at_bucket_boundaries() {
         let window = series::last_day(1_800_000_000_000);
-        let labels: Vec<(usize, &str)> = ticks(&window)
+        let ticks = ticks(&window);
+        let labels: Vec<(usize, &str)> = ticks
             .iter()
             .map(|(boundary, label)| (*boundary, label.as_str()))
             .collect();

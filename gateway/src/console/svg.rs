@@ -190,14 +190,8 @@ mod tests {
     #[test]
     fn svg_elements_are_closed_so_the_html_parser_does_not_nest_them() {
         let svg = chart("t", &bars(&[1.0, 2.0]));
-        assert_eq!(
-            svg.matches("<rect").count(),
-            svg.matches("</rect>").count()
-        );
-        assert_eq!(
-            svg.matches("<line").count(),
-            svg.matches("</line>").count()
-        );
+        assert_eq!(svg.matches("<rect").count(), svg.matches("</rect>").count());
+        assert_eq!(svg.matches("<line").count(), svg.matches("</line>").count());
     }
 
     #[test]

@@ -494,12 +494,24 @@ async fn console_charts_draw_a_tenants_events_and_failures_and_say_when_there_ar
     );
     // Both events are in the last bucket: one bar each for events and for failures.
     assert_eq!(acme.matches(r#"<rect class="bar""#).count(), 2, "{acme}");
-    assert!(acme.contains(r##"<g class="bars" fill="#2f80ed""##), "{acme}");
-    assert!(acme.contains(r##"<g class="bars" fill="#c0392b""##), "{acme}");
+    assert!(
+        acme.contains(r##"<g class="bars" fill="#2f80ed""##),
+        "{acme}"
+    );
+    assert!(
+        acme.contains(r##"<g class="bars" fill="#c0392b""##),
+        "{acme}"
+    );
     assert!(acme.contains("Failed runs</strong> · 1 in the last 24 hours"));
-    assert!(acme.contains("Nothing delivered in the last 24 hours."), "{acme}");
+    assert!(
+        acme.contains("Nothing delivered in the last 24 hours."),
+        "{acme}"
+    );
     let globex = section(&html, "globex");
-    assert!(globex.contains("No events in the last 24 hours."), "{globex}");
+    assert!(
+        globex.contains("No events in the last 24 hours."),
+        "{globex}"
+    );
     assert!(!globex.contains("<svg"), "{globex}");
 
     let (status, html) = console.get("/console/charts?tenant=globex").await;
@@ -508,13 +520,18 @@ async fn console_charts_draw_a_tenants_events_and_failures_and_say_when_there_ar
     assert!(html.contains(r#"<option value="globex" selected>globex</option>"#));
     let (status, html) = console.get("/console/charts?tenant=initech").await;
     assert_eq!(status, StatusCode::BAD_REQUEST);
-    assert!(html.contains("there is no tenant <code>initech</code>"), "{html}");
+    assert!(
+        html.contains("there is no tenant <code>initech</code>"),
+        "{html}"
+    );
 }
 
 /// The charts section of `tenant` on the charts page.
 fn section<'a>(html: &'a str, tenant: &str) -> &'a str {
     let start = html
-        .find(&format!(r#"<section class="tenant-charts" data-tenant="{tenant}">"#))
+        .find(&format!(
+            r#"<section class="tenant-charts" data-tenant="{tenant}">"#
+        ))
         .unwrap_or_else(|| panic!("no charts for {tenant}: {html}"));
     let rest = &html[start..];
     &rest[..rest.find("</section>").unwrap()]

@@ -1150,7 +1150,11 @@ fn run(plugin: &str, ok: bool) -> PluginRun {
     PluginRun {
         plugin: plugin.into(),
         duration: Duration::ZERO,
-        outcome: if ok { Ok(produced) } else { Err("trapped".into()) },
+        outcome: if ok {
+            Ok(produced)
+        } else {
+            Err("trapped".into())
+        },
     }
 }
 
@@ -1198,7 +1202,9 @@ async fn the_charts_count_a_tenants_events_failures_and_deliveries_per_bucket(db
 
     let mut activity = store.activity("acme", &window).await.unwrap();
     activity.events.sort_by_key(|counted| counted.bucket);
-    activity.deliveries.sort_by_key(|delivered| delivered.bucket);
+    activity
+        .deliveries
+        .sort_by_key(|delivered| delivered.bucket);
     let counted = |bucket, count| Counted { bucket, count };
     assert_eq!(activity.events, [counted(0, 1), counted(143, 2)]);
     assert_eq!(
@@ -1246,7 +1252,13 @@ async fn the_charts_leave_out_other_tenants_times_outside_the_window_and_undeliv
     }
 
     let activity = store.activity("acme", &window).await.unwrap();
-    assert_eq!(activity.events, [Counted { bucket: 143, count: 2 }]);
+    assert_eq!(
+        activity.events,
+        [Counted {
+            bucket: 143,
+            count: 2
+        }]
+    );
     assert!(activity.failures.is_empty(), "{activity:?}");
     assert!(activity.deliveries.is_empty(), "{activity:?}");
     let nobody = store.activity("initech", &window).await.unwrap();
