@@ -37,6 +37,12 @@ const HEADER_BAR: [u8; 3] = [0x16, 0x32, 0x5c];
 /// The console's success notice (`#cdf5d8`), shown after a replay.
 const SUCCESS_NOTICE: [u8; 3] = [0xcd, 0xf5, 0xd8];
 
+/// The charts' bars (`EVENTS_COLOUR`, `FAILURES_COLOUR` and `LATENCY_COLOUR` in
+/// `console/charts.rs`): events per minute, failed runs, delivery latency.
+const EVENTS_BARS: [u8; 3] = [0x2f, 0x80, 0xed];
+const FAILURE_BARS: [u8; 3] = [0xc0, 0x39, 0x2b];
+const LATENCY_BARS: [u8; 3] = [0x7b, 0x4f, 0xc9];
+
 /// Browsers running at once: each is a few processes and a few hundred MB.
 static BROWSERS: Semaphore = Semaphore::const_new(2);
 
@@ -234,6 +240,27 @@ impl Browser {
         screenshot
     }
 
+    /// Scrolls the first element matching `css` to the middle of the viewport; returns its box
+    /// there, in the screenshot's pixels.
+    async fn scroll_to(&self, css: &str) -> Area {
+        let script = "const e = document.querySelector(arguments[0]);
+            e.scrollIntoView({ block: 'center' });
+            const r = e.getBoundingClientRect();
+            return [r.left, r.top, r.right, r.bottom];";
+        let found = self
+            .client
+            .execute(script, vec![json!(css)])
+            .await
+            .unwrap_or_else(|e| panic!("scrolling to `{css}`: {e}"));
+        let edge = |i: usize| found[i].as_f64().expect("a number").round() as u32;
+        Area {
+            left: edge(0),
+            top: edge(1),
+            right: edge(2),
+            bottom: edge(3),
+        }
+    }
+
     /// Ends the session (Chromium exits) and chromedriver.
     async fn close(mut self) {
         if self.client.clone().close().await.is_ok() {
@@ -310,6 +337,24 @@ impl Screenshot {
         self.pixels.iter().filter(|pixel| **pixel == colour).count()
     }
 
+    /// The pixels of exactly this colour inside `area` (as `(x, y)`), and how many are outside.
+    fn find(&self, colour: [u8; 3], area: Area) -> (Vec<(u32, u32)>, usize) {
+        let mut inside = Vec::new();
+        let mut outside = 0;
+        for (index, pixel) in self.pixels.iter().enumerate() {
+            if *pixel != colour {
+                continue;
+            }
+            let (x, y) = (index as u32 % self.width, index as u32 / self.width);
+            if (area.left..area.right).contains(&x) && (area.top..area.bottom).contains(&y) {
+                inside.push((x, y));
+            } else {
+                outside += 1;
+            }
+        }
+        (inside, outside)
+    }
+
     fn distinct_colours(&self) -> usize {
         let mut colours = self.pixels.clone();
         colours.sort_unstable();
@@ -356,6 +401,15 @@ impl Screenshot {
             "{what}: the top left corner is the header bar"
         );
     }
+}
+
+/// A box on the screen, in pixels: `left..right` by `top..bottom`.
+#[derive(Debug, Clone, Copy)]
+struct Area {
+    left: u32,
+    top: u32,
+    right: u32,
+    bottom: u32,
 }
 
 /// `target/console-screenshots/`, where a human can look at the last run's screenshots.
@@ -459,7 +513,7 @@ async fn the_console_sends_strangers_to_the_login_form_and_lets_the_admin_in() {
     assert_eq!(browser.text("h1").await, "Events");
     assert_eq!(
         browser.texts("header.bar nav a").await,
-        ["Events", "Plugins", "Tenants"]
+        ["Events", "Plugins", "Tenants", "Charts"]
     );
     assert_eq!(browser.text("header.bar nav a.current").await, "Events");
     // The session survives navigation; logging out ends it.
@@ -723,5 +777,191 @@ async fn screenshots_show_the_styled_pages_and_the_replay_banner() {
         let to = kept.join(png.file_name().unwrap());
         std::fs::copy(png, &to).unwrap_or_else(|e| panic!("copying to {}: {e}", to.display()));
     }
+    browser.close().await;
+}
+
+/// `acme` runs a plugin that traps on every event and Slack, which posts to `slack` (answering
+/// after `SLACK_DELAY`); `globex` has no plugins. The console is on.
+async fn charts_gateway(slack: &FakeDownstream) -> Gateway {
+    let acme = Tenant::hmac("acme", ACME_SECRET)
+        .plugin(Plugin::Trap, json!({}))
+        .plugin(Plugin::Slack, json!({ "webhook_url": slack.url("/hook") }));
+    let config = Config::new()
+        .tenant(acme)
+        .tenant(Tenant::token("globex", GLOBEX_TOKEN))
+        .extra_top_level_toml(&format!("[admin]\ntoken = \"{TOKEN}\""));
+    Gateway::start(config).await
+}
+
+/// How long the fake Slack takes to answer: the delivery latency the chart shows.
+const SLACK_DELAY: Duration = Duration::from_millis(150);
+
+/// Screenshots the chart at `css` and checks its bars: only inside it, in `colour`, one bar
+/// (the last ten minutes) at the right end, five pixels wide and at least `min_height` tall.
+async fn check_bars(browser: &Browser, css: &str, colour: [u8; 3], min_height: u32) -> Screenshot {
+    let area = browser.scroll_to(css).await;
+    let screenshot = browser.screenshot().await;
+    let (inside, outside) = screenshot.find(colour, area);
+    assert_eq!(
+        outside, 0,
+        "{css}: the bars' colour outside the chart {area:?}"
+    );
+    let columns: std::collections::BTreeSet<u32> = inside.iter().map(|(x, _)| *x).collect();
+    let rows: std::collections::BTreeSet<u32> = inside.iter().map(|(_, y)| *y).collect();
+    assert_eq!(
+        columns.len(),
+        5,
+        "{css}: one bar five pixels wide in {area:?}, found columns {columns:?}"
+    );
+    assert!(
+        rows.len() as u32 >= min_height,
+        "{css}: the bar is {} pixels tall, expected at least {min_height}",
+        rows.len()
+    );
+    assert_eq!(
+        inside.len(),
+        columns.len() * rows.len(),
+        "{css}: a solid bar"
+    );
+    let right_end = area.right - (area.right - area.left) / 10;
+    assert!(
+        columns.iter().all(|x| *x >= right_end),
+        "{css}: the bar is the last ten minutes', at the right end of {area:?}: {columns:?}"
+    );
+    screenshot
+}
+
+#[tokio::test]
+async fn the_charts_page_draws_the_last_days_events_failures_and_delivery_latency() {
+    let slack = FakeDownstream::start().await;
+    slack.set_delay(SLACK_DELAY);
+    let gateway = charts_gateway(&slack).await;
+    for _ in 0..3 {
+        let reply = gateway
+            .send_event("acme", &failing_check_named("orders-row-count"))
+            .await;
+        assert_eq!(reply.status, 200, "{reply:?}");
+    }
+    slack.wait_for(3, SOON).await;
+    wait_until(
+        "the Slack messages are recorded as delivered",
+        SOON,
+        async || {
+            gateway
+                .count("SELECT COUNT(*) FROM actions WHERE status = 'succeeded'")
+                .await
+                == 3
+        },
+    )
+    .await;
+    let browser = Browser::start(&gateway).await;
+    log_in(&browser).await;
+
+    browser
+        .click("header.bar nav a[href='/console/charts']")
+        .await;
+    browser
+        .wait_for_path("the charts page", |path| path == "/console/charts")
+        .await;
+    assert_eq!(browser.text("h1").await, "Charts");
+    assert_eq!(browser.text("header.bar nav a.current").await, "Charts");
+    let acme = "section.tenant-charts[data-tenant='acme']";
+    let trap = format!("{acme} div.plugin-charts[data-plugin='fixture_trap']");
+    let slack_charts = format!("{acme} div.plugin-charts[data-plugin='slack']");
+    let events = browser
+        .text(&format!("{acme} figure.events figcaption"))
+        .await;
+    assert_eq!(events, "Events per minute · 3 events, at most 0.3/min");
+    let failures = browser
+        .text(&format!("{trap} figure.failures figcaption"))
+        .await;
+    assert_eq!(failures, "Failed runs · 3 in the last 24 hours");
+    assert_eq!(
+        browser.text(&format!("{trap} p.no-data.latency")).await,
+        "Nothing delivered in the last 24 hours."
+    );
+    assert_eq!(
+        browser
+            .text(&format!("{slack_charts} p.no-data.failures"))
+            .await,
+        "No failed runs in the last 24 hours."
+    );
+    let latency = browser
+        .text(&format!("{slack_charts} figure.latency figcaption"))
+        .await;
+    let mean: f64 = latency
+        .strip_prefix("Delivery latency · 3 delivered, mean ")
+        .and_then(|rest| rest.split(" ms").next())
+        .and_then(|ms| ms.parse().ok())
+        .unwrap_or_else(|| panic!("no mean latency in ms in {latency:?}"));
+    assert!(
+        (SLACK_DELAY.as_millis() as f64..5_000.0).contains(&mean),
+        "the mean latency includes Slack's {SLACK_DELAY:?}: {latency}"
+    );
+    let label = browser
+        .find(&format!("{acme} figure.events svg"))
+        .await
+        .attr("aria-label")
+        .await
+        .expect("the chart's label");
+    assert_eq!(
+        label.as_deref(),
+        Some("acme: events per minute, last 24 hours")
+    );
+    assert_eq!(
+        browser
+            .text("section.tenant-charts[data-tenant='globex'] p.no-data")
+            .await,
+        "No events in the last 24 hours."
+    );
+
+    browser.goto("/console/charts").await;
+    let top = browser.screenshot().await;
+    top.assert_rendered("the charts page");
+    let dir = kept_screenshots_dir();
+    top.save(&dir, "charts.png");
+    // 3 events in ten minutes are 0.3/min on an axis to 0.5: 60 of 100 pixels; 3 failures on
+    // an axis to 5 likewise; a mean of 150 ms and more on an axis to 200: 75 pixels and more.
+    let bars = [
+        (
+            format!("{acme} figure.events svg"),
+            EVENTS_BARS,
+            60,
+            "events",
+        ),
+        (
+            format!("{trap} figure.failures svg"),
+            FAILURE_BARS,
+            60,
+            "failures",
+        ),
+        (
+            format!("{slack_charts} figure.latency svg"),
+            LATENCY_BARS,
+            60,
+            "latency",
+        ),
+    ];
+    for (css, colour, min_height, name) in bars {
+        check_bars(&browser, &css, colour, min_height)
+            .await
+            .save(&dir, &format!("charts-{name}.png"));
+    }
+
+    // One tenant and one plugin: nothing of the others is drawn.
+    browser
+        .goto("/console/charts?tenant=acme&plugin=slack")
+        .await;
+    assert!(browser
+        .texts("section.tenant-charts[data-tenant='globex']")
+        .await
+        .is_empty());
+    assert!(browser.texts(&trap).await.is_empty());
+    let filtered = browser.screenshot().await;
+    assert!(
+        filtered.count(EVENTS_BARS) > 0,
+        "acme's events are still drawn"
+    );
+    assert_eq!(filtered.count(FAILURE_BARS), 0, "no failure bars for Slack");
     browser.close().await;
 }

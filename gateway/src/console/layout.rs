@@ -14,6 +14,7 @@ pub enum Nav {
     Events,
     Plugins,
     Tenants,
+    Charts,
     /// The login form and error pages: no navigation.
     None,
 }
@@ -85,6 +86,14 @@ td.sha256 { word-break: break-all; min-width: 160px; }
 .error-text { color: #a61b12; }
 section.login { max-width: 420px; margin: 60px auto; background: #ffffff;
   border: 1px solid #d5dce5; padding: 24px 28px; }
+section.tenant-charts { margin: 0 0 32px; }
+h3 { font-size: 15px; margin: 18px 0 8px; }
+figure.chart { margin: 0 0 12px; background: #ffffff; border: 1px solid #d5dce5;
+  padding: 10px 14px; width: max-content; max-width: 100%; overflow-x: auto; }
+figure.chart figcaption { color: #52606d; margin: 0 0 6px; }
+figure.chart svg { display: block; }
+p.no-data { background: #ffffff; border: 1px dashed #bcc6d2; color: #7b8794; padding: 12px 14px;
+  margin: 0 0 12px; }
 section.login form { display: flex; flex-direction: column; gap: 10px; }
 ";
 
@@ -110,6 +119,7 @@ pub fn page(status: StatusCode, title: &str, nav: Nav, body: Markup) -> Response
                             (link(Nav::Events, "/console/events", "Events"))
                             (link(Nav::Plugins, "/console/plugins", "Plugins"))
                             (link(Nav::Tenants, "/console/tenants", "Tenants"))
+                            (link(Nav::Charts, "/console/charts", "Charts"))
                         }
                         form method="post" action="/console/logout" {
                             button #logout type="submit" { "Log out" }

@@ -10,16 +10,23 @@
 //!   `POST /console/events/{id}/replay` runs it again and shows the new event.
 //! - `GET  /console/plugins`: every plugin file with its version, hash and last errors.
 //! - `GET  /console/tenants`: every tenant with its verification scheme, plugins and quotas.
+//! - `GET  /console/charts?tenant=&plugin=`: per tenant, events per minute over the last 24
+//!   hours, and per plugin its failed runs and mean delivery latency, as inline SVG bar charts
+//!   drawn on the server (see [`charts`]).
 //!
 //! Every page but the login form needs the session cookie or `Authorization: Bearer <token>`.
-//! No JavaScript and no external assets: [`layout`] inlines the stylesheet, and the pages are
-//! sent with a Content-Security-Policy that allows nothing else.
+//! No JavaScript and no external assets: [`layout`] inlines the stylesheet, the charts are
+//! `<svg>` elements inside the page ([`svg`]), and the pages are sent with a
+//! Content-Security-Policy that allows nothing else.
 
 mod auth;
+mod charts;
 mod events;
 mod layout;
 mod plugins;
+mod series;
 mod sessions;
+mod svg;
 mod tenants;
 #[cfg(test)]
 mod tests;
@@ -71,6 +78,7 @@ pub fn router(
         .route("/console/events/{id}/replay", post(events::replay))
         .route("/console/plugins", get(plugins::page))
         .route("/console/tenants", get(tenants::page))
+        .route("/console/charts", get(charts::page))
         .route("/console/logout", post(auth::logout))
         .route_layer(middleware::from_fn_with_state(
             console.clone(),

@@ -455,3 +455,85 @@ async fn console_plugins_and_tenants_pages_show_errors_and_never_secrets() {
     assert_eq!(acme["plugins"][0]["loaded"], false);
     assert_eq!(acme["events_24h"], 2);
 }
+
+#[tokio::test]
+async fn console_charts_draw_a_tenants_events_and_failures_and_say_when_there_are_none() {
+    let console = Harness::start().await;
+    console.record("evt_quiet", "acme").await;
+    let failed = crate::records::PluginRun {
+        plugin: "slack".into(),
+        duration: std::time::Duration::ZERO,
+        outcome: Err("plugin `slack` is not loaded".into()),
+    };
+    let event = EventRecord {
+        id: "evt_failed",
+        tenant: "acme",
+        event_type: "checkEvaluation",
+        body: BODY.as_bytes(),
+        dedup: None,
+        replay_of: None,
+        headers: &[],
+    };
+    console
+        .pipeline
+        .store
+        .record_event(&event, &[failed])
+        .await
+        .unwrap();
+
+    let (status, html) = console.get("/console/charts").await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(
+        html.contains(r#"<a class="current" href="/console/charts">Charts</a>"#),
+        "{html}"
+    );
+    let acme = section(&html, "acme");
+    assert!(acme.contains("2 events, at most 0.2/min"), "{acme}");
+    assert!(
+        acme.contains(r#"aria-label="acme: events per minute, last 24 hours""#),
+        "{acme}"
+    );
+    // Both events are in the last bucket: one bar each for events and for failures.
+    assert_eq!(acme.matches(r#"<rect class="bar""#).count(), 2, "{acme}");
+    assert!(
+        acme.contains(r##"<g class="bars" fill="#2f80ed""##),
+        "{acme}"
+    );
+    assert!(
+        acme.contains(r##"<g class="bars" fill="#c0392b""##),
+        "{acme}"
+    );
+    assert!(acme.contains("Failed runs</strong> · 1 in the last 24 hours"));
+    assert!(
+        acme.contains("Nothing delivered in the last 24 hours."),
+        "{acme}"
+    );
+    let globex = section(&html, "globex");
+    assert!(
+        globex.contains("No events in the last 24 hours."),
+        "{globex}"
+    );
+    assert!(!globex.contains("<svg"), "{globex}");
+
+    let (status, html) = console.get("/console/charts?tenant=globex").await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(!html.contains(r#"data-tenant="acme""#));
+    assert!(html.contains(r#"<option value="globex" selected>globex</option>"#));
+    let (status, html) = console.get("/console/charts?tenant=initech").await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+    assert!(
+        html.contains("there is no tenant <code>initech</code>"),
+        "{html}"
+    );
+}
+
+/// The charts section of `tenant` on the charts page.
+fn section<'a>(html: &'a str, tenant: &str) -> &'a str {
+    let start = html
+        .find(&format!(
+            r#"<section class="tenant-charts" data-tenant="{tenant}">"#
+        ))
+        .unwrap_or_else(|| panic!("no charts for {tenant}: {html}"));
+    let rest = &html[start..];
+    &rest[..rest.find("</section>").unwrap()]
+}

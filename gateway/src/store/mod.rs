@@ -344,6 +344,7 @@ pub fn now_ms() -> i64 {
         .map_or(0, |d| d.as_millis() as i64)
 }
 
+mod activity;
 mod audit;
 mod backlog;
 mod continuations;
@@ -360,6 +361,7 @@ mod state;
 mod tests;
 mod writes;
 
+pub use activity::{Activity, Counted, Deliveries, PluginCounted, Window};
 pub use audit::{
     ActionFilter, ActionView, AttemptView, EventFilter, EventStatus, EventStory, EventSummary,
     RetryOutcome, RunView,

@@ -32,7 +32,9 @@ on_both_backends!(
     an_events_story_holds_its_headers_runs_actions_and_attempts,
     events_are_listed_newest_first_and_filtered,
     the_list_and_the_story_count_and_name_incident_links_alike,
-    retrying_an_action_requeues_a_dead_letter_and_hastens_a_waiting_one
+    retrying_an_action_requeues_a_dead_letter_and_hastens_a_waiting_one,
+    the_charts_count_a_tenants_events_failures_and_deliveries_per_bucket,
+    the_charts_leave_out_other_tenants_times_outside_the_window_and_undelivered_actions
 );
 
 /// Declares `sqlite::<test>` and `postgres::<test>` for each `async fn <test>(db: TestDb)`.
@@ -1130,6 +1132,153 @@ async fn retrying_an_action_requeues_a_dead_letter_and_hastens_a_waiting_one(db:
         store.retry_action("act_none").await.unwrap(),
         RetryOutcome::NotFound
     );
+}
+
+/// Ten-minute buckets of the last day, as the console's charts use them.
+const BUCKET_MS: i64 = 600_000;
+
+/// Stores `id` for `tenant` as received at `at` (Unix ms), its actions created then.
+async fn record_at(store: &Store, id: &str, tenant: &str, at: i64, runs: &[PluginRun]) {
+    let event = EventRecord {
+        tenant,
+        ..check_evaluation(id)
+    };
+    store.record_event(&event, runs).await.unwrap();
+    for sql in [
+        "UPDATE events SET received_at = $1 WHERE id = $2",
+        "UPDATE actions SET created_at = $1 WHERE event_id = $2",
+    ] {
+        sqlx::query(sql)
+            .bind(at)
+            .bind(id)
+            .execute(&store.writes)
+            .await
+            .unwrap();
+    }
+}
+
+/// A run of `plugin` that returned one HTTP action (`Ok`) or failed.
+fn run(plugin: &str, ok: bool) -> PluginRun {
+    let produced = Produced {
+        actions: vec![NewAction::Http(request("https://hooks.test/chart"))],
+        state: vec![],
+    };
+    PluginRun {
+        plugin: plugin.into(),
+        duration: Duration::ZERO,
+        outcome: if ok {
+            Ok(produced)
+        } else {
+            Err("trapped".into())
+        },
+    }
+}
+
+/// The id of `event`'s HTTP action.
+async fn action_of(store: &Store, event: &str) -> String {
+    sqlx::query_scalar("SELECT id FROM actions WHERE event_id = $1")
+        .bind(event)
+        .fetch_one(&store.pool)
+        .await
+        .unwrap()
+}
+
+/// Records an attempt of `action` that started `after` ms past `created` and took 50 ms.
+async fn attempt_at(store: &Store, action: &str, created: i64, after: i64, next: Next) {
+    let status = if next == Next::Succeeded { 200 } else { 503 };
+    let attempt = AttemptRecord {
+        started_at_ms: created + after,
+        duration: Duration::from_millis(50),
+        ..attempt(status, None)
+    };
+    store
+        .record_attempt(action, &attempt, next, None)
+        .await
+        .unwrap();
+}
+
+async fn the_charts_count_a_tenants_events_failures_and_deliveries_per_bucket(db: TestDb) {
+    let store = db.open().await;
+    let window = Window::ending_at(now_ms(), BUCKET_MS, 144);
+    let first = window.start_ms + 1_000;
+    let last = window.end_ms() - 60_000;
+    record_at(&store, "evt_1", "acme", first, &[run("slack", true)]).await;
+    let both = [run("slack", true), run("trap", false)];
+    record_at(&store, "evt_2", "acme", last, &both).await;
+    record_at(&store, "evt_3", "acme", last + 1, &both).await;
+    // Delivered 150 ms and 450 ms (after a failed attempt) after they were stored.
+    let second = action_of(&store, "evt_2").await;
+    attempt_at(&store, &second, last, 100, Next::Succeeded).await;
+    let third = action_of(&store, "evt_3").await;
+    let retry = Next::RetryAfter(Duration::ZERO);
+    attempt_at(&store, &third, last + 1, 10, retry).await;
+    attempt_at(&store, &third, last + 1, 400, Next::Succeeded).await;
+    let early = action_of(&store, "evt_1").await;
+    attempt_at(&store, &early, first, 950, Next::Succeeded).await;
+
+    let mut activity = store.activity("acme", &window).await.unwrap();
+    activity.events.sort_by_key(|counted| counted.bucket);
+    activity
+        .deliveries
+        .sort_by_key(|delivered| delivered.bucket);
+    let counted = |bucket, count| Counted { bucket, count };
+    assert_eq!(activity.events, [counted(0, 1), counted(143, 2)]);
+    assert_eq!(
+        activity.failures,
+        [PluginCounted {
+            plugin: "trap".into(),
+            bucket: 143,
+            count: 2
+        }]
+    );
+    let delivered = |bucket, delivered, total_ms, max_ms| Deliveries {
+        plugin: "slack".into(),
+        bucket,
+        delivered,
+        total_ms,
+        max_ms,
+    };
+    assert_eq!(
+        activity.deliveries,
+        [delivered(0, 1, 1_000, 1_000), delivered(143, 2, 600, 450)]
+    );
+}
+
+async fn the_charts_leave_out_other_tenants_times_outside_the_window_and_undelivered_actions(
+    db: TestDb,
+) {
+    let store = db.open().await;
+    let window = Window::ending_at(now_ms(), BUCKET_MS, 144);
+    let inside = window.end_ms() - 1_000;
+    let both = [run("slack", true), run("trap", false)];
+    record_at(&store, "evt_before", "acme", window.start_ms - 1, &both).await;
+    record_at(&store, "evt_after", "acme", window.end_ms(), &both).await;
+    record_at(&store, "evt_globex", "globex", inside, &both).await;
+    // In the window, but its action waits for a retry and another failed for good.
+    record_at(&store, "evt_pending", "acme", inside, &[run("slack", true)]).await;
+    let pending = action_of(&store, "evt_pending").await;
+    let retry = Next::RetryAfter(HOUR);
+    attempt_at(&store, &pending, inside, 10, retry).await;
+    record_at(&store, "evt_dead", "acme", inside, &[run("slack", true)]).await;
+    let dead = action_of(&store, "evt_dead").await;
+    attempt_at(&store, &dead, inside, 10, Next::Failed).await;
+    for event in ["evt_before", "evt_after", "evt_globex"] {
+        let action = action_of(&store, event).await;
+        attempt_at(&store, &action, inside, 10, Next::Succeeded).await;
+    }
+
+    let activity = store.activity("acme", &window).await.unwrap();
+    assert_eq!(
+        activity.events,
+        [Counted {
+            bucket: 143,
+            count: 2
+        }]
+    );
+    assert!(activity.failures.is_empty(), "{activity:?}");
+    assert!(activity.deliveries.is_empty(), "{activity:?}");
+    let nobody = store.activity("initech", &window).await.unwrap();
+    assert_eq!(nobody, Activity::default());
 }
 
 /// The writing connection never checkpoints; the background task copies the log back.
