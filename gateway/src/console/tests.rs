@@ -473,6 +473,7 @@ async fn console_charts_draw_a_tenants_events_and_failures_and_say_when_there_ar
         dedup: None,
         replay_of: None,
         headers: &[],
+        trace_parent: None,
     };
     console
         .pipeline
