@@ -1,12 +1,13 @@
 //! Dead letters (HTTP actions that failed for good) and stored events, for operators.
 
 use serde::Serialize;
+use utoipa::ToSchema;
 use sqlx::Row;
 
 use super::{now_ms, Store};
 
 /// An HTTP action that exhausted its attempts or was refused for good.
-#[derive(Debug, Clone, Serialize, PartialEq)]
+#[derive(Debug, Clone, Serialize, PartialEq, ToSchema)]
 pub struct DeadLetter {
     pub id: String,
     pub event_id: String,

@@ -4,12 +4,13 @@
 use std::collections::HashMap;
 
 use serde::Serialize;
+use utoipa::ToSchema;
 use sqlx::Row;
 
 use super::Store;
 
 /// A plugin's most recent failed run.
-#[derive(Debug, Clone, Serialize, PartialEq)]
+#[derive(Debug, Clone, Serialize, PartialEq, ToSchema)]
 pub struct LastRunError {
     /// When the event the run belongs to was received, Unix ms (runs carry no time of their
     /// own; an `on_response` run happened later than this).
