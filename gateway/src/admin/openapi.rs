@@ -10,7 +10,7 @@ use axum::response::{IntoResponse, Response};
 use bytes::Bytes;
 use utoipa::openapi::path::Operation;
 use utoipa::openapi::schema::{ObjectBuilder, Type};
-use utoipa::openapi::security::{Http, HttpAuthScheme, SecurityScheme};
+use utoipa::openapi::security::{Http, HttpAuthScheme, SecurityRequirement, SecurityScheme};
 use utoipa::openapi::{Content, Header, OpenApi as Spec, Ref, RefOr, ResponseBuilder};
 use utoipa::{Modify, OpenApi};
 
@@ -32,7 +32,6 @@ const REFUSALS: [(&str, &str); 2] = [("401", "Unauthorized"), ("429", "Throttled
         title = "Soda webhook gateway admin API",
         description = "Operators' API: the audit trail, retries and replays, what is loaded and configured, and metrics. Every route needs `Authorization: Bearer <admin.token>`."
     ),
-    security((BEARER = [])),
     components(schemas(ErrorBody)),
     modifiers(&Refusals),
     tags(
@@ -44,11 +43,15 @@ const REFUSALS: [(&str, &str); 2] = [("401", "Unauthorized"), ("429", "Throttled
 )]
 struct AdminApi;
 
-/// Declares the bearer scheme and the refusals' responses.
+/// Declares the bearer scheme, required by every operation, and the refusals' responses.
 struct Refusals;
 
 impl Modify for Refusals {
     fn modify(&self, openapi: &mut Spec) {
+        openapi.security = Some(vec![SecurityRequirement::new(
+            BEARER,
+            Vec::<String>::new(),
+        )]);
         let components = openapi.components.get_or_insert_with(Default::default);
         components.add_security_scheme(BEARER, SecurityScheme::Http(Http::new(HttpAuthScheme::Bearer)));
         let unauthorized = ResponseBuilder::new()
@@ -65,6 +68,7 @@ impl Modify for Refusals {
                 "text/plain",
                 Content::new(Some(ObjectBuilder::new().schema_type(Type::String))),
             );
+        // In the order of `REFUSALS`.
         for ((_, name), response) in REFUSALS.into_iter().zip([unauthorized, throttled]) {
             components
                 .responses
