@@ -13,8 +13,8 @@ const TOKEN: &str = "openapi-admin-token";
 
 /// A gateway with the admin API and the Slack plugin posting to `slack`.
 async fn gateway(slack: &FakeDownstream) -> Gateway {
-    let tenant =
-        Tenant::hmac("acme", "s3cret").plugin(Plugin::Slack, json!({ "webhook_url": slack.url("/hook") }));
+    let tenant = Tenant::hmac("acme", "s3cret")
+        .plugin(Plugin::Slack, json!({ "webhook_url": slack.url("/hook") }));
     let config = Config::new()
         .tenant(tenant)
         .extra_top_level_toml(&format!("[admin]\ntoken = \"{TOKEN}\""));
@@ -140,7 +140,9 @@ async fn the_openapi_document_is_valid_openapi_3_1() {
 
     // A typed OpenAPI 3.1 model reads it whole, and its version is 3.1.x.
     let spec = oas3::from_json(&text).expect("the document parses as OpenAPI 3.1");
-    let version = spec.validate_version().expect("a supported OpenAPI version");
+    let version = spec
+        .validate_version()
+        .expect("a supported OpenAPI version");
     assert_eq!((version.major, version.minor), (3, 1), "{version}");
     assert!(
         spec.operations().count() > 0,
@@ -165,7 +167,10 @@ async fn the_openapi_document_is_valid_openapi_3_1() {
     let mut ids = BTreeSet::new();
     for (method, path, operation) in operations(&document) {
         let id = operation["operationId"].as_str().expect("an operationId");
-        assert!(ids.insert(id.to_owned()), "operationId `{id}` is used twice");
+        assert!(
+            ids.insert(id.to_owned()),
+            "operationId `{id}` is used twice"
+        );
         let declared: BTreeSet<String> = operation["parameters"]
             .as_array()
             .into_iter()
@@ -242,11 +247,16 @@ async fn every_documented_operation_is_served_and_answers_as_documented() {
         dead = call(&gateway, "get", "/admin/dead-letters", Some(TOKEN))
             .await
             .json();
-        dead["dead_letters"].as_array().is_some_and(|letters| !letters.is_empty())
+        dead["dead_letters"]
+            .as_array()
+            .is_some_and(|letters| !letters.is_empty())
     })
     .await;
     let action = dead["dead_letters"][0]["id"].as_str().unwrap().to_owned();
-    let event = dead["dead_letters"][0]["event_id"].as_str().unwrap().to_owned();
+    let event = dead["dead_letters"][0]["event_id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
     let (_, document) = document(&gateway).await;
 
     for (method, path, operation) in operations(&document) {
@@ -278,7 +288,10 @@ async fn every_documented_operation_is_served_and_answers_as_documented() {
                 .find(|(documented, _)| media_type(documented) == media)
                 .map(|(_, content)| &content["schema"])
                 .unwrap_or_else(|| {
-                    panic!("{what}: `{}` is not a documented content type", answer.content_type)
+                    panic!(
+                        "{what}: `{}` is not a documented content type",
+                        answer.content_type
+                    )
                 });
             if media == "application/json" {
                 let body: Value = serde_json::from_str(&answer.body)

@@ -48,21 +48,27 @@ struct Refusals;
 
 impl Modify for Refusals {
     fn modify(&self, openapi: &mut Spec) {
-        openapi.security = Some(vec![SecurityRequirement::new(
-            BEARER,
-            Vec::<String>::new(),
-        )]);
+        openapi.security = Some(vec![SecurityRequirement::new(BEARER, Vec::<String>::new())]);
         let components = openapi.components.get_or_insert_with(Default::default);
-        components.add_security_scheme(BEARER, SecurityScheme::Http(Http::new(HttpAuthScheme::Bearer)));
+        components.add_security_scheme(
+            BEARER,
+            SecurityScheme::Http(Http::new(HttpAuthScheme::Bearer)),
+        );
         let unauthorized = ResponseBuilder::new()
             .description("The bearer token is missing or wrong (`admin.token`)")
             .content(
                 "application/json",
                 Content::new(Some(Ref::from_schema_name("ErrorBody"))),
             );
-        let retry_after = Header::new(ObjectBuilder::new().schema_type(Type::Integer).minimum(Some(1)));
+        let retry_after = Header::new(
+            ObjectBuilder::new()
+                .schema_type(Type::Integer)
+                .minimum(Some(1)),
+        );
         let throttled = ResponseBuilder::new()
-            .description("Too many wrong tokens from this address: try again after `Retry-After` seconds")
+            .description(
+                "Too many wrong tokens from this address: try again after `Retry-After` seconds",
+            )
             .header("Retry-After", retry_after)
             .content(
                 "text/plain",

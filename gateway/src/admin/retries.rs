@@ -166,7 +166,10 @@ pub(super) async fn retry_dead_letters(
         (status = CONFLICT, description = "Its tenant is gone, it does not parse, or the replay could not be stored", body = ErrorBody),
     )
 )]
-pub(super) async fn replay(State(pipeline): State<Arc<Pipeline>>, Path(id): Path<String>) -> Response {
+pub(super) async fn replay(
+    State(pipeline): State<Arc<Pipeline>>,
+    Path(id): Path<String>,
+) -> Response {
     match pipeline.replay(&id).await {
         Ok(accepted) => {
             let runs = accepted

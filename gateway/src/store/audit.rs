@@ -3,9 +3,9 @@
 //! The CLI (`events`, `actions`), the admin API and the console all read through here.
 
 use serde::Serialize;
-use utoipa::ToSchema;
 use sqlx::any::AnyRow;
 use sqlx::Row;
+use utoipa::ToSchema;
 
 use super::writes::STORED_INCIDENT_LINK;
 use super::{now_ms, Store};

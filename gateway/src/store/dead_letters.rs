@@ -1,8 +1,8 @@
 //! Dead letters (HTTP actions that failed for good) and stored events, for operators.
 
 use serde::Serialize;
-use utoipa::ToSchema;
 use sqlx::Row;
+use utoipa::ToSchema;
 
 use super::{now_ms, Store};
 

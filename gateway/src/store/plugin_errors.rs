@@ -4,8 +4,8 @@
 use std::collections::HashMap;
 
 use serde::Serialize;
-use utoipa::ToSchema;
 use sqlx::Row;
+use utoipa::ToSchema;
 
 use super::Store;
 
