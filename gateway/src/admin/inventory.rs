@@ -5,6 +5,7 @@
 use std::collections::BTreeMap;
 
 use serde::Serialize;
+use utoipa::ToSchema;
 
 use crate::config::Quota;
 use crate::ingress::verify::{HmacAlgorithm, SignatureEncoding, Verify};
@@ -17,7 +18,7 @@ const DAY_MS: i64 = 24 * 3600 * 1000;
 
 /// One plugin: a file loaded now, a file that was refused, or a name tenants enable that has
 /// no file.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, ToSchema)]
 pub struct PluginInfo {
     pub name: String,
     pub state: PluginState,
@@ -43,7 +44,7 @@ pub struct PluginInfo {
 }
 
 /// Whether a plugin serves.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, ToSchema)]
 #[serde(rename_all = "lowercase")]
 pub enum PluginState {
     /// A version is loaded and serves (a newer file may have been refused meanwhile).
@@ -55,7 +56,7 @@ pub enum PluginState {
 }
 
 /// A refused plugin file.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, ToSchema)]
 pub struct LoadErrorInfo {
     /// Unix ms.
     pub at: i64,
@@ -63,7 +64,7 @@ pub struct LoadErrorInfo {
 }
 
 /// One tenant, as configured now.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, ToSchema)]
 pub struct TenantInfo {
     pub id: String,
     pub verification: Verification,
@@ -76,7 +77,7 @@ pub struct TenantInfo {
 }
 
 /// How a tenant's requests are verified, without the secrets themselves.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, ToSchema)]
 pub struct Verification {
     /// The config's `scheme`.
     pub scheme: &'static str,
@@ -89,7 +90,7 @@ pub struct Verification {
 }
 
 /// A plugin a tenant enables.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, ToSchema)]
 pub struct TenantPlugin {
     pub name: String,
     /// Whether it is loaded now; runs of a plugin that is not are recorded as errors.
@@ -97,7 +98,7 @@ pub struct TenantPlugin {
 }
 
 /// A tenant's quotas in force, and which of them the tenant sets itself.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, ToSchema)]
 pub struct QuotaInfo {
     pub requests_per_second: f64,
     pub burst: u32,

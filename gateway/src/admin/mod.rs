@@ -18,30 +18,37 @@
 //! - `GET  /admin/tenants`: every tenant with its verification scheme (never its secrets),
 //!   plugins, quotas and events of the last 24 hours.
 //! - `GET  /metrics`: Prometheus metrics (see `telemetry`).
+//! - `GET  /admin/openapi.json`: all of the above as an OpenAPI 3.1 document (see [`openapi`]),
+//!   behind the same token.
+//!
+//! The router and the document are made from one list, [`routes`]: each handler carries its
+//! own `#[utoipa::path]` description, so a route cannot be served undocumented or documented
+//! unserved.
 
 use std::sync::Arc;
 
-use axum::extract::rejection::QueryRejection;
-use axum::extract::{Path, Query, Request, State};
+use axum::extract::{FromRef, Request};
 use axum::http::{header, StatusCode};
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
-use axum::routing::{get, post};
 use axum::{Json, Router};
-use serde::Deserialize;
-use serde_json::json;
+use serde::Serialize;
 use sha2::{Digest, Sha256};
 use subtle::ConstantTimeEq;
+use utoipa::ToSchema;
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
 
 use crate::config::Quota;
-use crate::pipeline::{Pipeline, ReplayError};
-use crate::store::RetryOutcome;
-use crate::telemetry::Gauges;
-use query::{ActionQuery, EventQuery};
+use crate::pipeline::Pipeline;
 use throttle::FailedAuth;
 
+mod audit;
 pub mod inventory;
+pub mod openapi;
 pub mod query;
+mod retries;
+mod status;
 pub mod throttle;
 
 /// The admin routes, guarded by the bearer token; `quotas` is the gateway-wide `[quotas]`.
@@ -52,21 +59,13 @@ pub fn router(
     failed: Arc<FailedAuth>,
 ) -> Router {
     let token = Arc::new(token);
-    let quotas = Arc::new(quotas);
-    Router::new()
-        .route("/admin/dead-letters", get(dead_letters))
-        .route("/admin/dead-letters/retry", post(retry_dead_letters))
-        .route("/admin/events", get(events))
-        .route("/admin/events/{id}", get(event_story))
-        .route("/admin/events/{id}/replay", post(replay))
-        .route("/admin/actions", get(actions))
-        .route("/admin/actions/{id}/retry", post(retry_action))
-        .route("/admin/plugins", get(plugins))
-        .route(
-            "/admin/tenants",
-            get(move |state| tenants(state, quotas.clone())),
-        )
-        .route("/metrics", get(metrics))
+    let (router, document) = routes().split_for_parts();
+    let state = Admin {
+        pipeline,
+        quotas: Arc::new(quotas),
+        document: openapi::Document::of(&document),
+    };
+    router
         .layer(middleware::from_fn(move |request: Request, next: Next| {
             let token = token.clone();
             async move { authorize(&token, request, next).await }
@@ -75,7 +74,53 @@ pub fn router(
             failed,
             throttle::throttle_failures,
         ))
-        .with_state(pipeline)
+        .with_state(state)
+}
+
+/// Every admin route with its handler and its OpenAPI description: the router and the document
+/// are both made from this list.
+pub fn routes() -> OpenApiRouter<Admin> {
+    let mut routes = OpenApiRouter::with_openapi(openapi::base())
+        .routes(routes!(audit::events))
+        .routes(routes!(audit::event_story))
+        .routes(routes!(audit::actions))
+        .routes(routes!(retries::retry_action))
+        .routes(routes!(retries::dead_letters))
+        .routes(routes!(retries::retry_dead_letters))
+        .routes(routes!(retries::replay))
+        .routes(routes!(status::plugins))
+        .routes(routes!(status::tenants))
+        .routes(routes!(status::metrics))
+        .routes(routes!(openapi::document));
+    openapi::refuse_everywhere(routes.get_openapi_mut());
+    routes
+}
+
+/// What the admin handlers share; each takes the part it needs (`State<Arc<Pipeline>>`, ...).
+#[derive(Clone)]
+pub struct Admin {
+    pipeline: Arc<Pipeline>,
+    /// The gateway-wide `[quotas]`, which tenants' own quotas override.
+    quotas: Arc<Quota>,
+    document: openapi::Document,
+}
+
+impl FromRef<Admin> for Arc<Pipeline> {
+    fn from_ref(admin: &Admin) -> Self {
+        admin.pipeline.clone()
+    }
+}
+
+impl FromRef<Admin> for Arc<Quota> {
+    fn from_ref(admin: &Admin) -> Self {
+        admin.quotas.clone()
+    }
+}
+
+impl FromRef<Admin> for openapi::Document {
+    fn from_ref(admin: &Admin) -> Self {
+        admin.document.clone()
+    }
 }
 
 async fn authorize(token: &str, request: Request, next: Next) -> Response {
@@ -88,10 +133,7 @@ async fn authorize(token: &str, request: Request, next: Next) -> Response {
     if token_matches(presented, token) {
         next.run(request).await
     } else {
-        error(
-            StatusCode::UNAUTHORIZED,
-            "missing or wrong admin bearer token",
-        )
+        error(StatusCode::UNAUTHORIZED, openapi::UNAUTHORIZED)
     }
 }
 
@@ -102,154 +144,10 @@ pub fn token_matches(presented: &str, token: &str) -> bool {
     bool::from(matches) && !presented.is_empty()
 }
 
-async fn metrics(State(pipeline): State<Arc<Pipeline>>) -> Response {
-    match pipeline.store.backlog().await {
-        Ok((pending, dead)) => (
-            [(header::CONTENT_TYPE, "text/plain; version=0.0.4")],
-            pipeline.metrics.render(Gauges {
-                pending_actions: pending,
-                dead_letters: dead,
-                plugin_calls: pipeline.plugins.calls_running(),
-                warm_instances: pipeline.plugins.warm_instances(),
-            }),
-        )
-            .into_response(),
-        Err(failure) => internal(&failure),
-    }
-}
-
-async fn events(
-    State(pipeline): State<Arc<Pipeline>>,
-    query: Result<Query<EventQuery>, QueryRejection>,
-) -> Response {
-    let filter = match filter_of(query, EventQuery::to_filter) {
-        Ok(filter) => filter,
-        Err(reason) => return error(StatusCode::BAD_REQUEST, &reason),
-    };
-    match pipeline.store.events(&filter).await {
-        Ok(events) => Json(json!({ "events": events })).into_response(),
-        Err(failure) => internal(&failure),
-    }
-}
-
-/// The store filter of a listing's query parameters, or what is wrong with them.
-fn filter_of<Q, F>(
-    query: Result<Query<Q>, QueryRejection>,
-    to_filter: impl FnOnce(&Q) -> Result<F, String>,
-) -> Result<F, String> {
-    query
-        .map_err(|rejection| rejection.body_text())
-        .and_then(|Query(query)| to_filter(&query))
-}
-
-async fn event_story(State(pipeline): State<Arc<Pipeline>>, Path(id): Path<String>) -> Response {
-    match pipeline.store.event_story(&id).await {
-        Ok(Some(story)) => {
-            // The body is JSON (it parsed as a Soda event): shown as JSON, not as a string.
-            let mut value = json!(story);
-            if let Ok(body) = serde_json::from_str::<serde_json::Value>(&story.body) {
-                value["body"] = body;
-            }
-            Json(value).into_response()
-        }
-        Ok(None) => error(StatusCode::NOT_FOUND, &format!("no event `{id}`")),
-        Err(failure) => internal(&failure),
-    }
-}
-
-async fn actions(
-    State(pipeline): State<Arc<Pipeline>>,
-    query: Result<Query<ActionQuery>, QueryRejection>,
-) -> Response {
-    let filter = match filter_of(query, ActionQuery::to_filter) {
-        Ok(filter) => filter,
-        Err(reason) => return error(StatusCode::BAD_REQUEST, &reason),
-    };
-    match pipeline.store.actions(&filter).await {
-        Ok(actions) => Json(json!({ "actions": actions })).into_response(),
-        Err(failure) => internal(&failure),
-    }
-}
-
-async fn retry_action(State(pipeline): State<Arc<Pipeline>>, Path(id): Path<String>) -> Response {
-    match pipeline.store.retry_action(&id).await {
-        Ok(RetryOutcome::Requeued) => retried(&pipeline, "requeued"),
-        Ok(RetryOutcome::DueNow) => retried(&pipeline, "due_now"),
-        Ok(RetryOutcome::AlreadySucceeded) => error(
-            StatusCode::CONFLICT,
-            &format!("action `{id}` was delivered already; replay its event to send it again"),
-        ),
-        Ok(RetryOutcome::NotFound) => {
-            error(StatusCode::NOT_FOUND, &format!("no HTTP action `{id}`"))
-        }
-        Err(failure) => internal(&failure),
-    }
-}
-
-fn retried(pipeline: &Pipeline, outcome: &str) -> Response {
-    pipeline.wake_worker.notify_one();
-    Json(json!({ "outcome": outcome })).into_response()
-}
-
-async fn dead_letters(State(pipeline): State<Arc<Pipeline>>) -> Response {
-    match pipeline.store.dead_letters(1000).await {
-        Ok(letters) => Json(json!({ "dead_letters": letters })).into_response(),
-        Err(failure) => internal(&failure),
-    }
-}
-
-/// Which dead letters to retry; none named means all.
-#[derive(Deserialize, Default)]
-#[serde(deny_unknown_fields)]
-struct RetryRequest {
-    #[serde(default)]
-    ids: Vec<String>,
-}
-
-async fn retry_dead_letters(
-    State(pipeline): State<Arc<Pipeline>>,
-    body: Option<Json<RetryRequest>>,
-) -> Response {
-    let ids = body.map(|Json(request)| request.ids).unwrap_or_default();
-    match pipeline.store.retry_dead_letters(&ids).await {
-        Ok(retried) => {
-            pipeline.wake_worker.notify_one();
-            Json(json!({ "retried": retried })).into_response()
-        }
-        Err(failure) => internal(&failure),
-    }
-}
-
-async fn replay(State(pipeline): State<Arc<Pipeline>>, Path(id): Path<String>) -> Response {
-    match pipeline.replay(&id).await {
-        Ok(accepted) => {
-            let runs: Vec<_> = accepted
-                .runs
-                .iter()
-                .map(|run| json!({ "plugin": run.plugin, "error": run.outcome.as_ref().err() }))
-                .collect();
-            Json(json!({ "event_id": accepted.event_id, "replay_of": id, "runs": runs }))
-                .into_response()
-        }
-        Err(failure @ ReplayError::NoSuchEvent(_)) => {
-            error(StatusCode::NOT_FOUND, &failure.to_string())
-        }
-        Err(failure) => error(StatusCode::CONFLICT, &failure.to_string()),
-    }
-}
-
-async fn plugins(State(pipeline): State<Arc<Pipeline>>) -> Response {
-    match inventory::plugins(&pipeline).await {
-        Ok(plugins) => Json(json!({ "plugins": plugins })).into_response(),
-        Err(failure) => internal(&failure),
-    }
-}
-
-async fn tenants(State(pipeline): State<Arc<Pipeline>>, quotas: Arc<Quota>) -> Response {
-    match inventory::tenants(&pipeline, &quotas).await {
-        Ok(tenants) => Json(json!({ "tenants": tenants })).into_response(),
-        Err(failure) => internal(&failure),
-    }
+/// Every admin answer that is not a success: what went wrong, in a sentence.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ErrorBody {
+    pub error: String,
 }
 
 fn internal(failure: &anyhow::Error) -> Response {
@@ -258,5 +156,8 @@ fn internal(failure: &anyhow::Error) -> Response {
 }
 
 fn error(status: StatusCode, reason: &str) -> Response {
-    (status, Json(json!({ "error": reason }))).into_response()
+    let body = ErrorBody {
+        error: reason.to_owned(),
+    };
+    (status, Json(body)).into_response()
 }

@@ -3,6 +3,7 @@
 //! ago); empty values do not filter.
 
 use serde::Deserialize;
+use utoipa::IntoParams;
 
 use crate::records::ActionStatus;
 use crate::store::{now_ms, ActionFilter, EventFilter, EventStatus};
@@ -13,16 +14,23 @@ pub const DEFAULT_LIMIT: i64 = 50;
 pub const MAX_LIMIT: i64 = 1000;
 
 /// An event listing's filters, as query parameters or options.
-#[derive(Debug, Clone, Default, Deserialize, PartialEq)]
+#[derive(Debug, Clone, Default, Deserialize, PartialEq, IntoParams)]
 #[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
 pub struct EventQuery {
+    /// A tenant id.
     pub tenant: Option<String>,
+    /// A Soda event type, such as `checkEvaluation`.
     #[serde(rename = "type")]
     pub event_type: Option<String>,
     /// `done`, `pending` or `failed`.
     pub status: Option<String>,
+    /// Received at or after: an RFC 3339 time or an age (`2h`).
     pub since: Option<String>,
+    /// Received before: an RFC 3339 time or an age (`2h`).
     pub until: Option<String>,
+    /// At most this many, 1 to 1000 (50 when not given).
+    #[param(minimum = 1, maximum = 1000)]
     pub limit: Option<i64>,
 }
 
@@ -43,14 +51,20 @@ impl EventQuery {
 }
 
 /// An action listing's filters, as query parameters or options.
-#[derive(Debug, Clone, Default, Deserialize, PartialEq)]
+#[derive(Debug, Clone, Default, Deserialize, PartialEq, IntoParams)]
 #[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
 pub struct ActionQuery {
+    /// A tenant id.
     pub tenant: Option<String>,
+    /// A plugin name.
     pub plugin: Option<String>,
     /// `pending`, `succeeded` or `failed`.
     pub status: Option<String>,
+    /// The id of the event the actions belong to.
     pub event: Option<String>,
+    /// At most this many, 1 to 1000 (50 when not given).
+    #[param(minimum = 1, maximum = 1000)]
     pub limit: Option<i64>,
 }
 

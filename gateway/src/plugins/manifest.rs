@@ -12,6 +12,7 @@ use std::borrow::Cow;
 
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
+use utoipa::ToSchema;
 use wasm_encoder::{CustomSection, Section as _};
 use wasmparser::{Parser, Payload};
 
@@ -24,7 +25,7 @@ pub const SECTION: &str = "soda-gateway:manifest";
 const MAX_BYTES: usize = 256 * 1024;
 
 /// What a plugin says about itself, as embedded.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Manifest {
     pub name: String,

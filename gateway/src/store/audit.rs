@@ -5,6 +5,7 @@
 use serde::Serialize;
 use sqlx::any::AnyRow;
 use sqlx::Row;
+use utoipa::ToSchema;
 
 use super::writes::STORED_INCIDENT_LINK;
 use super::{now_ms, Store};
@@ -24,7 +25,7 @@ pub struct EventFilter {
 }
 
 /// Where an event stands, derived from its plugin runs and actions.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, ToSchema)]
 #[serde(rename_all = "lowercase")]
 pub enum EventStatus {
     /// Every plugin ran and every action was delivered (or there was nothing to do).
@@ -62,7 +63,7 @@ impl std::str::FromStr for EventStatus {
 }
 
 /// One stored event with counts of what it led to.
-#[derive(Debug, Clone, Serialize, PartialEq)]
+#[derive(Debug, Clone, Serialize, PartialEq, ToSchema)]
 pub struct EventSummary {
     pub id: String,
     pub tenant: String,
@@ -80,13 +81,15 @@ pub struct EventSummary {
 }
 
 /// Everything known about one event.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, ToSchema)]
 pub struct EventStory {
     pub event: EventSummary,
     /// As received, credentials redacted; empty for replays and for events stored before
     /// headers were kept.
     pub headers: Vec<(String, String)>,
-    /// The body as received (lossless for UTF-8, which every Soda event is).
+    /// The body as received (lossless for UTF-8, which every Soda event is); the admin API
+    /// shows it as JSON when it parses as JSON.
+    #[schema(value_type = serde_json::Value)]
     pub body: String,
     pub runs: Vec<RunView>,
     pub actions: Vec<ActionView>,
@@ -95,7 +98,7 @@ pub struct EventStory {
 }
 
 /// One plugin run on an event.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, ToSchema)]
 pub struct RunView {
     pub plugin: String,
     /// `handle` for the event, `on_response` for a continuation of `action_id`.
@@ -107,7 +110,7 @@ pub struct RunView {
 }
 
 /// One action, with its attempts when read as part of a story.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, ToSchema)]
 pub struct ActionView {
     pub id: String,
     pub event_id: String,
@@ -129,7 +132,7 @@ pub struct ActionView {
 }
 
 /// One delivery attempt.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, ToSchema)]
 pub struct AttemptView {
     pub started_at: i64,
     pub duration_ms: i64,

@@ -2,11 +2,12 @@
 
 use serde::Serialize;
 use sqlx::Row;
+use utoipa::ToSchema;
 
 use super::{now_ms, Store};
 
 /// An HTTP action that exhausted its attempts or was refused for good.
-#[derive(Debug, Clone, Serialize, PartialEq)]
+#[derive(Debug, Clone, Serialize, PartialEq, ToSchema)]
 pub struct DeadLetter {
     pub id: String,
     pub event_id: String,

@@ -5,11 +5,12 @@ use std::collections::HashMap;
 
 use serde::Serialize;
 use sqlx::Row;
+use utoipa::ToSchema;
 
 use super::Store;
 
 /// A plugin's most recent failed run.
-#[derive(Debug, Clone, Serialize, PartialEq)]
+#[derive(Debug, Clone, Serialize, PartialEq, ToSchema)]
 pub struct LastRunError {
     /// When the event the run belongs to was received, Unix ms (runs carry no time of their
     /// own; an `on_response` run happened later than this).
