@@ -12,9 +12,11 @@ pub const BUCKET_MS: i64 = 10 * 60_000;
 pub const BUCKETS: usize = 144;
 const MINUTE_MS: f64 = 60_000.0;
 
-/// The window the charts show: the 24 hours up to `now_ms`.
+/// The window the charts show: the 24 hours up to `now_ms`, included (a window's end is not,
+/// so it ends a millisecond later: an event stored in the millisecond the page is asked for
+/// is on it).
 pub fn last_day(now_ms: i64) -> Window {
-    Window::ending_at(now_ms, BUCKET_MS, BUCKETS)
+    Window::ending_at(now_ms + 1, BUCKET_MS, BUCKETS)
 }
 
 /// A tenant's charts.
@@ -123,11 +125,16 @@ mod tests {
     }
 
     #[test]
-    fn the_last_day_is_144_buckets_ending_now() {
-        let window = last_day(1_800_000_000_000);
+    fn the_last_day_is_144_buckets_ending_now_included() {
+        let now = 1_800_000_000_000;
+        let window = last_day(now);
         assert_eq!(window.buckets, 144);
-        assert_eq!(window.end_ms(), 1_800_000_000_000);
-        assert_eq!(window.start_ms, 1_800_000_000_000 - 24 * 3600 * 1000);
+        assert_eq!(
+            window.end_ms(),
+            now + 1,
+            "an event stored at `now` is in the window"
+        );
+        assert_eq!(window.start_ms, now + 1 - 24 * 3600 * 1000);
     }
 
     #[test]

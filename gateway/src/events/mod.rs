@@ -43,12 +43,8 @@ impl SodaEvent {
     /// The event type as Soda names it (`checkEvaluation`, ...).
     pub fn type_name(&self) -> &str {
         match &self.kind {
-            EventKind::Validate => "validate",
-            EventKind::CheckEvaluation(_) => "checkEvaluation",
-            EventKind::IncidentCreated(_) => "incidentCreated",
-            EventKind::IncidentUpdated(_) => "incidentUpdated",
-            EventKind::ContractPublished(_) => "contractPublished",
             EventKind::Unknown(name) => name,
+            _ => self.type_label(),
         }
     }
 
