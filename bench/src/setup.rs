@@ -24,15 +24,19 @@ pub enum Setup {
     InMemory,
     /// PostgreSQL (a schema of its own on the development server).
     Postgres,
+    /// The durable SQLite file with OpenTelemetry traces on, exported to a local collector (a
+    /// bare endpoint of its own): what tracing every event costs.
+    Traced,
 }
 
 impl Setup {
     /// Every configuration, in the order they are measured.
-    pub const ALL: [Setup; 4] = [
+    pub const ALL: [Setup; 5] = [
         Setup::Sqlite,
         Setup::SqliteDedup,
         Setup::InMemory,
         Setup::Postgres,
+        Setup::Traced,
     ];
 
     /// Its row's name in the report.
@@ -44,13 +48,15 @@ impl Setup {
             }
             Setup::InMemory => "gateway, in-memory SQLite (`sqlite::memory:`), dedup off",
             Setup::Postgres => "gateway, PostgreSQL, dedup off",
+            Setup::Traced => "gateway, durable SQLite, dedup off, traces on (OTLP/HTTP)",
         }
     }
 
     /// Issue 7's target: the least maximum throughput, as a fraction of the bare endpoint's.
+    /// Tracing is held to the durable gateway's: turning it on must not cost the target.
     pub fn target_ratio(self) -> f64 {
         match self {
-            Setup::Sqlite => 0.25,
+            Setup::Sqlite | Setup::Traced => 0.25,
             Setup::SqliteDedup => 0.22,
             Setup::InMemory => 0.50,
             Setup::Postgres => 0.15,
@@ -64,9 +70,10 @@ impl Setup {
     }
 
     /// The tenant: HMAC-SHA256 (a token with unique bodies), the Slack plugin posting to `sink`, and quotas out of the way
-    /// (the defaults, 50 requests/s and 8 events at once, would answer most of the load `429`).
+    /// (the defaults, 50 requests/s and 8 events at once, would answer most of the load `429`);
+    /// traces, when on, go to `collector`.
     /// The harness writes `dedup_window = "0s"` unless told otherwise.
-    fn config(self, sink: &BareEndpoint, postgres: &PgSchema) -> Config {
+    fn config(self, sink: &BareEndpoint, postgres: &PgSchema, collector: &BareEndpoint) -> Config {
         let verify = if self.unique_bodies() {
             Verify::Token {
                 header: TOKEN_HEADER.into(),
@@ -87,6 +94,10 @@ impl Setup {
             Setup::SqliteDedup => config.dedup_window("1h"),
             Setup::InMemory => config.extra_top_level_toml("[store]\nurl = \"sqlite::memory:\""),
             Setup::Postgres => config.postgres(postgres),
+            Setup::Traced => config.extra_top_level_toml(&format!(
+                "traces = {{ endpoint = \"{}\" }}",
+                collector.url("/v1/traces")
+            )),
         }
     }
 }
@@ -95,20 +106,27 @@ impl Setup {
 pub struct Started {
     gateway: Gateway,
     addr: SocketAddr,
+    /// Where its traces go, if they are on; lives as long as the gateway.
+    _collector: BareEndpoint,
 }
 
 impl Started {
     /// Starts the gateway in `setup`, delivering to `sink`, its PostgreSQL store (if that is the
     /// one) in `postgres`, and waits until `/readyz` answers 200.
     pub async fn start(setup: Setup, sink: &BareEndpoint, postgres: &PgSchema) -> Started {
-        let gateway = Gateway::start(setup.config(sink, postgres)).await;
+        let collector = BareEndpoint::spawn();
+        let gateway = Gateway::start(setup.config(sink, postgres, &collector)).await;
         wait_ready(&gateway).await;
         let addr = gateway
             .url()
             .strip_prefix("http://")
             .and_then(|addr| addr.parse().ok())
             .unwrap_or_else(|| panic!("the gateway's URL {} is not http://ADDR", gateway.url()));
-        Started { gateway, addr }
+        Started {
+            gateway,
+            addr,
+            _collector: collector,
+        }
     }
 
     /// The loopback address it listens on.
