@@ -55,6 +55,10 @@ fn main() {
         .enable_all()
         .build()
         .expect("a tokio runtime");
+    if let Some(setup) = settings.only {
+        runtime.block_on(run_only(&settings, setup));
+        return;
+    }
     let report = runtime.block_on(run(&settings));
     let markdown = report.markdown();
     println!("\n{markdown}");
@@ -66,6 +70,54 @@ fn main() {
 
 fn step(message: &str) {
     eprintln!("bench: {message}");
+}
+
+/// `--only`: the bare endpoint's maximum and one gateway configuration's, and the gateway's
+/// latency at half its own maximum (open loop), printed.
+async fn run_only(settings: &Settings, setup: Setup) {
+    let postgres = PgSchema::new().await;
+    let requests = if setup.unique_bodies() {
+        Requests::unique()
+    } else {
+        Requests::signed()
+    };
+    let wrk = Wrk::new(&requests, settings.connections);
+    let bare = BareEndpoint::spawn();
+    let bare_server = Server {
+        addr: bare.addr(),
+        pid: bare.pid(),
+        sink: None,
+    };
+    let bare_max = measure::maximum(&wrk, &bare_server, settings.warm_up, settings.duration).await;
+    drop(bare);
+    let sink = BareEndpoint::spawn();
+    let gateway = Started::start(setup, &sink, &postgres).await;
+    step(&format!(
+        "maximum, {} (wrk), pid {}",
+        setup.name(),
+        gateway.pid()
+    ));
+    let server = Server {
+        addr: gateway.addr(),
+        pid: gateway.pid(),
+        sink: Some(&sink),
+    };
+    let max = measure::maximum(&wrk, &server, settings.warm_up, settings.duration).await;
+    let rate = (max.per_s() / 2.0).max(1.0);
+    let target = Target::new(gateway.addr(), Arc::new(requests));
+    let at_rate = load::open_loop(&target, settings.connections, rate, settings.duration).await;
+    println!(
+        "bare {:.0} req/s ({} CPU per request); {}: {:.0} req/s, {:.3}x, {} CPU per event; \
+         at {rate:.0} req/s p50 {} p99 {}",
+        bare_max.per_s(),
+        report::us(bare_max.cpu_per_event()),
+        setup.name(),
+        max.per_s(),
+        max.per_s() / bare_max.per_s(),
+        report::us(max.cpu_per_event()),
+        report::ms(at_rate.p50),
+        report::ms(at_rate.p99),
+    );
 }
 
 async fn run(settings: &Settings) -> Report {

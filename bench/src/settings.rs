@@ -2,6 +2,8 @@
 
 use std::time::Duration;
 
+use crate::setup::Setup;
+
 const USAGE: &str = "\
 usage: cargo run --release -p soda-gateway-bench [-- OPTIONS]
 
@@ -9,7 +11,10 @@ usage: cargo run --release -p soda-gateway-bench [-- OPTIONS]
   --seconds N       seconds per measurement (default 10)
   --connections N   HTTP/1.1 keep-alive connections (default 32)
   --tenants N       tenants of the memory probe (default 1000)
-  --out FILE        where to write the table (default bench/results.md; none with --quick)";
+  --out FILE        where to write the table (default bench/results.md; none with --quick)
+  --only TARGET     the bare endpoint's and one gateway's maximum, and that gateway's latency
+                    at half its maximum, printed, no file: sqlite, dedup, memory, postgres or
+                    traced (for A/B runs and profiling)";
 
 /// What the command line asked for.
 pub struct Settings {
@@ -24,6 +29,8 @@ pub struct Settings {
     pub memory_events: usize,
     /// Where the table goes; `None` to print it only.
     pub out: Option<String>,
+    /// `--only`: one gateway configuration's maximum next to the bare endpoint's, no report.
+    pub only: Option<Setup>,
     args: Vec<String>,
 }
 
@@ -38,6 +45,7 @@ impl Settings {
             tenants: 1000,
             memory_events: 10,
             out: Some(concat!(env!("CARGO_MANIFEST_DIR"), "/results.md").into()),
+            only: None,
             args: args.clone(),
         };
         let mut args = args.into_iter();
@@ -62,6 +70,14 @@ impl Settings {
                         args.next()
                             .unwrap_or_else(|| usage_error("--out takes a file")),
                     )
+                }
+                "--only" => {
+                    let name = args.next().unwrap_or_default();
+                    let setup = Setup::named(&name).unwrap_or_else(|| {
+                        usage_error(&format!("--only takes a target, not {name:?}"))
+                    });
+                    settings.only = Some(setup);
+                    settings.out = None;
                 }
                 "-h" | "--help" => {
                     println!("{USAGE}");

@@ -39,6 +39,18 @@ impl Setup {
         Setup::Traced,
     ];
 
+    /// The configuration `--only` names (`sqlite`, `dedup`, `memory`, `postgres`, `traced`).
+    pub fn named(name: &str) -> Option<Setup> {
+        Some(match name {
+            "sqlite" => Setup::Sqlite,
+            "dedup" => Setup::SqliteDedup,
+            "memory" => Setup::InMemory,
+            "postgres" => Setup::Postgres,
+            "traced" => Setup::Traced,
+            _ => return None,
+        })
+    }
+
     /// Its row's name in the report.
     pub fn name(self) -> &'static str {
         match self {

@@ -19,7 +19,7 @@ use super::inputs::{self, EventInput};
 use crate::actions::secrets::neutralize_response;
 use crate::config::PluginLimits;
 use crate::events;
-use crate::plugins::bindings::{to_wit_event, wit};
+use crate::plugins::bindings::{into_wit_event, wit};
 use crate::plugins::{
     loader, plan, CallError, CallOutput, CallScope, CompileCache, Invocation, LoadedPlugin,
     PluginState, Runtime, StateSource, WarmKey,
@@ -134,8 +134,8 @@ impl Session<'_> {
     ) -> Result<Vec<Value>, RunFailure> {
         let parsed = events::parse(&input.body)
             .map_err(|e| RunFailure::Failed(format!("{}: {e}", input.label)))?;
-        let raw_json = String::from_utf8_lossy(&input.body);
-        let Some(event) = to_wit_event(event_id, &parsed, &raw_json) else {
+        let raw_json = String::from_utf8_lossy(&input.body).into_owned();
+        let Some(event) = into_wit_event(event_id, parsed, raw_json) else {
             let reason = "a `validate` event never reaches plugins: the gateway answers it";
             return Err(RunFailure::NotForPlugins(format!(
                 "{}: {reason}",

@@ -198,7 +198,7 @@ async fn respond(
     let stored_key = dedup_key.as_ref().map(|key| key.key.as_str());
     let accepted = ingress
         .pipeline
-        .accept(&tenant, &event, &body, stored_key, &arrived, None, trace)
+        .accept(&tenant, event, &body, stored_key, &arrived, None, trace)
         .await;
     match accepted {
         Ok(accepted) => {

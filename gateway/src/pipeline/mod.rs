@@ -17,7 +17,7 @@ use tokio::sync::Notify;
 
 use crate::config::Config;
 use crate::events;
-use crate::plugins::bindings::to_wit_event;
+use crate::plugins::bindings::into_wit_event;
 use crate::plugins::{
     configs_in_use, CompileCache, Overloaded, PluginThreads, Registry, Runtime, StateSource,
 };
@@ -140,12 +140,13 @@ pub enum ReplayError {
 impl Pipeline {
     /// Runs the tenant's plugins on a verified, parsed event and stores the event with every
     /// run, action and state write, atomically (the store hands the new actions to the
-    /// delivery worker). The plugin calls and the commit are spans of the event's `trace`.
+    /// delivery worker). The event itself moves into the plugins' input. The plugin calls and
+    /// the commit are spans of the event's `trace`.
     #[allow(clippy::too_many_arguments)]
     pub async fn accept(
         &self,
         tenant: &TenantEntry,
-        event: &events::SodaEvent,
+        event: events::SodaEvent,
         body: &[u8],
         dedup_key: Option<&str>,
         headers: &[(String, String)],
@@ -155,6 +156,7 @@ impl Pipeline {
         let tenant_id = &tenant.config.id;
         let event_id = new_id("evt");
         trace.set(|| KeyValue::new("soda.event_id", event_id.clone()));
+        let event_type = event.type_name().to_owned();
         let plugins_started = SystemTime::now();
         let mut runs = self
             .run_plugins(tenant, &event_id, event, body)
@@ -169,7 +171,7 @@ impl Pipeline {
         let record = EventRecord {
             id: &event_id,
             tenant: tenant_id,
-            event_type: event.type_name(),
+            event_type: &event_type,
             body,
             dedup: dedup_key.map(|key| Dedup {
                 key,
@@ -198,7 +200,7 @@ impl Pipeline {
             }
         }
         let plugins: Vec<&str> = runs.iter().map(|run| run.plugin.as_str()).collect();
-        tracing::info!(tenant = %tenant_id, event_id, event_type = event.type_name(), replay_of, plugin = %plugins.join(","), "event accepted");
+        tracing::info!(tenant = %tenant_id, event_id, event_type, replay_of, plugin = %plugins.join(","), "event accepted");
         Ok(Accepted { event_id, runs })
     }
 
@@ -223,7 +225,7 @@ impl Pipeline {
         let accepted = self
             .accept(
                 &tenant,
-                &event,
+                event,
                 &stored.body,
                 None,
                 &[],
@@ -241,14 +243,20 @@ impl Pipeline {
         &self,
         tenant: &TenantEntry,
         event_id: &str,
-        event: &events::SodaEvent,
+        event: events::SodaEvent,
         body: &[u8],
     ) -> Result<Vec<PluginRun>, Overloaded> {
-        let raw_json = String::from_utf8_lossy(body);
-        let wit_event = match to_wit_event(event_id, event, &raw_json) {
-            Some(wit_event) if !tenant.plugins.is_empty() => wit_event,
-            // No plugin, or `validate`, which plugins never receive.
-            _ => return Ok(Vec::new()),
+        if tenant.plugins.is_empty() {
+            return Ok(Vec::new());
+        }
+        // Valid UTF-8 once parsed; `from_utf8` checks ASCII a word at a time.
+        let raw_json = std::str::from_utf8(body).map_or_else(
+            |_| String::from_utf8_lossy(body).into_owned(),
+            str::to_owned,
+        );
+        // `validate`, which plugins never receive.
+        let Some(wit_event) = into_wit_event(event_id, event, raw_json) else {
+            return Ok(Vec::new());
         };
         let budget = tenant.quota.limits().event_budget;
         let registry = self.plugins.clone();

@@ -13,7 +13,7 @@ use super::Pipeline;
 use crate::actions::continuations::{Handled, ResponseHandler};
 use crate::config::Quota;
 use crate::events;
-use crate::plugins::bindings::to_wit_event;
+use crate::plugins::bindings::into_wit_event;
 use crate::records::{PluginRun, Produced};
 use crate::store::{ChainPosition, PendingContinuation};
 
@@ -71,8 +71,8 @@ impl PluginResponses {
             Ok(event) => event,
             Err(error) => return failed(format!("stored event does not parse: {error}")),
         };
-        let raw_json = String::from_utf8_lossy(event_body);
-        let Some(wit_event) = to_wit_event(&pending.event_id, &event, &raw_json) else {
+        let raw_json = String::from_utf8_lossy(event_body).into_owned();
+        let Some(wit_event) = into_wit_event(&pending.event_id, event, raw_json) else {
             return failed("a `validate` event never reaches plugins".into());
         };
         let run = pipeline

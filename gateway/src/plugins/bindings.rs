@@ -76,142 +76,147 @@ pub mod v0_1 {
 
 pub use current::soda::gateway::types as wit;
 
-/// Builds the WIT event handed to plugins; `None` for `validate`, which never reaches them (the
-/// gateway answers Soda's validation request itself).
-pub fn to_wit_event(id: &str, event: &SodaEvent, raw_json: &str) -> Option<wit::Event> {
-    let kind = match &event.kind {
+/// Builds the WIT event handed to plugins from the parsed event, moving its fields rather than
+/// copying them; `None` for `validate`, which never reaches them (the gateway answers Soda's
+/// validation request itself).
+pub fn into_wit_event(id: &str, event: SodaEvent, raw_json: String) -> Option<wit::Event> {
+    let kind = match event.kind {
         EventKind::Validate => return None,
         EventKind::CheckEvaluation(results) => {
-            wit::EventKind::CheckEvaluation(results.iter().map(check_result).collect())
+            wit::EventKind::CheckEvaluation(results.into_iter().map(check_result).collect())
         }
-        EventKind::IncidentCreated(i) => wit::EventKind::IncidentCreated(incident(i)),
-        EventKind::IncidentUpdated(i) => wit::EventKind::IncidentUpdated(incident(i)),
-        EventKind::ContractPublished(c) => wit::EventKind::ContractPublished(contract(c)),
-        EventKind::Unknown(name) => wit::EventKind::Unknown(name.clone()),
+        EventKind::IncidentCreated(i) => wit::EventKind::IncidentCreated(incident(*i)),
+        EventKind::IncidentUpdated(i) => wit::EventKind::IncidentUpdated(incident(*i)),
+        EventKind::ContractPublished(c) => wit::EventKind::ContractPublished(contract(*c)),
+        EventKind::Unknown(name) => wit::EventKind::Unknown(name),
     };
     Some(wit::Event {
         id: id.to_owned(),
         kind,
-        sent_at: event.sent_at.clone(),
-        incident_link_callback_url: event.incident_link_callback_url.clone(),
-        raw_json: raw_json.to_owned(),
+        sent_at: event.sent_at,
+        incident_link_callback_url: event.incident_link_callback_url,
+        raw_json,
     })
 }
 
-fn user(u: &events::User) -> wit::User {
+fn user(u: events::User) -> wit::User {
     wit::User {
-        id: u.id.clone(),
-        email: u.email.clone(),
+        id: u.id,
+        email: u.email,
     }
 }
 
-fn dataset(d: &events::Dataset) -> wit::Dataset {
+fn dataset(d: events::Dataset) -> wit::Dataset {
     wit::Dataset {
-        id: d.id.clone(),
-        name: d.name.clone(),
-        label: d.label.clone(),
-        soda_cloud_url: d.soda_cloud_url.clone(),
-        tags: d.tags.clone(),
-        owner: d.owner.as_ref().map(user),
-        datasource: d.datasource.as_ref().map(|s| wit::Datasource {
-            id: s.id.clone(),
-            name: s.name.clone(),
-            label: s.label.clone(),
+        id: d.id,
+        name: d.name,
+        label: d.label,
+        soda_cloud_url: d.soda_cloud_url,
+        tags: d.tags,
+        owner: d.owner.map(user),
+        datasource: d.datasource.map(|s| wit::Datasource {
+            id: s.id,
+            name: s.name,
+            label: s.label,
         }),
         attributes: d
             .attributes
-            .iter()
+            .into_iter()
             .map(|a| wit::Attribute {
-                id: a.id.clone(),
-                name: a.name.clone(),
-                label: a.label.clone(),
-                value: a.value.clone(),
+                id: a.id,
+                name: a.name,
+                label: a.label,
+                value: a.value,
             })
             .collect(),
     }
 }
 
-fn check_result(r: &events::CheckResult) -> wit::CheckResult {
+fn check_result(r: events::CheckResult) -> wit::CheckResult {
+    let outcome = match r.outcome() {
+        events::Outcome::Pass => wit::Outcome::Pass,
+        events::Outcome::Warn => wit::Outcome::Warn,
+        events::Outcome::Fail => wit::Outcome::Fail,
+        events::Outcome::Error => wit::Outcome::Error,
+        events::Outcome::NotEvaluated => wit::Outcome::NotEvaluated,
+        events::Outcome::Excluded => wit::Outcome::Excluded,
+        events::Outcome::Other => wit::Outcome::Other,
+    };
     wit::CheckResult {
-        id: r.id.clone(),
-        name: r.name.clone(),
-        soda_cloud_url: r.soda_cloud_url.clone(),
-        definition: r.definition.clone(),
-        datasets: r.datasets.iter().map(dataset).collect(),
-        column: r.column.clone(),
-        outcome: match r.outcome() {
-            events::Outcome::Pass => wit::Outcome::Pass,
-            events::Outcome::Warn => wit::Outcome::Warn,
-            events::Outcome::Fail => wit::Outcome::Fail,
-            events::Outcome::Error => wit::Outcome::Error,
-            events::Outcome::NotEvaluated => wit::Outcome::NotEvaluated,
-            events::Outcome::Excluded => wit::Outcome::Excluded,
-            events::Outcome::Other => wit::Outcome::Other,
-        },
-        outcome_raw: r.reported_outcome().map(str::to_owned),
-        data_timestamp: r.data_timestamp.clone(),
-        diagnostics_json: r.diagnostics.as_ref().map(|d| d.to_string()),
-        agreement: r.agreement.as_ref().map(|a| wit::Agreement {
-            id: a.id.clone(),
-            soda_cloud_url: a.soda_cloud_url.clone(),
-            label: a.label.clone(),
-            approval_state: a.approval_state.clone(),
-            evaluation_result: a.evaluation_result.clone(),
+        id: r.id,
+        name: r.name,
+        soda_cloud_url: r.soda_cloud_url,
+        definition: r.definition,
+        datasets: r.datasets.into_iter().map(dataset).collect(),
+        column: r.column,
+        outcome,
+        // What `reported_outcome` reads: `outcome`, or `evaluationStatus` without it.
+        outcome_raw: r.outcome_raw.or(r.evaluation_status),
+        data_timestamp: r.data_timestamp,
+        diagnostics_json: r.diagnostics.map(|d| d.to_string()),
+        agreement: r.agreement.map(|a| wit::Agreement {
+            id: a.id,
+            soda_cloud_url: a.soda_cloud_url,
+            label: a.label,
+            approval_state: a.approval_state,
+            evaluation_result: a.evaluation_result,
         }),
-        value: r.value.clone(),
-        attributes: r.attributes.clone(),
+        value: r.value,
+        attributes: r.attributes,
     }
 }
 
-fn incident(i: &events::Incident) -> wit::Incident {
+fn incident(i: events::Incident) -> wit::Incident {
+    let severity = match i.severity() {
+        events::Severity::Low => wit::Severity::Low,
+        events::Severity::Medium => wit::Severity::Medium,
+        events::Severity::High => wit::Severity::High,
+        events::Severity::Critical => wit::Severity::Critical,
+        events::Severity::Other => wit::Severity::Other,
+    };
+    let status = match i.status() {
+        events::IncidentStatus::Reported => wit::IncidentStatus::Reported,
+        events::IncidentStatus::Investigating => wit::IncidentStatus::Investigating,
+        events::IncidentStatus::Fixing => wit::IncidentStatus::Fixing,
+        events::IncidentStatus::InProgress => wit::IncidentStatus::InProgress,
+        events::IncidentStatus::Resolved => wit::IncidentStatus::Resolved,
+        events::IncidentStatus::Other => wit::IncidentStatus::Other,
+    };
     wit::Incident {
-        id: i.id.clone(),
-        soda_cloud_url: i.soda_cloud_url.clone(),
+        id: i.id,
+        soda_cloud_url: i.soda_cloud_url,
         number: i.number,
-        title: i.title.clone(),
-        description: i.description.clone(),
-        severity: match i.severity() {
-            events::Severity::Low => wit::Severity::Low,
-            events::Severity::Medium => wit::Severity::Medium,
-            events::Severity::High => wit::Severity::High,
-            events::Severity::Critical => wit::Severity::Critical,
-            events::Severity::Other => wit::Severity::Other,
-        },
-        severity_raw: i.severity_raw.clone(),
-        status: match i.status() {
-            events::IncidentStatus::Reported => wit::IncidentStatus::Reported,
-            events::IncidentStatus::Investigating => wit::IncidentStatus::Investigating,
-            events::IncidentStatus::Fixing => wit::IncidentStatus::Fixing,
-            events::IncidentStatus::InProgress => wit::IncidentStatus::InProgress,
-            events::IncidentStatus::Resolved => wit::IncidentStatus::Resolved,
-            events::IncidentStatus::Other => wit::IncidentStatus::Other,
-        },
-        status_raw: i.status_raw.clone(),
-        created: i.created.clone(),
-        last_updated: i.last_updated.clone(),
-        resolution_notes: i.resolution_notes.clone(),
-        resolution_timestamp: i.resolution_timestamp.clone(),
+        title: i.title,
+        description: i.description,
+        severity,
+        severity_raw: i.severity_raw,
+        status,
+        status_raw: i.status_raw,
+        created: i.created,
+        last_updated: i.last_updated,
+        resolution_notes: i.resolution_notes,
+        resolution_timestamp: i.resolution_timestamp,
         links: i
             .links
-            .iter()
+            .into_iter()
             .map(|l| wit::IncidentLink {
-                integration_type: l.integration_type.clone(),
-                name: l.name.clone(),
-                url: l.url.clone(),
+                integration_type: l.integration_type,
+                name: l.name,
+                url: l.url,
             })
             .collect(),
-        lead: i.lead.as_ref().map(user),
-        reporter: i.reporter.as_ref().map(user),
-        check_results: i.check_results.iter().map(check_result).collect(),
+        lead: i.lead.map(user),
+        reporter: i.reporter.map(user),
+        check_results: i.check_results.into_iter().map(check_result).collect(),
     }
 }
 
-fn contract(c: &events::Contract) -> wit::Contract {
+fn contract(c: events::Contract) -> wit::Contract {
     wit::Contract {
-        dataset: c.dataset.clone(),
-        prefixes: c.prefixes.clone(),
-        datasource: c.datasource.clone(),
-        author: c.author.as_ref().map(user),
-        contents: c.contents.clone(),
+        dataset: c.dataset,
+        prefixes: c.prefixes,
+        datasource: c.datasource,
+        author: c.author.map(user),
+        contents: c.contents,
     }
 }
