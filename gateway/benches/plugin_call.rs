@@ -71,7 +71,7 @@ fn per_event(root: &Path, runtime: &Runtime, plugins: &Path, limits: &PluginLimi
     json["checkResults"][0]["outcome"] = "fail".into();
     let body = json.to_string();
     let parsed = events::parse(body.as_bytes()).expect("seed parses");
-    let event = into_wit_event("evt_bench", parsed, body.clone()).expect("reaches plugins");
+    let event = into_wit_event("evt_bench", parsed, body.as_bytes()).expect("reaches plugins");
     let context = wit::Context {
         tenant: "bench".into(),
         config_json: r#"{"webhook_url":"https://hooks.slack.test/services/T/B/X"}"#.into(),
@@ -125,7 +125,7 @@ fn per_event(root: &Path, runtime: &Runtime, plugins: &Path, limits: &PluginLimi
 
     // An event type no plugin acts on: the cost of a call that returns nothing.
     let ignored = events::parse(br#"{"event":"schemaChanged"}"#).unwrap();
-    let ignored = into_wit_event("evt_bench", ignored, "{}".into()).expect("reaches plugins");
+    let ignored = into_wit_event("evt_bench", ignored, b"{}").expect("reaches plugins");
     let native_times = measure(|| {
         slack::Slack::handle(&native_event, &native_context).expect("native call");
     });
@@ -271,7 +271,7 @@ fn hot_reload(plugins: &Path) {
     let bytes = std::fs::read(plugins.join("slack.wasm")).unwrap();
     // An event type no plugin acts on: the cost of a call that returns nothing.
     let ignored = events::parse(br#"{"event":"schemaChanged"}"#).unwrap();
-    let ignored = into_wit_event("evt_bench", ignored, "{}".into()).expect("reaches plugins");
+    let ignored = into_wit_event("evt_bench", ignored, b"{}").expect("reaches plugins");
     let mut to_first_event = Vec::new();
     for round in 0..RELOAD_ROUNDS {
         // A different file each round (one extra byte in a custom section changes its hash).

@@ -134,8 +134,7 @@ impl Session<'_> {
     ) -> Result<Vec<Value>, RunFailure> {
         let parsed = events::parse(&input.body)
             .map_err(|e| RunFailure::Failed(format!("{}: {e}", input.label)))?;
-        let raw_json = String::from_utf8_lossy(&input.body).into_owned();
-        let Some(event) = into_wit_event(event_id, parsed, raw_json) else {
+        let Some(event) = into_wit_event(event_id, parsed, &input.body) else {
             let reason = "a `validate` event never reaches plugins: the gateway answers it";
             return Err(RunFailure::NotForPlugins(format!(
                 "{}: {reason}",

@@ -249,13 +249,8 @@ impl Pipeline {
         if tenant.plugins.is_empty() {
             return Ok(Vec::new());
         }
-        // Valid UTF-8 once parsed; `from_utf8` checks ASCII a word at a time.
-        let raw_json = std::str::from_utf8(body).map_or_else(
-            |_| String::from_utf8_lossy(body).into_owned(),
-            str::to_owned,
-        );
         // `validate`, which plugins never receive.
-        let Some(wit_event) = into_wit_event(event_id, event, raw_json) else {
+        let Some(wit_event) = into_wit_event(event_id, event, body) else {
             return Ok(Vec::new());
         };
         let budget = tenant.quota.limits().event_budget;

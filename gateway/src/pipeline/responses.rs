@@ -71,8 +71,7 @@ impl PluginResponses {
             Ok(event) => event,
             Err(error) => return failed(format!("stored event does not parse: {error}")),
         };
-        let raw_json = String::from_utf8_lossy(event_body).into_owned();
-        let Some(wit_event) = into_wit_event(&pending.event_id, event, raw_json) else {
+        let Some(wit_event) = into_wit_event(&pending.event_id, event, event_body) else {
             return failed("a `validate` event never reaches plugins".into());
         };
         let run = pipeline

@@ -77,9 +77,9 @@ pub mod v0_1 {
 pub use current::soda::gateway::types as wit;
 
 /// Builds the WIT event handed to plugins from the parsed event, moving its fields rather than
-/// copying them; `None` for `validate`, which never reaches them (the gateway answers Soda's
-/// validation request itself).
-pub fn into_wit_event(id: &str, event: SodaEvent, raw_json: String) -> Option<wit::Event> {
+/// copying them, with `body` (the bytes it was parsed from) as its raw JSON; `None` for
+/// `validate`, which never reaches them (the gateway answers Soda's validation request itself).
+pub fn into_wit_event(id: &str, event: SodaEvent, body: &[u8]) -> Option<wit::Event> {
     let kind = match event.kind {
         EventKind::Validate => return None,
         EventKind::CheckEvaluation(results) => {
@@ -90,6 +90,11 @@ pub fn into_wit_event(id: &str, event: SodaEvent, raw_json: String) -> Option<wi
         EventKind::ContractPublished(c) => wit::EventKind::ContractPublished(contract(*c)),
         EventKind::Unknown(name) => wit::EventKind::Unknown(name),
     };
+    // Valid UTF-8 once parsed; `from_utf8` checks ASCII a word at a time.
+    let raw_json = std::str::from_utf8(body).map_or_else(
+        |_| String::from_utf8_lossy(body).into_owned(),
+        str::to_owned,
+    );
     Some(wit::Event {
         id: id.to_owned(),
         kind,
