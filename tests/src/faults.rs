@@ -322,9 +322,11 @@ async fn serve_connection(mut stream: TcpStream, shared: Arc<FlakyShared>) {
 }
 
 /// Whether the peer closed its side: a read would return end-of-file (or fail) right now.
+/// The wait gives a busy runtime time to see a close that already arrived; a peer still
+/// connected only delays its (late) answer by it.
 async fn client_hung_up(stream: &TcpStream) -> bool {
     let mut byte = [0u8; 1];
-    match tokio::time::timeout(Duration::from_millis(5), stream.peek(&mut byte)).await {
+    match tokio::time::timeout(Duration::from_millis(100), stream.peek(&mut byte)).await {
         Err(_) => false,
         Ok(Ok(0)) | Ok(Err(_)) => true,
         Ok(Ok(_)) => false,

@@ -48,8 +48,10 @@ pub const LISTENING_PREFIX: &str = "soda-gateway listening on ";
 /// plugin (12–18 MB components) takes tens of seconds on a busy 2-core machine.
 pub const START_TIMEOUT: Duration = Duration::from_secs(180);
 
-/// How long tests wait for something that should happen "soon" (a delivery, a row).
-pub const SOON: Duration = Duration::from_secs(15);
+/// How long tests wait for something that should happen "soon" (a delivery, a row). Generous:
+/// a wait ends as soon as its condition holds, and on a 2-core machine busy with other work a
+/// delivery that takes milliseconds when quiet can take many seconds.
+pub const SOON: Duration = Duration::from_secs(60);
 
 // ---------------------------------------------------------------------------------------------
 // Build outputs
@@ -868,6 +870,21 @@ impl Gateway {
     pub async fn restart(&mut self) {
         self.kill();
         self.spawn().await;
+    }
+
+    /// Waits (up to [`SOON`]) until the gateway has no action left to send and no response left
+    /// to hand back to a plugin. Runs are stored with their actions before the 2xx, so from then
+    /// on nothing more reaches the fakes for the events sent so far: a count of what arrived is
+    /// final, with no sleep to guess how long "never" is.
+    pub async fn wait_until_settled(&self) {
+        let unfinished = "SELECT COUNT(*) FROM actions \
+                          WHERE status = 'pending' OR continuation_status IN ('waiting', 'pending')";
+        wait_until(
+            "no action is left to send and no response to hand back",
+            SOON,
+            async || self.count(unfinished).await == 0,
+        )
+        .await;
     }
 
     /// POSTs `body` to `/hooks/{tenant}` with exactly `headers` (plus content-type JSON).

@@ -4,9 +4,9 @@
 //! The server is found at `SODA_TEST_PG_URL`, by default `postgres://postgres@127.0.0.1:5432/test`.
 //! When none answers, tests that use it fail: they never skip.
 
-use std::time::Duration;
-
 use sqlx::{AnyConnection, Connection as _, Executor as _};
+
+use crate::SOON;
 
 /// The server the tests use.
 pub fn test_server_url() -> String {
@@ -28,9 +28,10 @@ impl PgSchema {
             name: format!("soda_blackbox_{}", unique_suffix()),
             url,
         };
-        let mut connection = tokio::time::timeout(Duration::from_secs(10), schema.connect_raw())
+        // A server that is down refuses at once; a busy one may take a while to answer.
+        let mut connection = tokio::time::timeout(SOON, schema.connect_raw())
             .await
-            .unwrap_or_else(|_| panic!("PostgreSQL at {} did not answer in 10s", schema.url));
+            .unwrap_or_else(|_| panic!("PostgreSQL at {} did not answer in {SOON:?}", schema.url));
         connection.execute("SELECT 1").await.expect("SELECT 1");
         schema
     }

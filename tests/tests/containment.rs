@@ -3,7 +3,7 @@
 //! held to their limits, and another tenant's events are answered and delivered meanwhile.
 
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use serde_json::{json, Value};
 use soda_gateway_tests::reload::install_and_wait;
@@ -18,6 +18,9 @@ const TOKEN: &str = "metrics-s3cret";
 const HOSTILE: &str = "acme";
 /// The tenant that must not notice.
 const BYSTANDER: &str = "other";
+/// How long the bystander's answer may take: far above what a busy machine adds, well under
+/// the 60 s the sleeping attacks would hold it up if it waited on them.
+const BYSTANDER_ANSWER: Duration = Duration::from_secs(20);
 
 /// A `checkEvaluation` with failing checks: Slack posts one message for it.
 fn failing_check() -> Value {
@@ -41,15 +44,17 @@ fn config(attack: Value, slack: &FakeDownstream) -> Config {
         .tenant(bystander(slack))
 }
 
-/// Sends the bystander's event and expects it answered at once and delivered within 2 s.
+/// Sends the bystander's event and expects it answered without waiting on the attack, and
+/// its message delivered. (A busy machine makes "at once" seconds: a test that must tell a
+/// held-up bystander from a served one compares with the attack's own progress instead.)
 async fn bystander_is_served(gateway: &Gateway, slack: &FakeDownstream, nth: usize) {
     let reply = gateway.send_event(BYSTANDER, &failing_check()).await;
     assert_eq!(reply.status, 200, "{reply:?}");
     assert!(
-        reply.elapsed < Duration::from_secs(1),
-        "the bystander is answered at once: {reply:?}"
+        reply.elapsed < BYSTANDER_ANSWER,
+        "the bystander is answered without waiting on the attack: {reply:?}"
     );
-    slack.wait_for(nth, Duration::from_secs(2)).await;
+    slack.wait_for(nth, SOON).await;
 }
 
 /// The runs of the hostile plugin.
@@ -120,8 +125,10 @@ async fn a_plugin_asleep_in_a_host_call_is_abandoned_at_its_timeout() {
         bystander_is_served(&gateway, &slack, 1).await;
     });
     assert_eq!(reply.status, 200, "{reply:?}");
+    // The recorded error below names the timeout; this bound, half the sleep, leaves a busy
+    // machine tens of seconds.
     assert!(
-        reply.elapsed < Duration::from_secs(3),
+        reply.elapsed < Duration::from_secs(30),
         "answered at the 1 s timeout, not after the 60 s sleep: {reply:?}"
     );
     assert_hostile_failed(&gateway, &["wall-clock timeout of 1s"]).await;
@@ -256,7 +263,7 @@ async fn a_chain_fanning_out_ends_at_the_event_limit_and_others_are_delivered() 
 
     let reply = gateway.send_event(HOSTILE, &failing_check()).await;
     assert_eq!(reply.status, 200, "{reply:?}");
-    // While the chain fans out, the bystander's events are delivered within 2 s.
+    // While the chain fans out, the bystander's events are answered and delivered.
     for nth in 1..=3 {
         tokio::time::sleep(Duration::from_millis(300)).await;
         bystander_is_served(&gateway, &slack, nth).await;
@@ -269,16 +276,10 @@ async fn a_chain_fanning_out_ends_at_the_event_limit_and_others_are_delivered() 
         })
     })
     .await;
-    let started = Instant::now();
-    let mut settled = gateway.count_rows("actions").await;
-    loop {
-        tokio::time::sleep(Duration::from_millis(500)).await;
-        let now = gateway.count_rows("actions").await;
-        if now == settled || started.elapsed() > Duration::from_secs(20) {
-            break;
-        }
-        settled = now;
-    }
+    // The chain has ended once no action is left to send and no response waits for its
+    // plugin: nothing can add an action any more.
+    gateway.wait_until_settled().await;
+    let settled = gateway.count_rows("actions").await;
     // The default limit is 500 actions per event (plus the bystander's three messages).
     assert!(
         settled <= 500 + 3,
@@ -291,21 +292,26 @@ async fn an_event_whose_plugins_all_hang_is_answered_within_its_budget() {
     let slack = FakeDownstream::start().await;
     let sink = FakeDownstream::start().await;
     let attack = json!({ "mode": "sleep", "seconds": 60, "url": sink.url("/woke") });
-    // Each plugin alone may take 5 s; together they get the tenant's 1.5 s budget.
+    // Each plugin alone may take 30 s; together they get the tenant's 1.5 s budget. (Limits
+    // this long keep an answer held up by them far from one delayed by a busy machine.)
     let tenant = hostile(attack)
         .plugin(Plugin::Loop, json!({}))
         .quota("{ event_budget = \"1500ms\" }");
     let config = Config::new()
-        .deadline("5s")
+        .deadline("30s")
         .tenant(tenant)
-        .tenant(bystander(&slack));
+        .tenant(bystander(&slack))
+        .extra_top_level_toml(
+            "[plugin_overrides.fixture_hostile]\ntimeout = \"30s\"\n\
+             [plugin_overrides.fixture_loop]\ntimeout = \"30s\"",
+        );
     let gateway = Gateway::start(config).await;
 
     let reply = gateway.send_event(HOSTILE, &failing_check()).await;
     assert_eq!(reply.status, 200, "{reply:?}");
     assert!(
-        reply.elapsed < Duration::from_millis(2500),
-        "answered within the 1.5 s budget: {reply:?}"
+        reply.elapsed < Duration::from_secs(15),
+        "answered within the 1.5 s budget, not after a plugin's 30 s: {reply:?}"
     );
     let runs = gateway.plugin_runs().await;
     assert_eq!(runs.len(), 2, "{runs:?}");
@@ -405,6 +411,13 @@ async fn memories_added_to_a_component_count_against_one_cap() {
     assert_eq!(reply.status, 200, "{reply:?}");
     assert_hostile_failed_once(&gateway, "exceeded its memory cap of 64 MiB").await;
     bystander_is_served(&gateway, &slack, 1).await;
+    // A failed run keeps no action: nothing of the capped call is left to send.
+    let hostile_actions = format!("SELECT COUNT(*) FROM actions WHERE plugin = '{name}'");
+    assert_eq!(
+        gateway.count(&hostile_actions).await,
+        1,
+        "only the first call's action is stored"
+    );
     assert_eq!(sink.requests().len(), 1, "the capped call sent nothing");
     assert_eq!(metric(&gateway, "soda_plugin_calls_running").await, 0.0);
 }
@@ -478,8 +491,20 @@ async fn more_spinning_plugins_than_cores_do_not_hold_up_another_tenant() {
         let gateway = Arc::clone(&gateway);
         spinning.spawn(async move { gateway.send_event(HOSTILE, &failing_check()).await });
     }
-    tokio::time::sleep(Duration::from_millis(300)).await;
+    // Calls that did not yield would hold the plugin threads, and the others never start.
+    wait_until(
+        &format!("all {spinners} runaway calls run at once"),
+        SOON,
+        async || metric(&gateway, "soda_plugin_calls_running").await >= spinners as f64,
+    )
+    .await;
     bystander_is_served(&gateway, &slack, 1).await;
+    // Held up, the bystander would get a thread only once a runaway call was stopped (at its
+    // 2 s deadline at the earliest), and so be answered after it.
+    assert!(
+        spinning.try_join_next().is_none(),
+        "the bystander was answered only after a runaway call was stopped"
+    );
     for reply in spinning.join_all().await {
         assert_eq!(reply.status, 200, "{reply:?}");
     }

@@ -114,8 +114,9 @@ async fn a_plugin_without_on_response_delivers_but_may_not_ask_to_hear_back() {
                 && error.contains("does not export `on-response`")),
         "{refused:?}"
     );
-    // Nothing of the refused answer is sent, even later.
-    tokio::time::sleep(std::time::Duration::from_millis(500)).await;
+    // Nothing of the refused answer is sent, even later: once no action is pending, the
+    // gateway has sent everything it ever will.
+    gateway.wait_until_settled().await;
     assert_eq!(
         downstream.requests().len(),
         1,

@@ -1,6 +1,6 @@
 //! The same delivery twice runs the plugins once: Soda (or a proxy) may send an event again.
 
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::{SystemTime, UNIX_EPOCH};
 
 use serde_json::json;
 use soda_gateway_tests::{
@@ -20,11 +20,13 @@ async fn the_same_body_twice_is_acknowledged_without_running_plugins_again() {
         let reply = gateway.send_event("acme", &failing).await;
         assert_eq!(reply.status, 200, "{reply:?}");
     }
-    slack.wait_for(1, SOON).await;
-    tokio::time::sleep(Duration::from_millis(1000)).await;
-    assert_eq!(slack.requests().len(), 1, "one Slack message");
+    // Stored before the answers: one event, one run, one action.
     assert_eq!(gateway.count_rows("events").await, 1);
     assert_eq!(gateway.count_rows("plugin_runs").await, 1);
+    assert_eq!(gateway.count_rows("actions").await, 1);
+    slack.wait_for(1, SOON).await;
+    gateway.wait_until_settled().await;
+    assert_eq!(slack.requests().len(), 1, "one Slack message");
 
     // A different event is not a duplicate.
     let reply = gateway
@@ -65,11 +67,11 @@ async fn a_replayed_body_with_a_new_unsigned_webhook_id_gets_the_original_answer
         answers[0]["link"]["url"],
         "https://tracker.example/browse/INC-196"
     );
-    soda.wait_for(1, SOON).await;
-    tokio::time::sleep(Duration::from_millis(500)).await;
-    assert_eq!(soda.requests().len(), 1, "one callback");
     assert_eq!(gateway.count_rows("events").await, 1);
     assert_eq!(gateway.count_rows("plugin_runs").await, 1);
+    soda.wait_for(1, SOON).await;
+    gateway.wait_until_settled().await;
+    assert_eq!(soda.requests().len(), 1, "one callback");
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -125,10 +127,10 @@ async fn a_signed_webhook_id_keeps_equal_bodies_apart_and_a_reused_one_is_logged
         "same text, new message"
     );
     assert_eq!(post("msg_1", body("warn")).await, 200, "id reused");
-    slack.wait_for(3, SOON).await;
-    tokio::time::sleep(Duration::from_millis(500)).await;
-    assert_eq!(slack.requests().len(), 3, "the retry ran no plugin");
     assert_eq!(gateway.count_rows("events").await, 3);
+    slack.wait_for(3, SOON).await;
+    gateway.wait_until_settled().await;
+    assert_eq!(slack.requests().len(), 3, "the retry ran no plugin");
     wait_until("the reuse is logged", SOON, async || {
         gateway
             .stderr()
@@ -159,9 +161,9 @@ async fn deliveries_of_one_event_racing_each_other_are_stored_once() {
             "every delivery is acknowledged"
         );
     }
-    slack.wait_for(1, SOON).await;
-    tokio::time::sleep(Duration::from_millis(500)).await;
     assert_eq!(gateway.count_rows("events").await, 1, "stored once");
     assert_eq!(gateway.count_rows("actions").await, 1);
+    slack.wait_for(1, SOON).await;
+    gateway.wait_until_settled().await;
     assert_eq!(slack.requests().len(), 1, "one Slack message");
 }

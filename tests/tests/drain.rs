@@ -9,7 +9,7 @@ use std::time::Duration;
 use serde_json::json;
 use soda_gateway_tests::postgres::PgSchema;
 use soda_gateway_tests::{
-    failing_check_named, wait_until, Config, FakeDownstream, Gateway, Plugin, Tenant, Verify,
+    failing_check_named, wait_until, Config, FakeDownstream, Gateway, Plugin, Tenant, Verify, SOON,
 };
 
 const SENDERS: usize = 4;
@@ -76,7 +76,7 @@ async fn sigterm_under_load(postgres: Option<&PgSchema>) {
     let senders: Vec<_> = (0..SENDERS)
         .map(|sender| tokio::spawn(send_until_refused(url.clone(), sender)))
         .collect();
-    slack.wait_for(8, Duration::from_secs(30)).await;
+    slack.wait_for(8, SOON).await;
     let status = gateway.terminate().await;
     assert!(
         status.success(),
@@ -113,18 +113,16 @@ async fn sigterm_under_load(postgres: Option<&PgSchema>) {
     gateway.restart().await;
     // Every accepted event's message arrives: the ones in flight at the stop finished before
     // it, the ones waiting were released and are sent now.
-    wait_until(
-        "every accepted event is delivered",
-        Duration::from_secs(60),
-        async || {
-            let bodies: Vec<String> = slack.requests().iter().map(|r| r.text()).collect();
-            accepted
-                .iter()
-                .all(|name| bodies.iter().any(|body| body.contains(name)))
-        },
-    )
+    wait_until("every accepted event is delivered", SOON, async || {
+        let bodies: Vec<String> = slack.requests().iter().map(|r| r.text()).collect();
+        accepted
+            .iter()
+            .all(|name| bodies.iter().any(|body| body.contains(name)))
+    })
     .await;
-    tokio::time::sleep(Duration::from_secs(2)).await;
+    // Once no action is pending the gateway has sent everything it ever will (a second send
+    // would come from an action still pending): the counts below are final.
+    gateway.wait_until_settled().await;
 
     let requests = slack.requests();
     let mut per_key: HashMap<String, usize> = HashMap::new();

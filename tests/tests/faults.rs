@@ -29,12 +29,14 @@ const KILLS: usize = 4;
 const DELIVERY_TIMEOUT: &str = "500ms";
 const SLOW_ANSWER: Duration = Duration::from_secs(1);
 /// A sender gives up on an event after this many posts or this long, and on all of them this
-/// long after the start.
+/// long after the start. The times only stop a test whose gateway never accepts: on a busy
+/// machine, sending through the kills and restarts takes far longer than on an idle one.
 const MAX_POSTS_PER_EVENT: usize = 60;
-const MAX_SENDING_PER_EVENT: Duration = Duration::from_secs(45);
-const MAX_SENDING: Duration = Duration::from_secs(60);
-/// How long every accepted event may take to arrive once the downstream is healthy.
-const CONVERGENCE: Duration = Duration::from_secs(60);
+const MAX_SENDING_PER_EVENT: Duration = Duration::from_secs(120);
+const MAX_SENDING: Duration = Duration::from_secs(240);
+/// How long every accepted event may take to arrive once the downstream is healthy (seconds
+/// on an idle machine).
+const CONVERGENCE: Duration = Duration::from_secs(120);
 
 /// `delivery.lease` on PostgreSQL: just over the longest step it covers (a plugin call may
 /// take 5 s), so a killed process's work is taken over soon.

@@ -13,6 +13,10 @@ use soda_gateway_tests::{
 /// The tenant every test posts for.
 const TENANT: &str = "acme";
 
+/// An upper bound on answering an event whose hostile plugin is cut off within seconds: far
+/// above what a busy machine adds, still well under the 60 s the test's HTTP client waits.
+const ANSWERED_IN_TIME: Duration = Duration::from_secs(20);
+
 /// A tenant with `hostile` (and its config) enabled before Slack, which posts to `slack`.
 fn tenant_with_slack(hostile: Plugin, config: Value, slack: &FakeDownstream) -> Tenant {
     Tenant::hmac(TENANT, "s3cret")
@@ -73,9 +77,11 @@ async fn infinite_loop_is_stopped_within_its_deadline() {
 
     let reply = gateway.send_event(TENANT, &failing_check()).await;
     assert_eq!(reply.status, 200, "{reply:?}");
+    // Which limit stopped the loop is in its recorded error (the deadline, not the 5 s
+    // timeout); the answer only has to come in time, however busy the machine.
     assert!(
-        reply.elapsed < Duration::from_secs(3),
-        "the loop is cut off by its 200 ms deadline: {reply:?}"
+        reply.elapsed < ANSWERED_IN_TIME,
+        "the loop is cut off, the event answered: {reply:?}"
     );
     slack.wait_for(1, SOON).await;
     assert_failed_beside_slack(&gateway, Plugin::Loop, &["deadline"]).await;
@@ -96,9 +102,11 @@ async fn a_per_plugin_override_applies_a_shorter_wall_clock_timeout() {
 
     let reply = gateway.send_event(TENANT, &failing_check()).await;
     assert_eq!(reply.status, 200, "{reply:?}");
+    // Which limit stopped the loop (the 300 ms override, not the 20 s deadline) is in its
+    // recorded error below; the answer only has to come in time.
     assert!(
-        reply.elapsed < Duration::from_secs(5),
-        "the 300 ms override, not the 20 s deadline, stops the loop: {reply:?}"
+        reply.elapsed < ANSWERED_IN_TIME,
+        "the loop is cut off, the event answered: {reply:?}"
     );
     slack.wait_for(1, SOON).await;
     assert_failed_beside_slack(&gateway, Plugin::Loop, &["wall-clock timeout of 300ms"]).await;
@@ -164,8 +172,8 @@ async fn flood_of_actions_is_cut_off_with_an_error() {
         "no flood action is stored"
     );
 
-    // Give a stray delivery time to show up: anything stored would be due at once.
-    tokio::time::sleep(Duration::from_millis(500)).await;
+    // Once no action is pending, everything the gateway will ever send has arrived.
+    gateway.wait_until_settled().await;
     let requests = downstream.requests();
     assert!(
         requests.iter().all(|r| r.path == "/hook"),

@@ -22,6 +22,10 @@ use soda_gateway_tests::{
 /// The name the tests give the echo fixtures in the plugins folder.
 const ECHO: &str = "echo";
 
+/// How long the continuous load runs at most (one event per 20 ms tick): it only stops the
+/// test should the swap never finish, so it leaves the swap time even on a busy machine.
+const LOAD_LIMIT: Duration = Duration::from_secs(180);
+
 /// A failing `checkEvaluation` whose check result id is `seq-{seq}`, so that the echo plugin's
 /// body tells which request it answered.
 fn numbered_event(seq: usize) -> Value {
@@ -85,15 +89,16 @@ async fn hot_reload_swaps_versions_under_continuous_load_without_failed_requests
 
     let sent = AtomicUsize::new(0);
     let stop = AtomicBool::new(false);
-    // Events go out every 20 ms, each awaited, until told to stop (or 30 s / 1,500 events).
+    // Events go out every 20 ms, each awaited, until told to stop (or LOAD_LIMIT / 9,000
+    // events).
     let load = async {
         let mut replies = Vec::new();
         let started = Instant::now();
         let mut tick = tokio::time::interval(Duration::from_millis(20));
         tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         while !stop.load(Ordering::SeqCst)
-            && replies.len() < 1_500
-            && started.elapsed() < Duration::from_secs(30)
+            && replies.len() < 9_000
+            && started.elapsed() < LOAD_LIMIT
         {
             tick.tick().await;
             let seq = replies.len();
@@ -107,11 +112,9 @@ async fn hot_reload_swaps_versions_under_continuous_load_without_failed_requests
         let sent_at_least = |n: usize| {
             let sent = &sent;
             async move {
-                wait_until(
-                    &format!("{n} events were sent"),
-                    Duration::from_secs(30),
-                    async || sent.load(Ordering::SeqCst) >= n,
-                )
+                wait_until(&format!("{n} events were sent"), SOON, async || {
+                    sent.load(Ordering::SeqCst) >= n
+                })
                 .await;
             }
         };
@@ -344,7 +347,9 @@ async fn a_loaded_plugin_is_not_reloaded_by_reading_it() {
     let mark = log_mark(&gateway);
     install_and_wait(&gateway, ECHO, &Fixture::EchoV1.bytes(), SOON).await;
     // Loading reads the file; reads must not count as changes (that would reload forever).
-    tokio::time::sleep(Duration::from_millis(500)).await;
+    // The watcher handles changes in order: once a file dropped in after the load is loaded,
+    // any change the load's reads caused was handled before it.
+    install_and_wait(&gateway, "echo_later", &Fixture::EchoV1.bytes(), SOON).await;
     let loads = log_lines(&gateway, mark)
         .into_iter()
         .filter(|line| line.contains("plugin loaded") && line.has("plugin", ECHO))

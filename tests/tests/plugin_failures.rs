@@ -1,7 +1,5 @@
 //! A broken plugin costs its own run, never the gateway or the other plugins.
 
-use std::time::Duration;
-
 use serde_json::json;
 use soda_gateway_tests::{
     event, with_outcomes, Config, FakeDownstream, Gateway, Plugin, Tenant, SOON,
@@ -59,12 +57,10 @@ async fn looping_plugin_is_stopped_by_its_deadline() {
     let gateway = Gateway::start(Config::new().deadline("300ms").tenant(tenant)).await;
     let failing = with_outcomes(event("gen1_check_evaluation"), "fail");
 
+    // Not timed: how long the answer takes also measures the machine's load. The recorded
+    // reason shows the 300 ms deadline cut the loop off, not the event's 5 s budget.
     let reply = gateway.send_event("acme", &failing).await;
     assert_eq!(reply.status, 200, "{reply:?}");
-    assert!(
-        reply.elapsed < Duration::from_secs(5),
-        "the loop is cut off by its 300 ms deadline: {reply:?}"
-    );
     let runs = gateway.plugin_runs().await;
     let looping = runs
         .iter()
@@ -86,6 +82,12 @@ async fn looping_plugin_is_stopped_by_its_deadline() {
     assert_eq!(validate.status, 200, "{validate:?}");
     let again = gateway.send_event("acme", &failing).await;
     assert_eq!(again.status, 200, "{again:?}");
-    assert!(again.elapsed < Duration::from_secs(5), "{again:?}");
+    let cut_off = "SELECT COUNT(*) FROM plugin_runs WHERE plugin = 'fixture_loop' \
+                   AND error LIKE '%exceeded its deadline of 300ms%'";
+    assert_eq!(
+        gateway.count(cut_off).await,
+        2,
+        "the deadline cuts it off again"
+    );
     slack.wait_for(2, SOON).await;
 }

@@ -1,8 +1,6 @@
 //! The Jira plugin: a Soda incident becomes a Jira issue, the issue is linked back to the
 //! incident through Soda's callback URL, and resolving the incident resolves the issue.
 
-use std::time::Duration;
-
 use serde_json::{json, Value};
 use soda_gateway_tests::{
     event, wait_until, with_callback_url, Config, FakeDownstream, Gateway, Plugin, PluginRun,
@@ -237,6 +235,7 @@ async fn resolving_the_incident_takes_the_issue_s_done_transition_once() {
             .contains("no Jira issue is known for Soda incident b7e4c1a9"),
         "the error names the incident"
     );
+    gateway.wait_until_settled().await;
     assert_eq!(jira.requests().len(), 3, "nothing more sent to Jira");
     assert_eq!(soda.requests().len(), 1, "one link only");
 }
@@ -259,7 +258,7 @@ async fn resolving_an_incident_without_an_issue_is_a_recorded_error() {
         ),
         "{error}"
     );
-    tokio::time::sleep(Duration::from_millis(1000)).await;
+    gateway.wait_until_settled().await;
     assert!(jira.requests().is_empty(), "{:?}", jira.requests());
     assert!(soda.requests().is_empty(), "{:?}", soda.requests());
 }
@@ -286,7 +285,7 @@ async fn no_transition_named_done_is_a_recorded_error_naming_those_on_offer() {
             && error.contains("To Do, In Progress, Ship it"),
         "{error}"
     );
-    tokio::time::sleep(Duration::from_millis(1000)).await;
+    gateway.wait_until_settled().await;
     let paths: Vec<_> = jira
         .requests()
         .iter()
@@ -321,6 +320,6 @@ async fn a_refused_creation_is_a_recorded_error_and_links_nothing() {
             && error.contains("Field 'priority' cannot be set."),
         "Jira's answer is quoted: {error}"
     );
-    tokio::time::sleep(Duration::from_millis(1000)).await;
+    gateway.wait_until_settled().await;
     assert!(soda.requests().is_empty(), "{:?}", soda.requests());
 }

@@ -191,6 +191,7 @@ async fn gen2_incident_is_created_noted_and_resolved() {
             "close_notes": "Resolved in Soda.",
         }),
     );
+    gateway.wait_until_settled().await;
     assert_eq!(soda.requests().len(), 1, "updates post no further links");
 }
 
@@ -225,6 +226,7 @@ async fn a_refused_creation_links_nothing_and_names_the_answer() {
         gateway.count(failed).await == 1
     })
     .await;
+    gateway.wait_until_settled().await;
     assert_eq!(instance.requests().len(), 1, "a 400 is not retried");
     assert!(soda.requests().is_empty(), "no link: {:?}", soda.requests());
 }

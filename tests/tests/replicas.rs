@@ -98,7 +98,15 @@ async fn two_replicas_serve_and_deliver_and_send_each_action_once() {
         delivered_by(&a).await + delivered_by(&b).await == EVENTS as u64
     })
     .await;
-    // Both keep polling: give a second claim of the same action time to happen.
+    // Every action is recorded as delivered, so neither replica claims one again. A second
+    // claim made before that would still be on its way, which nothing records until it is
+    // answered: a short settle lets it show.
+    wait_until("every action is recorded as delivered", SOON, async || {
+        a.count("SELECT COUNT(*) FROM actions WHERE status = 'succeeded'")
+            .await
+            == EVENTS as i64
+    })
+    .await;
     tokio::time::sleep(Duration::from_secs(1)).await;
 
     let (seen, per_key) = tally(&slack, &markers);
@@ -121,52 +129,74 @@ async fn two_replicas_serve_and_deliver_and_send_each_action_once() {
     assert_eq!(by_a + by_b, EVENTS as u64);
 }
 
+/// The takeover test's delivery timeout: the first replica's requests must stay unanswered, and
+/// not time out, until it is killed, however long sending the events takes on a loaded machine.
+const TAKEOVER_TIMEOUT: Duration = Duration::from_secs(20);
+/// The takeover test's lease: longer than the timeout, with room for a new action's send to
+/// start (an action is sent only while its lease outlasts the timeout).
+const TAKEOVER_LEASE: Duration = Duration::from_secs(26);
+
 #[tokio::test(flavor = "multi_thread")]
 async fn a_killed_replicas_work_is_taken_over_after_its_lease() {
     const EVENTS: usize = 8;
     let schema = PgSchema::new().await;
     let slack = FakeDownstream::start().await;
-    // Slow enough that the first replica is mid-delivery when it dies.
-    slack.set_delay(Duration::from_millis(800));
-    let config = replica_config(&schema, &slack);
+    // The first replica's requests are never answered: it is mid-delivery of each when it dies.
+    slack.set_delay(Duration::from_secs(600));
+    let mut config = replica_config(&schema, &slack);
+    config.delivery_timeout = format!("{}s", TAKEOVER_TIMEOUT.as_secs());
+    config.lease = Some(format!("{}s", TAKEOVER_LEASE.as_secs()));
     let mut a = Gateway::start(config.clone()).await;
     let b = Gateway::start(config).await;
 
     let markers: Vec<String> = (0..EVENTS).map(|i| format!("takeover-e{i}")).collect();
+    // Every lease is taken after this: an action is leased from the moment it is stored.
+    let sending = Instant::now();
     for marker in &markers {
         let reply = a.send_event(TENANT, &failing_check_named(marker)).await;
         assert_eq!(reply.status, 200, "{reply:?}");
     }
-    slack.wait_for(1, SOON).await;
+    // Each action belongs to the replica that stored it: all are the first one's to send, and
+    // it sent them all (none was answered) before it dies.
+    slack.wait_for(EVENTS, SOON).await;
     a.kill();
-    let killed = Instant::now();
-    // Requests the dead replica had sent: the downstream answers only after 800 ms, so none of
-    // them was answered, and none was recorded as delivered.
+    slack.set_delay(Duration::ZERO);
     let (_, in_flight_at_kill) = tally(&slack, &markers);
 
     wait_until(
         "every event delivered, and every request in flight at the kill sent again",
-        SOON + LEASE,
+        SOON + TAKEOVER_LEASE,
         async || {
             let (seen, per_key) = tally(&slack, &markers);
             seen.len() == EVENTS && in_flight_at_kill.keys().all(|key| per_key[key] >= 2)
         },
     )
     .await;
-    let takeover = killed.elapsed();
-    // Give any extra resend time to show.
+    let takeover = sending.elapsed();
+    // Every action is recorded as delivered, so the survivor claims none again. A second claim
+    // made before that would still be on its way, which nothing records until it is answered:
+    // a short settle lets it show.
+    wait_until("the survivor recorded every delivery", SOON, async || {
+        b.count("SELECT COUNT(*) FROM actions WHERE status = 'succeeded'")
+            .await
+            == EVENTS as i64
+            && delivered_by(&b).await >= EVENTS as u64
+    })
+    .await;
     tokio::time::sleep(Duration::from_secs(1)).await;
     let (seen, per_key) = tally(&slack, &markers);
     let by_survivor = delivered_by(&b).await;
     println!(
         "events={EVENTS} in_flight_at_kill={} delivered_by_survivor={by_survivor} \
-         taken_over_after={takeover:?} lease={LEASE:?} requests={}",
+         taken_over_after={takeover:?} lease={TAKEOVER_LEASE:?} requests={}",
         in_flight_at_kill.len(),
         slack.requests().len()
     );
     assert_eq!(seen.len(), EVENTS);
+    // Measured from before the first action was stored, when no lease had begun: however late
+    // the kill came on a loaded machine, a takeover at the lease is no earlier than this.
     assert!(
-        takeover >= LEASE - Duration::from_millis(500),
+        takeover >= TAKEOVER_LEASE - Duration::from_millis(500),
         "taken over before the lease ran out: {takeover:?}"
     );
     for (key, count) in &per_key {

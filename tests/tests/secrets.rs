@@ -58,12 +58,21 @@ async fn secrets_reach_only_the_wire_of_their_own_tenant() {
         format!("/hook/{PATH_SECRET}"),
         "substituted on the wire"
     );
-    wait_until("the other two actions failed", SOON, async || {
-        gateway
-            .count("SELECT COUNT(*) FROM actions WHERE status = 'failed'")
-            .await
-            == 2
-    })
+    // Every action final: the other two refused, the sent one recorded as delivered.
+    wait_until(
+        "the other two actions failed and the first succeeded",
+        SOON,
+        async || {
+            gateway
+                .count("SELECT COUNT(*) FROM actions WHERE status = 'failed'")
+                .await
+                == 2
+                && gateway
+                    .count("SELECT COUNT(*) FROM actions WHERE status = 'succeeded'")
+                    .await
+                    == 1
+        },
+    )
     .await;
     let refused = |tenant: &str, reason: &str| {
         format!(

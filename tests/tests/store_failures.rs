@@ -44,13 +44,17 @@ async fn a_batch_whose_commit_fails_answers_503_to_every_request_in_it_and_store
                 .status
         })
     };
+    // Nothing shows that a request is waiting for the writer, so pauses let them arrive:
+    // long for a request of a tenant without plugins even on a busy machine, and together well
+    // under the writer's 5 s busy timeout, past which the first request would fail too.
+    let arrive = Duration::from_millis(1500);
     let first = send("acme", "first".into());
-    tokio::time::sleep(Duration::from_millis(500)).await;
+    tokio::time::sleep(arrive).await;
     let mut batch = vec![send("poison", "poisoned".into())];
     for i in 0..4 {
         batch.push(send("acme", format!("beside-the-poison-{i}")));
     }
-    tokio::time::sleep(Duration::from_millis(500)).await;
+    tokio::time::sleep(arrive).await;
     db.execute("COMMIT").await.unwrap();
 
     assert_eq!(first.await.unwrap(), 200, "the batch before commits");

@@ -23,6 +23,9 @@ const SECRET: &str = "trace-signing-s3cret";
 const MARKER: &str = "traced-check-marker";
 const SENDER_TRACE: &str = "4bf92f3577b34da6a3ce929d0e0e4736";
 const SENDER_SPAN: &str = "00f067aa0ba902b7";
+/// The delay before the retry: the test turns the downstream's 503 into 200 in between, once it
+/// sees the first attempt recorded, which a loaded machine may take a while to do.
+const RETRY_DELAY: &str = "5s";
 
 /// One span as the collector received it.
 #[derive(Debug, Clone)]
@@ -138,7 +141,7 @@ async fn one_event_is_one_trace(postgres: Option<&PgSchema>) {
     slack.set_status(503);
     let tenant = Tenant::hmac("acme", SECRET)
         .plugin(Plugin::Slack, json!({ "webhook_url": slack.url("/hook") }));
-    let mut config = traced(Config::new().tenant(tenant), &collector).retry_delays(&["300ms"]);
+    let mut config = traced(Config::new().tenant(tenant), &collector).retry_delays(&[RETRY_DELAY]);
     if let Some(schema) = postgres {
         config = config.postgres(schema);
     }
@@ -325,6 +328,8 @@ async fn a_collector_that_is_down_loses_spans_not_events() {
         assert_eq!(post_traced(&gateway, None).await, 200);
     }
     slack.wait_for(3, SOON).await;
+    // Let exports of those spans fail: a refused connection leaves nothing to wait for, and a
+    // shorter wait only makes the check below weaker, never wrong.
     tokio::time::sleep(Duration::from_millis(300)).await;
     assert_eq!(post_traced(&gateway, None).await, 200, "still serving");
     slack.wait_for(4, SOON).await;

@@ -2,7 +2,9 @@
 //!
 //! - `cargo xtask run`: builds the reference plugins and runs the gateway with the example
 //!   tenant (`examples/gateway.toml`).
-//! - `cargo xtask test`: builds every plugin (reference and test fixtures) and runs every test.
+//! - `cargo xtask test`: builds every plugin (reference and test fixtures) and runs every test,
+//!   all of them even when some fail, then names each failed one. `--stress N` runs the
+//!   black-box suites N times with every core kept busy, and counts failures per test.
 //! - `cargo xtask bench`: builds the plugins and the release gateway, installs wrk if missing,
 //!   and runs the benchmarks, the published one (`bench/`) last.
 //!
@@ -12,6 +14,8 @@ mod apt;
 mod browser;
 mod javascript;
 mod python;
+mod stress;
+mod suite;
 mod wrk;
 
 use std::path::{Path, PathBuf};
@@ -68,12 +72,17 @@ fn main() {
             );
         }
         "test" => {
+            let stress = stress_rounds();
             build_all_plugins(&root);
             // The console's browser tests drive headless Chromium through chromedriver.
             browser::ensure_installed();
-            // The black-box tests in tests/ start this binary.
-            cargo(&root, &["build", "-p", "soda-gateway"]);
-            cargo(&root, &["test", "--workspace", "--exclude", "xtask"]);
+            // Every test executable, and the gateway binary the black-box tests start, built
+            // with the features the tests unify: `cargo test` reuses all of it.
+            cargo(&root, suite::BUILD_ARGS);
+            if let Some(rounds) = stress {
+                exit(if stress::run(&root, rounds) { 0 } else { 1 });
+            }
+            let tests = suite::run(&root, suite::TEST_ARGS);
             // The SDK carries its own copy of the contract, so it can be published.
             cargo(
                 &root,
@@ -85,6 +94,10 @@ fn main() {
                     "--allow-dirty",
                 ],
             );
+            tests.report();
+            if !tests.success() {
+                exit(1);
+            }
         }
         "bench" => {
             build_all_plugins(&root);
@@ -96,10 +109,25 @@ fn main() {
             // bare endpoint, and the memory of 1,000 tenants.
             cargo(&root, &["run", "--release", "-p", "soda-gateway-bench"]);
         }
-        _ => {
-            eprintln!("usage: cargo xtask <run|test|bench>");
-            exit(2);
-        }
+        _ => usage(),
+    }
+}
+
+fn usage() -> ! {
+    eprintln!("usage: cargo xtask <run | test [--stress ROUNDS] | bench>");
+    exit(2);
+}
+
+/// `test --stress N`: how many rounds of the black-box suites to run under load, if asked.
+fn stress_rounds() -> Option<u32> {
+    let args: Vec<String> = std::env::args().skip(2).collect();
+    match args.as_slice() {
+        [] => None,
+        [flag, rounds] if flag == "--stress" => match rounds.parse() {
+            Ok(rounds) if rounds > 0 => Some(rounds),
+            _ => usage(),
+        },
+        _ => usage(),
     }
 }
 
