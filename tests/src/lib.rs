@@ -6,7 +6,8 @@
 //! ([`postgres::PgSchema`]). Nothing here knows how the gateway is implemented.
 //!
 //! Build outputs the tests need:
-//! - the gateway binary: `cargo build -p soda-gateway`;
+//! - the gateway binary: `cargo build --workspace --tests --bin soda-gateway` (the tests'
+//!   features, so that `cargo test --workspace` then compiles nothing again);
 //! - the plugins: `cargo build --profile plugin --target wasm32-wasip2 -p slack -p fixture-trap
 //!   -p fixture-loop -p fixture-link -p fixture-memory -p fixture-flood -p fixture-snoop`.
 //!
@@ -75,8 +76,8 @@ pub fn gateway_binary() -> PathBuf {
     let path = profile_dir().join(format!("soda-gateway{}", std::env::consts::EXE_SUFFIX));
     assert!(
         path.is_file(),
-        "the gateway binary {} is missing: run `cargo build -p soda-gateway` before the \
-         black-box tests (`cargo xtask test` does both)",
+        "the gateway binary {} is missing: run `cargo build --workspace --tests --bin \
+         soda-gateway` before the black-box tests (`cargo xtask test` does both)",
         path.display()
     );
     path
