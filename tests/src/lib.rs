@@ -888,6 +888,16 @@ impl Gateway {
         .await;
     }
 
+    /// Waits (up to [`SOON`]) until the gateway's stderr contains `text`. Lines reach stderr
+    /// through the gateway's log thread, so a line about something already done may come a
+    /// little later.
+    pub async fn wait_for_log(&self, text: &str) {
+        wait_until(&format!("`{text}` is logged"), SOON, async || {
+            self.stderr().contains(text)
+        })
+        .await;
+    }
+
     /// POSTs `body` to `/hooks/{tenant}` with exactly `headers` (plus content-type JSON).
     pub async fn post(
         &self,

@@ -4,8 +4,8 @@ use std::time::{SystemTime, UNIX_EPOCH};
 
 use serde_json::json;
 use soda_gateway_tests::{
-    event, hmac_hex, standard_webhooks_signature, wait_until, with_callback_url, with_outcomes,
-    Config, FakeDownstream, Gateway, Plugin, Tenant, Verify, SOON,
+    event, hmac_hex, standard_webhooks_signature, with_callback_url, with_outcomes, Config,
+    FakeDownstream, Gateway, Plugin, Tenant, Verify, SOON,
 };
 
 #[tokio::test(flavor = "multi_thread")]
@@ -131,12 +131,9 @@ async fn a_signed_webhook_id_keeps_equal_bodies_apart_and_a_reused_one_is_logged
     slack.wait_for(3, SOON).await;
     gateway.wait_until_settled().await;
     assert_eq!(slack.requests().len(), 3, "the retry ran no plugin");
-    wait_until("the reuse is logged", SOON, async || {
-        gateway
-            .stderr()
-            .contains("webhook-id came again with a different body")
-    })
-    .await;
+    gateway
+        .wait_for_log("webhook-id came again with a different body")
+        .await;
 }
 
 #[tokio::test(flavor = "multi_thread")]

@@ -74,10 +74,7 @@ async fn a_reload_that_breaks_the_schema_is_rejected_and_the_previous_config_kee
             .plugin(Plugin::Slack, json!({ "webhook": slack.url("/elsewhere") })),
     );
     gateway.rewrite_config(broken);
-    wait_until("the rejection is logged", SOON, async || {
-        gateway.stderr().contains("config reload rejected")
-    })
-    .await;
+    gateway.wait_for_log("config reload rejected").await;
     let stderr = gateway.stderr();
     assert!(
         stderr
@@ -170,9 +167,7 @@ async fn the_admin_api_shows_the_manifest_and_warns_about_hosts_the_allow_list_r
             && warning.contains("outbound.allowed_hosts.slack"),
         "{warning}"
     );
-    // Logged too; lines reach stderr through the gateway's log thread, so maybe a little later.
-    wait_until("the warning is logged", SOON, async || {
-        gateway.stderr().contains("declares host `hooks.slack.com`")
-    })
-    .await;
+    gateway
+        .wait_for_log("declares host `hooks.slack.com`")
+        .await;
 }

@@ -90,10 +90,7 @@ async fn tenants_are_reloaded_while_serving_and_a_bad_file_changes_nothing() {
         "{}\n[[tenants]]\nid = \"globex\"\nverify = {twice}\n",
         reloaded.to_toml()
     ));
-    wait_until("the rejection is logged", SOON, async || {
-        gateway.stderr().contains("config reload rejected")
-    })
-    .await;
+    gateway.wait_for_log("config reload rejected").await;
     assert!(
         gateway
             .stderr()
